@@ -1,0 +1,2 @@
+//! The Airlock daemon (work in progress).
+fn main() {}

@@ -1,0 +1,2 @@
+//! Placeholder until the policy benchmarks land.
+fn main() {}

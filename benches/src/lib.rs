@@ -1,0 +1,1 @@
+//! Criterion benchmarks for Airlock live in `benches/`; this library is empty.
