@@ -1,0 +1,67 @@
+//! The reference interpreter: the same semantics as the automaton, written as plainly
+//! as possible, rule by rule and entry by entry. It is the test oracle: property tests
+//! and a fuzz target check that the automaton always agrees with it.
+
+use crate::atom::{Atom, ValuePattern, field_values};
+use crate::reading::{OptKey, Reading, Token};
+use crate::syntax::Syntax;
+
+/// Whether `atom` holds on `reading`.
+pub(crate) fn atom_holds(syntax: &Syntax, atom: &Atom, reading: &Reading<'_>) -> bool {
+    match atom {
+        Atom::Path(words) => {
+            reading.path.len() >= words.len()
+                && words.iter().zip(&reading.path).all(|(w, p)| w == p)
+        }
+        Atom::Word(pattern) => reading
+            .path
+            .iter()
+            .copied()
+            .chain(reading.words())
+            .any(|word| value_matches(pattern, word)),
+        Atom::Option { name, scope, value } => reading.tokens.iter().any(|token| {
+            let Token::Opt {
+                key,
+                global,
+                value: token_value,
+            } = token
+            else {
+                return false;
+            };
+            let named = match key {
+                OptKey::Declared(id) => syntax
+                    .option(*id)
+                    .is_some_and(|spec| spec.names.iter().any(|n| n == name)),
+                undeclared => undeclared.spelled(name),
+            };
+            named
+                && scope.admits(*global)
+                && match value {
+                    None => true,
+                    Some(pattern) => token_value.is_some_and(|v| value_matches_fields(pattern, v)),
+                }
+        }),
+    }
+}
+
+/// Whether all `atoms` hold on `reading`.
+pub(crate) fn rule_holds(syntax: &Syntax, atoms: &[Atom], reading: &Reading<'_>) -> bool {
+    atoms.iter().all(|atom| atom_holds(syntax, atom, reading))
+}
+
+fn value_matches_fields(pattern: &ValuePattern, value: &str) -> bool {
+    if pattern.fields.is_empty() {
+        return value_matches(pattern, value);
+    }
+    field_values(value, &pattern.fields).any(|field| value_matches(pattern, &field))
+}
+
+fn value_matches(pattern: &ValuePattern, value: &str) -> bool {
+    globset::GlobBuilder::new(&pattern.glob)
+        .literal_separator(false)
+        .case_insensitive(pattern.ignore_case)
+        .backslash_escape(true)
+        .empty_alternates(true)
+        .build()
+        .is_ok_and(|glob| glob.compile_matcher().is_match(value))
+}

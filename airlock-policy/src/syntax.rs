@@ -1,0 +1,434 @@
+//! How a tool reads its own argv: the option style, which options take values, their
+//! aliases, abbreviation, and the tree of subcommand scopes. Built from `[syntax]`
+//! (and from the commands that rules name), then used by the reader.
+
+use std::collections::HashMap;
+
+use toml::Spanned;
+
+use crate::error::{CompileError, ErrorKind, Source};
+use crate::format::{RawDoubleDash, RawScope, RawStyle, RawSyntax};
+
+/// Index of a declared option in [`Syntax::options`].
+pub(crate) type OptId = u32;
+/// Index of a node in the subcommand tree; the root (global scope) is 0.
+pub(crate) type NodeId = usize;
+
+/// The option conventions of a tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Style {
+    /// Unknown tool: `-x=v` and `--x=v` split, `-word` is one option, no bundling.
+    Generic,
+    /// getopt_long / git parse-options: bundling, `-ovalue`, `--long[=v]`.
+    Gnu,
+    /// cobra/pflag: like gnu, plus `-o=value` and booleans taking `=value`.
+    Pflag,
+    /// Go's `flag` package: one or two dashes, `-name=value`, stops at a non-flag.
+    Go,
+}
+
+/// What an option does with a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Takes no value.
+    Flag,
+    /// Requires a value: attached or the next argument.
+    Value,
+    /// Takes a value only when attached (`--opt=value`, `-ovalue`).
+    Optional,
+    /// A boolean: `--opt` is true, `--opt=false` is false; never takes the next argument.
+    Bool,
+}
+
+/// One declared option: every name it answers to, and its kind.
+#[derive(Debug, Clone)]
+pub(crate) struct OptionSpec {
+    /// Normalized names; `names[0]` is the canonical one shown in readings.
+    pub names: Vec<String>,
+    pub kind: Kind,
+    /// Declared in the global scope.
+    pub global: bool,
+}
+
+/// The options of one scope.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ScopeTable {
+    exact: HashMap<String, OptId>,
+    /// Long names (`--x`, or `-x` in go style) sorted, for prefix lookup.
+    longs: Vec<(String, OptId)>,
+    abbreviate: bool,
+    pub options_until: Option<u32>,
+}
+
+/// A node of the subcommand tree.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PathNode {
+    pub table: ScopeTable,
+    pub children: HashMap<String, NodeId>,
+}
+
+/// The compiled syntax of a module.
+#[derive(Debug, Clone)]
+pub(crate) struct Syntax {
+    pub style: Style,
+    pub global_anywhere: bool,
+    pub double_dash_ends_options: bool,
+    pub subcommands: bool,
+    /// Whether scopes abbreviate long options unless they say otherwise.
+    pub default_abbreviate: bool,
+    pub nodes: Vec<PathNode>,
+    pub options: Vec<OptionSpec>,
+}
+
+/// The result of looking an option name up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lookup {
+    /// A declared option; `global` says whether it came from the global scope.
+    Found(OptId, bool),
+    /// An abbreviation that fits several different options: the tool rejects it.
+    Ambiguous,
+    /// Not declared.
+    Unknown,
+}
+
+impl Syntax {
+    /// Builds the syntax from `[syntax]` (or the defaults when absent).
+    pub(crate) fn build(raw: Option<&RawSyntax>, src: Source<'_>) -> Result<Self, CompileError> {
+        let default = RawSyntax::default();
+        let raw = raw.unwrap_or(&default);
+        let style = match raw.style.as_ref().map(|s| *s.get_ref()) {
+            None | Some(RawStyle::Generic) => Style::Generic,
+            Some(RawStyle::Gnu) => Style::Gnu,
+            Some(RawStyle::Pflag) => Style::Pflag,
+            Some(RawStyle::Go) => Style::Go,
+        };
+        let mut syntax = Self {
+            style,
+            global_anywhere: raw.global_anywhere.unwrap_or(false),
+            double_dash_ends_options: raw.double_dash != Some(RawDoubleDash::Ignored),
+            subcommands: raw.subcommands.unwrap_or(!raw.commands.is_empty()),
+            default_abbreviate: raw.abbreviate.unwrap_or(false),
+            nodes: vec![PathNode::default()],
+            options: Vec::new(),
+        };
+        let abbreviate = syntax.default_abbreviate;
+        if let Some(global) = &raw.global {
+            syntax.declare_scope(0, global, true, abbreviate, src)?;
+        } else {
+            syntax.set_defaults(0, None, abbreviate);
+        }
+        for (path, scope) in &raw.commands {
+            let words = split_path(path.get_ref());
+            if words.is_empty() {
+                return Err(src.error(ErrorKind::Syntax, path.span(), "empty command path"));
+            }
+            let node = syntax.ensure_path(&words);
+            syntax.declare_scope(node, scope, false, abbreviate, src)?;
+        }
+        Ok(syntax)
+    }
+
+    fn set_defaults(&mut self, node: NodeId, options_until: Option<u32>, abbreviate: bool) {
+        let go_default = (self.style == Style::Go).then_some(1);
+        if let Some(n) = self.nodes.get_mut(node) {
+            n.table.options_until = options_until.or(go_default);
+            n.table.abbreviate = abbreviate;
+        }
+    }
+
+    fn declare_scope(
+        &mut self,
+        node: NodeId,
+        scope: &Spanned<RawScope>,
+        global: bool,
+        default_abbreviate: bool,
+        src: Source<'_>,
+    ) -> Result<(), CompileError> {
+        let raw = scope.get_ref();
+        self.set_defaults(
+            node,
+            raw.options_until,
+            raw.abbreviate.unwrap_or(default_abbreviate),
+        );
+        let groups = [
+            (&raw.flags, Kind::Flag),
+            (&raw.values, Kind::Value),
+            (&raw.optional, Kind::Optional),
+            (&raw.bools, Kind::Bool),
+        ];
+        for (specs, kind) in groups {
+            for spec in specs {
+                self.declare_option(node, spec, kind, global, src)?;
+            }
+        }
+        if let Some(n) = self.nodes.get_mut(node) {
+            n.table.longs.sort();
+        }
+        Ok(())
+    }
+
+    fn declare_option(
+        &mut self,
+        node: NodeId,
+        spec: &Spanned<String>,
+        kind: Kind,
+        global: bool,
+        src: Source<'_>,
+    ) -> Result<(), CompileError> {
+        let id = OptId::try_from(self.options.len())
+            .map_err(|_| src.error(ErrorKind::TooLarge, spec.span(), "too many options"))?;
+        let mut names = Vec::new();
+        for name in spec.get_ref().split('|').map(str::trim) {
+            let normalized = self
+                .normalize_name(name)
+                .map_err(|why| src.error(ErrorKind::Syntax, spec.span(), why))?;
+            names.push(normalized);
+        }
+        let style = self.style;
+        let table = &mut self
+            .nodes
+            .get_mut(node)
+            .ok_or_else(|| src.error(ErrorKind::Syntax, spec.span(), "internal: missing scope"))?
+            .table;
+        for name in &names {
+            if table.exact.insert(name.clone(), id).is_some() {
+                return Err(src.error(
+                    ErrorKind::Syntax,
+                    spec.span(),
+                    format!("option `{name}` is declared twice in this scope"),
+                ));
+            }
+            if is_long(style, name) {
+                table.longs.push((name.clone(), id));
+            }
+        }
+        // Show the first long name when there is one: `--upload-pack`, not `-u`.
+        if let Some(pos) = names.iter().position(|n| is_long(style, n)) {
+            names.swap(0, pos);
+        }
+        self.options.push(OptionSpec {
+            names,
+            kind,
+            global,
+        });
+        Ok(())
+    }
+
+    /// Checks an option name written in the module and puts it in the form the reader
+    /// produces (one dash for go style).
+    pub(crate) fn normalize_name(&self, name: &str) -> Result<String, String> {
+        let body = name.trim_start_matches('-');
+        let dashes = name.len() - body.len();
+        if dashes == 0 || dashes > 2 || body.is_empty() {
+            return Err(format!(
+                "`{name}` is not an option name: write `-x`, `--long` or `-long`"
+            ));
+        }
+        if body.contains(['=', ' ', '\t', '&', '|']) {
+            return Err(format!("option name `{name}` contains `=`, `&`, `|` or a blank"));
+        }
+        match self.style {
+            Style::Go => Ok(format!("-{body}")),
+            Style::Gnu | Style::Pflag if dashes == 1 && body.chars().count() != 1 => Err(format!(
+                "`{name}`: in this style a single-dash option is one character; bundles are read letter by letter"
+            )),
+            _ => Ok(name.to_owned()),
+        }
+    }
+
+    /// Declares `name` as an option of `kind` in the global scope unless it is already
+    /// declared there (generic modules learn value options from their rules).
+    pub(crate) fn declare_implicit(&mut self, name: &str, kind: Kind) {
+        let Ok(name) = self.normalize_name(name) else {
+            return;
+        };
+        let Ok(id) = OptId::try_from(self.options.len()) else {
+            return;
+        };
+        let style = self.style;
+        let Some(table) = self.nodes.first_mut().map(|n| &mut n.table) else {
+            return;
+        };
+        if table.exact.contains_key(&name) {
+            return;
+        }
+        table.exact.insert(name.clone(), id);
+        if is_long(style, &name) {
+            table.longs.push((name.clone(), id));
+            table.longs.sort();
+        }
+        self.options.push(OptionSpec {
+            names: vec![name],
+            kind,
+            global: true,
+        });
+    }
+
+    /// Adds the nodes for a subcommand path and returns the last one.
+    pub(crate) fn ensure_path(&mut self, words: &[&str]) -> NodeId {
+        let mut node = 0;
+        for word in words {
+            let existing = self
+                .nodes
+                .get(node)
+                .and_then(|n| n.children.get(*word).copied());
+            node = match existing {
+                Some(child) => child,
+                None => {
+                    let child = self.nodes.len();
+                    let abbreviate = self.default_abbreviate;
+                    self.nodes.push(PathNode::default());
+                    self.set_defaults(child, None, abbreviate);
+                    if let Some(n) = self.nodes.get_mut(node) {
+                        n.children.insert((*word).to_owned(), child);
+                    }
+                    child
+                }
+            };
+        }
+        self.subcommands = true;
+        node
+    }
+
+    /// The node reached from `node` by `word`, if the tree has it.
+    pub(crate) fn child(&self, node: NodeId, word: &str) -> Option<NodeId> {
+        self.nodes.get(node)?.children.get(word).copied()
+    }
+
+    /// Looks `name` up in the scope of `node` (`None`: a subcommand the syntax does not
+    /// know), falling back to the global scope where the syntax allows global options
+    /// anywhere. Long names may be abbreviated where the scope allows it.
+    pub(crate) fn lookup(&self, node: Option<NodeId>, name: &str) -> Lookup {
+        let in_scope = match node {
+            Some(node) => self.lookup_in(node, name, node == 0),
+            None => Lookup::Unknown,
+        };
+        if in_scope != Lookup::Unknown || node == Some(0) || !self.global_anywhere {
+            return in_scope;
+        }
+        self.lookup_in(0, name, true)
+    }
+
+    fn lookup_in(&self, node: NodeId, name: &str, global: bool) -> Lookup {
+        let Some(table) = self.nodes.get(node).map(|n| &n.table) else {
+            return Lookup::Unknown;
+        };
+        if let Some(&id) = table.exact.get(name) {
+            return Lookup::Found(id, global);
+        }
+        if !table.abbreviate || !is_long(self.style, name) {
+            return Lookup::Unknown;
+        }
+        let start = table.longs.partition_point(|(n, _)| n.as_str() < name);
+        let mut found = None;
+        for (long, id) in table.longs.get(start..).unwrap_or(&[]) {
+            if !long.starts_with(name) {
+                break;
+            }
+            match found {
+                None => found = Some(*id),
+                Some(other) if other != *id => return Lookup::Ambiguous,
+                Some(_) => {}
+            }
+        }
+        found.map_or(Lookup::Unknown, |id| Lookup::Found(id, global))
+    }
+
+    /// The declared option `id`.
+    pub(crate) fn option(&self, id: OptId) -> Option<&OptionSpec> {
+        self.options.get(usize::try_from(id).ok()?)
+    }
+
+    /// The options-until count of `node`'s scope (`None`: an unknown subcommand).
+    pub(crate) fn options_until(&self, node: Option<NodeId>) -> Option<u32> {
+        match node {
+            Some(node) => self.nodes.get(node).and_then(|n| n.table.options_until),
+            None => (self.style == Style::Go).then_some(1),
+        }
+    }
+
+    /// Every declared option, in any scope, that answers to `name`.
+    pub(crate) fn options_named<'s>(
+        &'s self,
+        name: &'s str,
+    ) -> impl Iterator<Item = (OptId, &'s OptionSpec)> + 's {
+        self.options
+            .iter()
+            .enumerate()
+            .filter(move |(_, spec)| spec.names.iter().any(|n| n == name))
+            .filter_map(|(i, spec)| Some((OptId::try_from(i).ok()?, spec)))
+    }
+}
+
+/// Whether `name` is a long option name in `style` (abbreviation applies to these).
+fn is_long(style: Style, name: &str) -> bool {
+    match style {
+        Style::Go | Style::Generic => name.len() > 2,
+        Style::Gnu | Style::Pflag => name.starts_with("--"),
+    }
+}
+
+/// Splits a command path such as `"state rm"` into its words.
+pub(crate) fn split_path(path: &str) -> Vec<&str> {
+    path.split_whitespace().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn syntax(toml_text: &str) -> Syntax {
+        let raw: RawSyntax = toml::from_str(toml_text).unwrap();
+        Syntax::build(
+            Some(&raw),
+            Source {
+                name: "t",
+                text: toml_text,
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn abbreviations_resolve_to_unique_options_only() {
+        let s = syntax(
+            "style = \"gnu\"\n[commands.fetch]\nabbreviate = true\nvalues = [\"--upload-pack\"]\nflags = [\"--update-shallow\", \"--all\"]\n",
+        );
+        let fetch = s.child(0, "fetch").unwrap();
+        assert!(matches!(s.lookup(Some(fetch), "--upl"), Lookup::Found(_, false)));
+        assert_eq!(s.lookup(Some(fetch), "--up"), Lookup::Ambiguous);
+        assert_eq!(s.lookup(Some(fetch), "--zz"), Lookup::Unknown);
+        assert_eq!(s.lookup(Some(fetch), "-u"), Lookup::Unknown);
+    }
+
+    #[test]
+    fn global_options_are_found_after_the_subcommand_only_when_allowed() {
+        let text = "style = \"gnu\"\nglobal_anywhere = true\n[global]\nvalues = [\"--region\"]\n[commands.ec2]\n";
+        let s = syntax(text);
+        let ec2 = s.child(0, "ec2").unwrap();
+        assert!(matches!(s.lookup(Some(ec2), "--region"), Lookup::Found(_, true)));
+        let s = syntax(&text.replace("global_anywhere = true", ""));
+        assert_eq!(s.lookup(s.child(0, "ec2"), "--region"), Lookup::Unknown);
+    }
+
+    #[test]
+    fn go_style_names_take_one_dash() {
+        let s = syntax("style = \"go\"\n[commands.apply]\nbools = [\"--auto-approve\"]\n");
+        let apply = s.child(0, "apply").unwrap();
+        assert!(matches!(s.lookup(Some(apply), "-auto-approve"), Lookup::Found(..)));
+        assert_eq!(s.options_until(Some(apply)), Some(1));
+    }
+
+    #[test]
+    fn bad_names_are_rejected() {
+        let text = "style = \"gnu\"\n[global]\nflags = [\"-ab\"]\n";
+        let raw: RawSyntax = toml::from_str(text).unwrap();
+        let err = Syntax::build(Some(&raw), Source { name: "t", text }).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Syntax);
+        assert_eq!(err.location().line, 3);
+        let text = "[global]\nflags = [\"-a\", \"-a\"]\n";
+        let raw: RawSyntax = toml::from_str(text).unwrap();
+        let err = Syntax::build(Some(&raw), Source { name: "t", text }).unwrap_err();
+        assert!(err.message().contains("declared twice"), "{err}");
+    }
+}

@@ -1,0 +1,360 @@
+//! Unit tests of whole modules: the original format, the extensions, errors.
+
+use crate::{Action, ErrorKind, Module, Verdict, compile};
+
+fn module(text: &str) -> Module {
+    match compile("test.toml", text) {
+        Ok(m) => m,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn verdict(m: &Module, argv: &str) -> Verdict {
+    let argv = shell_words::split(argv).unwrap();
+    let decision = m.check(&argv);
+    let (reference, _) = m.check_reference(&argv);
+    assert_eq!(decision.verdict(), reference, "automaton and reference disagree on {argv:?}");
+    decision.verdict()
+}
+
+const ORIGINAL_TERRAFORM: &str = r#"
+[command]
+bin = "terraform"
+
+[deny]
+args = ["destroy", "force-unlock", "apply & -auto-approve", "-v=/*:*"]
+
+[env]
+strip = ["AWS_ACCESS_KEY_ID"]
+set = { TF_IN_AUTOMATION = "1" }
+
+[args]
+append = []
+
+[exec]
+concurrent = false
+"#;
+
+#[test]
+fn original_format_works_unchanged() {
+    let m = module(ORIGINAL_TERRAFORM);
+    assert_eq!(m.bin(), "terraform");
+    assert_eq!(m.env().strip, vec!["AWS_ACCESS_KEY_ID"]);
+    assert_eq!(m.env().set.get("TF_IN_AUTOMATION").map(String::as_str), Some("1"));
+    assert!(!m.exec().concurrent);
+    assert!(!m.is_allow_list());
+    assert_eq!(verdict(&m, "destroy"), Verdict::Deny);
+    assert_eq!(verdict(&m, "plan -out x"), Verdict::Allow);
+    assert_eq!(verdict(&m, "apply"), Verdict::Allow);
+    assert_eq!(verdict(&m, "apply -auto-approve"), Verdict::Deny);
+    assert_eq!(verdict(&m, "-auto-approve apply"), Verdict::Deny);
+    assert_eq!(verdict(&m, "-v /etc:/x"), Verdict::Deny);
+    assert_eq!(verdict(&m, "-v=/etc:/x"), Verdict::Deny);
+    assert_eq!(verdict(&m, "-v/etc:/x"), Verdict::Deny);
+    assert_eq!(verdict(&m, "-v ./src:/x"), Verdict::Allow);
+    let d = m.check(&["force-unlock", "123"]);
+    let rule = d.rule().unwrap();
+    assert_eq!(rule.id(), "deny.args[1]");
+    assert_eq!(rule.location().line, 6);
+    assert_eq!(rule.location().column, 21);
+    assert_eq!(d.reason(), "matches `force-unlock`");
+}
+
+#[test]
+fn allow_list_with_deny_exceptions_and_deny_wins() {
+    let m = module(
+        r#"
+[command]
+bin = "git"
+[allow]
+args = ["status", "log", "diff", "push"]
+[deny]
+args = ["push & --force"]
+"#,
+    );
+    assert!(m.is_allow_list());
+    assert_eq!(verdict(&m, "status --short"), Verdict::Allow);
+    assert_eq!(verdict(&m, "push origin main"), Verdict::Allow);
+    assert_eq!(verdict(&m, "push --force origin main"), Verdict::Deny);
+    assert_eq!(verdict(&m, "commit -m x"), Verdict::Deny);
+    assert_eq!(
+        m.check(&["commit"]).explanation().rule_id.as_deref(),
+        Some("airlock.not-allowed")
+    );
+    let allowed = m.check(&["log"]);
+    assert_eq!(allowed.rule().map(|r| r.action()), Some(Action::Allow));
+}
+
+const GIT_LIKE: &str = r#"
+[command]
+bin = "git"
+
+[syntax]
+style = "gnu"
+abbreviate = true
+
+[syntax.global]
+abbreviate = false
+values = ["-c", "-C", "--git-dir", "--config-env"]
+flags = ["-p|--paginate", "--bare"]
+optional = ["--exec-path"]
+
+[syntax.commands.clone]
+values = ["-c|--config", "-u|--upload-pack", "--template", "-o|--origin", "-b|--branch"]
+flags = ["-q|--quiet", "-n|--no-checkout", "--bare"]
+
+[syntax.commands.commit]
+values = ["-c|--reedit-message", "-C|--reuse-message", "-m|--message", "-F|--file", "--template"]
+flags = ["-a|--all", "-q|--quiet", "-v|--verbose"]
+
+[syntax.commands.add]
+flags = ["-u|--update", "-A|--all", "-n|--dry-run", "-v|--verbose"]
+
+[syntax.commands.fetch]
+values = ["--upload-pack"]
+flags = ["--update-shallow", "--all", "-q|--quiet"]
+
+[syntax.commands.ls-remote]
+values = ["--upload-pack|--exec"]
+options_until = 1
+
+[syntax.commands.log]
+flags = ["--oneline", "-p"]
+
+[[rule]]
+id = "git.config"
+action = "deny"
+global = true
+args = "-c"
+reason = "config injection"
+match = ["-c core.pager=x status", "-C dir -ccore.x=y status"]
+not_match = ["commit -c HEAD", "status"]
+
+[[rule]]
+id = "git.clone-config"
+action = "deny"
+command = "clone"
+args = "--config"
+match = ["clone -c core.x=y repo", "clone --conf=core.x=y repo", "clone repo -qc core.x=y"]
+not_match = ["commit -c HEAD"]
+
+[[rule]]
+id = "git.upload-pack"
+action = "deny"
+args = "--upload-pack"
+match = ["fetch --upl=cmd", "clone -u cmd repo", "clone -nqucmd repo", "ls-remote --exec=x origin"]
+not_match = ["add -u", "ls-remote origin --upload-pack=x"]
+
+[[rule]]
+id = "git.daemon"
+action = "deny"
+command = "daemon"
+match = ["daemon --export-all"]
+not_match = ["log -- daemon", "log daemon"]
+
+[examples]
+deny = ["-c x=y log", "clone --upload-pack=evil r"]
+allow = ["add -u", "commit -c HEAD", "log -- daemon", "commit -m 'destroy it all'"]
+"#;
+
+#[test]
+fn git_like_module_reads_argv_like_git() {
+    let m = module(GIT_LIKE);
+    for deny in [
+        "-c core.sshCommand=x fetch",
+        "-ccore.x=y status",
+        "-p -c x=y status",
+        "clone --upload-pac=x repo",
+        "clone -ux repo",
+        "clone -qu x repo",
+        "fetch origin --upload-pa x",
+        "clone --config=a=b r",
+        "daemon",
+    ] {
+        assert_eq!(verdict(&m, deny), Verdict::Deny, "{deny}");
+    }
+    for allow in [
+        "add -u",
+        "commit -c HEAD",
+        "commit -m destroy",
+        "log -- daemon",
+        "push -u origin x",
+        "status",
+        "clone repo",
+        "ls-remote origin --upload-pack=x",
+    ] {
+        assert_eq!(verdict(&m, allow), Verdict::Allow, "{allow}");
+    }
+}
+
+#[test]
+fn ambiguous_abbreviations_are_denied() {
+    let m = module(GIT_LIKE);
+    let d = m.check(&["fetch", "--up=x"]);
+    assert_eq!(d.verdict(), Verdict::Deny);
+    assert!(d.reason().contains("abbreviates more than one option"), "{}", d.reason());
+}
+
+#[test]
+fn undeclared_options_are_read_both_ways() {
+    let m = module(
+        r#"
+[command]
+bin = "tool"
+[syntax]
+style = "gnu"
+[[rule]]
+action = "deny"
+args = "danger"
+"#,
+    );
+    // `--foo danger`: danger may be --foo's value or a positional word; deny.
+    assert_eq!(verdict(&m, "--foo danger"), Verdict::Deny);
+    assert_eq!(m.readings(&["--foo", "danger"]).unwrap().len(), 2);
+    assert_eq!(verdict(&m, "--foo=danger"), Verdict::Allow);
+}
+
+#[test]
+fn allow_rules_must_admit_every_reading() {
+    let m = module(
+        r#"
+[command]
+bin = "tool"
+[syntax]
+style = "gnu"
+[[rule]]
+action = "allow"
+args = "safe"
+"#,
+    );
+    assert_eq!(verdict(&m, "safe"), Verdict::Allow);
+    // `-x safe`: if -x takes the value, no positional `safe` remains.
+    assert_eq!(verdict(&m, "-x safe"), Verdict::Deny);
+    assert_eq!(verdict(&m, "safe -x"), Verdict::Allow);
+}
+
+#[test]
+fn too_many_readings_fail_closed() {
+    let m = module("[command]\nbin = \"t\"\n[syntax]\nstyle = \"gnu\"\n[deny]\nargs = [\"nothing-matches\"]\n");
+    let argv: Vec<String> = (0..8).flat_map(|i| [format!("--o{i}"), format!("w{i}")]).collect();
+    let d = m.check(&argv);
+    assert_eq!(d.verdict(), Verdict::Deny);
+    assert_eq!(d.explanation().rule_id.as_deref(), Some("airlock.unreadable"));
+}
+
+#[test]
+fn go_style_booleans_follow_the_last_occurrence() {
+    let m = module(
+        r#"
+[command]
+bin = "terraform"
+[syntax]
+style = "go"
+[syntax.global]
+values = ["-chdir"]
+[syntax.commands.apply]
+bools = ["-auto-approve", "-destroy"]
+values = ["-var", "-target"]
+[[rule]]
+id = "tf.auto-approve"
+action = "deny"
+command = "apply"
+args = "-auto-approve"
+match = ["apply -auto-approve", "apply --auto-approve", "apply -auto-approve=true", "-chdir=x apply -auto-approve=1"]
+not_match = ["apply", "apply -auto-approve=false", "apply -auto-approve -auto-approve=false"]
+"#,
+    );
+    assert_eq!(verdict(&m, "apply -auto-approve=false -auto-approve"), Verdict::Deny);
+    assert_eq!(verdict(&m, "apply -var x=1"), Verdict::Allow);
+    // Go's flag package stops at the first non-flag.
+    assert_eq!(verdict(&m, "apply plan.tfplan -auto-approve"), Verdict::Allow);
+}
+
+#[test]
+fn mount_fields_and_case_insensitive_values() {
+    let m = module(
+        r#"
+[command]
+bin = "docker"
+[syntax]
+style = "pflag"
+[syntax.commands.run]
+values = ["-v|--volume", "--mount", "--cap-add"]
+bools = ["--privileged", "-d|--detach"]
+options_until = 1
+[[rule]]
+id = "docker.mount-root"
+action = "deny"
+command = "run"
+args = "--mount=/"
+fields = ["source", "src"]
+match = ["run --mount type=bind,source=/,target=/h img", "run --mount=type=bind,SRC=/,dst=/h img"]
+not_match = ["run --mount type=bind,source=/data,target=/h img", "run --mount type=bind,target=/ img"]
+[[rule]]
+id = "docker.cap"
+action = "deny"
+command = "run"
+args = "--cap-add={all,sys_admin,cap_all,cap_sys_admin}"
+ignore_case = true
+match = ["run --cap-add ALL img", "run --cap-add=cap_sys_admin img"]
+not_match = ["run --cap-add NET_BIND_SERVICE img", "run img --cap-add ALL"]
+[[rule]]
+id = "docker.privileged"
+action = "deny"
+command = "run"
+args = "--privileged"
+match = ["run --privileged img", "run -d --privileged=true img", "run --privileged false"]
+not_match = ["run --privileged=false img"]
+"#,
+    );
+    assert_eq!(verdict(&m, "run -dv/:/h img"), Verdict::Allow);
+    assert_eq!(verdict(&m, "run img --privileged"), Verdict::Allow);
+}
+
+#[test]
+fn compile_errors_name_file_line_and_column() {
+    let err = compile("m.toml", "[command]\nbin = \"git\"\n[deny]\nargs = [\"a & & b\"]\n").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Entry);
+    assert_eq!((err.location().line, err.location().column), (4, 14));
+    assert!(err.to_string().contains("--> m.toml:4:14"), "{err}");
+
+    let err = compile("m.toml", "[command]\nbin = \"git\"\nbinn = 1\n").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Toml);
+    assert_eq!(err.location().line, 3);
+    assert!(err.message().contains("binn"), "{err}");
+
+    let err = compile(
+        "m.toml",
+        "[command]\nbin = \"git\"\n[[rule]]\naction = \"deny\"\nargs = \"x\"\nmatch = [\"y\"]\n",
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Example);
+    assert_eq!(err.location().line, 6);
+
+    let err = compile("m.toml", "[command]\nbin = \"git\"\n[deny]\nargs = [\"-x=[\"]\n").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Glob);
+
+    let err = compile("m.toml", "[command]\nbin = \"git\"\n[[rule]]\naction = \"deny\"\n").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Rule);
+
+    let err = compile(
+        "m.toml",
+        "[command]\nbin = \"git\"\n[examples]\nallow = [\"a\"]\ndeny = [\"b\"]\n",
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Example);
+    assert!(err.message().contains("should be deny"), "{err}");
+}
+
+#[test]
+fn decisions_explain_themselves() {
+    let m = module(GIT_LIKE);
+    let argv = ["clone", "--upload-pac=evil", "repo"];
+    let d = m.check(&argv);
+    let e = d.explanation();
+    assert_eq!(e.rule_id.as_deref(), Some("git.upload-pack"));
+    assert_eq!(e.reading.as_deref(), Some("clone --upload-pack=evil repo"));
+    assert_eq!(e.location.unwrap().source, "test.toml");
+    let d = m.check(&["-c", "a=b", "status"]);
+    assert_eq!(d.reason(), "config injection");
+}
