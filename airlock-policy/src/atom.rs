@@ -64,10 +64,13 @@ pub(crate) fn field_values<'v>(
             }
             std::borrow::Cow::Owned(f) => {
                 let (k, v) = f.split_once('=')?;
-                (k.trim().to_ascii_lowercase(), std::borrow::Cow::Owned(v.to_owned()))
+                (
+                    k.trim().to_ascii_lowercase(),
+                    std::borrow::Cow::Owned(v.to_owned()),
+                )
             }
         };
-        fields.iter().any(|f| *f == key).then_some(val)
+        fields.contains(&key).then_some(val)
     })
 }
 
@@ -116,7 +119,9 @@ mod tests {
 
     fn fields(value: &str, names: &[&str]) -> Vec<String> {
         let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-        field_values(value, &names).map(|c| c.into_owned()).collect()
+        field_values(value, &names)
+            .map(|c| c.into_owned())
+            .collect()
     }
 
     #[test]
@@ -125,12 +130,18 @@ mod tests {
             fields("type=bind,source=/,target=/host", &["source", "src"]),
             vec!["/"]
         );
-        assert_eq!(fields("type=bind, SRC =/etc,dst=/x", &["source", "src"]), vec!["/etc"]);
+        assert_eq!(
+            fields("type=bind, SRC =/etc,dst=/x", &["source", "src"]),
+            vec!["/etc"]
+        );
         assert_eq!(
             fields("\"source=/var/run/docker.sock\",target=/s", &["source"]),
             vec!["/var/run/docker.sock"]
         );
-        assert_eq!(fields("type=bind,\"src=/a,b\",readonly", &["src"]), vec!["/a,b"]);
+        assert_eq!(
+            fields("type=bind,\"src=/a,b\",readonly", &["src"]),
+            vec!["/a,b"]
+        );
         assert_eq!(fields("a=\"x\"\"y\"", &["a"]), vec!["x\"y"]);
         assert!(fields("readonly", &["source"]).is_empty());
     }

@@ -125,7 +125,8 @@ impl<'s> AutomatonBuilder<'s> {
         }
         ids.sort_unstable();
         ids.dedup();
-        let rule = RuleId::try_from(self.rules.len()).map_err(|_| TooLarge("too many rules".into()))?;
+        let rule =
+            RuleId::try_from(self.rules.len()).map_err(|_| TooLarge("too many rules".into()))?;
         self.rules.push((ids, deny));
         Ok(rule)
     }
@@ -137,8 +138,7 @@ impl<'s> AutomatonBuilder<'s> {
         let mut word_globs: Vec<(String, AtomId)> = Vec::new();
         let mut paths = vec![PathNode::default()];
         // Value globs are grouped per key and per field list before compiling.
-        let mut value_globs: HashMap<(Key, Vec<String>), Vec<(String, AtomId, ScopeFilter)>> =
-            HashMap::new();
+        let mut value_globs: HashMap<(Key, Vec<String>), Vec<GlobTarget>> = HashMap::new();
 
         for (index, atom) in self.atoms.iter().enumerate() {
             let id = AtomId::try_from(index).map_err(|_| TooLarge("too many atoms".into()))?;
@@ -167,7 +167,10 @@ impl<'s> AutomatonBuilder<'s> {
                     if pattern.ignore_case || is_glob(&pattern.glob) {
                         word_globs.push((regex_for(pattern)?, id));
                     } else {
-                        word_literal.entry(pattern.glob.clone()).or_default().push(id);
+                        word_literal
+                            .entry(pattern.glob.clone())
+                            .or_default()
+                            .push(id);
                     }
                 }
                 Atom::Path(words) => {
@@ -239,6 +242,9 @@ impl<'s> AutomatonBuilder<'s> {
         })
     }
 }
+
+/// A value glob's regex, its atom and the scopes the atom looks at.
+type GlobTarget = (String, AtomId, ScopeFilter);
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Key {
@@ -324,7 +330,11 @@ impl Automaton {
     pub(crate) fn outcome(&self, matched: &[AtomId]) -> Outcome {
         let mut outcome = Outcome::default();
         for atom in matched {
-            for &rule in self.starts.get(*atom as usize).map_or(&[][..], Vec::as_slice) {
+            for &rule in self
+                .starts
+                .get(*atom as usize)
+                .map_or(&[][..], Vec::as_slice)
+            {
                 let Some((atoms, deny)) = self.rules.get(rule as usize) else {
                     continue;
                 };

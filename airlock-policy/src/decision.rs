@@ -108,7 +108,9 @@ impl<'p, 'a> Decision<'p, 'a> {
         let rule = self.rule();
         Explanation {
             verdict: self.verdict,
-            rule_id: rule.map(|r| r.id().to_owned()).or_else(|| self.engine_id().map(str::to_owned)),
+            rule_id: rule
+                .map(|r| r.id().to_owned())
+                .or_else(|| self.engine_id().map(str::to_owned)),
             reason: self.reason(),
             location: rule.map(|r| r.location().clone()),
             reading: self.reading_text(),

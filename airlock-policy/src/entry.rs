@@ -41,7 +41,9 @@ pub(crate) fn parse(expr: &str) -> Result<Vec<SpannedEntry>, (Range<usize>, Stri
         if text.contains(char::is_whitespace) {
             return Err((
                 span,
-                format!("entry `{text}` contains a blank: one entry is one argument; join entries with `&`"),
+                format!(
+                    "entry `{text}` contains a blank: one entry is one argument; join entries with `&`"
+                ),
             ));
         }
         let entry = if text.len() > 1 && text.starts_with('-') {

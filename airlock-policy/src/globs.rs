@@ -82,7 +82,12 @@ mod tests {
 
     #[test]
     fn reports_every_matching_glob() {
-        let globs = [("/*:*", false), ("/etc*", false), ("*", false), ("x", false)];
+        let globs = [
+            ("/*:*", false),
+            ("/etc*", false),
+            ("*", false),
+            ("x", false),
+        ];
         assert_eq!(matches(&globs, "/etc:/host"), vec![0, 1, 2]);
         assert_eq!(matches(&globs, "./src:/src"), vec![2]);
         assert_eq!(matches(&globs, "x"), vec![2, 3]);

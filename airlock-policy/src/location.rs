@@ -54,14 +54,22 @@ impl Snippet {
     pub(crate) fn new(text: &str, span: Range<usize>) -> Self {
         let start = clamp_to_char_boundary(text, span.start);
         let end = clamp_to_char_boundary(text, span.end.max(start));
-        let line_start = text.get(..start).and_then(|s| s.rfind('\n')).map_or(0, |i| i + 1);
+        let line_start = text
+            .get(..start)
+            .and_then(|s| s.rfind('\n'))
+            .map_or(0, |i| i + 1);
         let line_end = text
             .get(start..)
             .and_then(|s| s.find('\n'))
             .map_or(text.len(), |i| start + i);
-        let line_text = text.get(line_start..line_end).unwrap_or("").trim_end_matches('\r');
+        let line_text = text
+            .get(line_start..line_end)
+            .unwrap_or("")
+            .trim_end_matches('\r');
         let caret_start = text.get(line_start..start).map_or(0, |s| s.chars().count());
-        let caret_end = text.get(start..end.min(line_end)).map_or(0, |s| s.chars().count());
+        let caret_end = text
+            .get(start..end.min(line_end))
+            .map_or(0, |s| s.chars().count());
         Self {
             line_text: line_text.to_owned(),
             start: caret_start,

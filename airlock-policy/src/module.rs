@@ -64,7 +64,11 @@ impl Module {
         };
         let raw: RawModule = toml::from_str(text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
-            src.error(ErrorKind::Toml, span, e.message().trim_end_matches('\n').to_owned())
+            src.error(
+                ErrorKind::Toml,
+                span,
+                e.message().trim_end_matches('\n').to_owned(),
+            )
         })?;
         let bin = raw.command.get_ref().bin.get_ref().clone();
         if bin.is_empty() || bin.contains(['\0', ' ', '\t', '\n']) {
@@ -271,11 +275,18 @@ impl Module {
         let mut allow: Option<usize> = None;
         let result = reading::for_each_reading(&self.syntax, argv, |reading| {
             let holds = |r: &Rule| crate::reference::rule_holds(&self.syntax, &r.atoms, &reading);
-            if let Some(i) = self.rules.iter().position(|r| r.action == Action::Deny && holds(r)) {
+            if let Some(i) = self
+                .rules
+                .iter()
+                .position(|r| r.action == Action::Deny && holds(r))
+            {
                 deny = Some(i);
                 return false;
             }
-            let admitted = self.rules.iter().position(|r| r.action == Action::Allow && holds(r));
+            let admitted = self
+                .rules
+                .iter()
+                .position(|r| r.action == Action::Allow && holds(r));
             all_admitted &= admitted.is_some();
             allow = allow.or(admitted);
             true
@@ -306,7 +317,11 @@ impl Module {
             {
                 let argv = example_argv(example, src)?;
                 if self.rule_holds(index, &argv) != expected {
-                    let verb = if expected { "does not match" } else { "matches" };
+                    let verb = if expected {
+                        "does not match"
+                    } else {
+                        "matches"
+                    };
                     return Err(src.error(
                         ErrorKind::Example,
                         example.span(),
@@ -417,7 +432,11 @@ fn drafts(raw: &RawModule, src: Source<'_>) -> Result<Vec<Draft>, CompileError> 
     Ok(drafts)
 }
 
-fn rule_draft(i: usize, spanned: &Spanned<RawRule>, src: Source<'_>) -> Result<Draft, CompileError> {
+fn rule_draft(
+    i: usize,
+    spanned: &Spanned<RawRule>,
+    src: Source<'_>,
+) -> Result<Draft, CompileError> {
     let rule = spanned.get_ref();
     let span = spanned.span();
     let id = match &rule.id {
@@ -429,7 +448,10 @@ fn rule_draft(i: usize, spanned: &Spanned<RawRule>, src: Source<'_>) -> Result<D
     };
     let command = match &rule.command {
         Some(c) => {
-            let words: Vec<String> = split_path(c.get_ref()).into_iter().map(str::to_owned).collect();
+            let words: Vec<String> = split_path(c.get_ref())
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
             if words.is_empty() {
                 return Err(src.error(ErrorKind::Rule, c.span(), "empty command path"));
             }
@@ -473,7 +495,11 @@ fn rule_draft(i: usize, spanned: &Spanned<RawRule>, src: Source<'_>) -> Result<D
         entries,
         command,
         global: rule.global,
-        fields: rule.fields.iter().map(|f| f.trim().to_ascii_lowercase()).collect(),
+        fields: rule
+            .fields
+            .iter()
+            .map(|f| f.trim().to_ascii_lowercase())
+            .collect(),
         ignore_case: rule.ignore_case,
         must_match: rule.must_match.clone(),
         not_match: rule.not_match.clone(),
@@ -481,7 +507,10 @@ fn rule_draft(i: usize, spanned: &Spanned<RawRule>, src: Source<'_>) -> Result<D
 }
 
 /// Parses an entry expression, translating spans into the source.
-fn entries(expr: &Spanned<String>, src: Source<'_>) -> Result<Vec<(Entry, Range<usize>)>, CompileError> {
+fn entries(
+    expr: &Spanned<String>,
+    src: Source<'_>,
+) -> Result<Vec<(Entry, Range<usize>)>, CompileError> {
     let base = string_body_start(src.text, expr.span());
     entry::parse(expr.get_ref())
         .map(|parsed| {
@@ -491,7 +520,11 @@ fn entries(expr: &Spanned<String>, src: Source<'_>) -> Result<Vec<(Entry, Range<
                 .collect()
         })
         .map_err(|(span, message)| {
-            src.error(ErrorKind::Entry, base + span.start..base + span.end, message)
+            src.error(
+                ErrorKind::Entry,
+                base + span.start..base + span.end,
+                message,
+            )
         })
 }
 
@@ -532,7 +565,11 @@ fn atoms(draft: &Draft, syntax: &Syntax, src: Source<'_>) -> Result<Vec<Atom>, C
     };
     let pattern = |glob: &str, span: &Range<usize>, fields: Vec<String>| {
         glob_regex(glob, draft.ignore_case).map_err(|e| {
-            src.error(ErrorKind::Glob, span.clone(), format!("invalid glob `{glob}`: {}", e.kind()))
+            src.error(
+                ErrorKind::Glob,
+                span.clone(),
+                format!("invalid glob `{glob}`: {}", e.kind()),
+            )
         })?;
         Ok::<_, CompileError>(ValuePattern {
             glob: glob.to_owned(),
@@ -568,7 +605,10 @@ fn example_argv(example: &Spanned<String>, src: Source<'_>) -> Result<Vec<String
         src.error(
             ErrorKind::Example,
             example.span(),
-            format!("example `{}` cannot be split into arguments: {e}", example.get_ref()),
+            format!(
+                "example `{}` cannot be split into arguments: {e}",
+                example.get_ref()
+            ),
         )
     })
 }

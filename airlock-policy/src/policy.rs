@@ -21,7 +21,11 @@ impl Policy {
 
     /// Decides whether `command` with `argv` may run. A command without a module is
     /// denied.
-    pub fn check<'p, 'a, S: AsRef<str>>(&'p self, command: &str, argv: &'a [S]) -> Decision<'p, 'a> {
+    pub fn check<'p, 'a, S: AsRef<str>>(
+        &'p self,
+        command: &str,
+        argv: &'a [S],
+    ) -> Decision<'p, 'a> {
         match self.modules.get(command) {
             Some(module) => module.check(argv),
             None => Decision {

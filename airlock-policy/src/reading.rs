@@ -232,7 +232,9 @@ impl<'a, S: AsRef<str>> Reader<'_, 'a, '_, S> {
                 self.bundle(arg);
                 Ok(())
             }
-            Style::Go if arg.starts_with("--") => self.word_option(arg, arg.get(1..).unwrap_or(arg)),
+            Style::Go if arg.starts_with("--") => {
+                self.word_option(arg, arg.get(1..).unwrap_or(arg))
+            }
             _ => self.word_option(arg, arg),
         }
     }
@@ -249,10 +251,11 @@ impl<'a, S: AsRef<str>> Reader<'_, 'a, '_, S> {
             Lookup::Ambiguous => return Err(Unreadable::AmbiguousAbbreviation(arg.to_owned())),
             Lookup::Unknown => {
                 let global = self.in_global_scope();
-                if self.syntax.style == Style::Generic && attached.is_none() {
-                    if self.generic_attached_short(name, global) {
-                        return Ok(());
-                    }
+                if self.syntax.style == Style::Generic
+                    && attached.is_none()
+                    && self.generic_attached_short(name, global)
+                {
+                    return Ok(());
                 }
                 let value = match attached {
                     Some(v) => Some(v),

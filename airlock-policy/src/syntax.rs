@@ -225,7 +225,9 @@ impl Syntax {
             ));
         }
         if body.contains(['=', ' ', '\t', '&', '|']) {
-            return Err(format!("option name `{name}` contains `=`, `&`, `|` or a blank"));
+            return Err(format!(
+                "option name `{name}` contains `=`, `&`, `|` or a blank"
+            ));
         }
         match self.style {
             Style::Go => Ok(format!("-{body}")),
@@ -395,7 +397,10 @@ mod tests {
             "style = \"gnu\"\n[commands.fetch]\nabbreviate = true\nvalues = [\"--upload-pack\"]\nflags = [\"--update-shallow\", \"--all\"]\n",
         );
         let fetch = s.child(0, "fetch").unwrap();
-        assert!(matches!(s.lookup(Some(fetch), "--upl"), Lookup::Found(_, false)));
+        assert!(matches!(
+            s.lookup(Some(fetch), "--upl"),
+            Lookup::Found(_, false)
+        ));
         assert_eq!(s.lookup(Some(fetch), "--up"), Lookup::Ambiguous);
         assert_eq!(s.lookup(Some(fetch), "--zz"), Lookup::Unknown);
         assert_eq!(s.lookup(Some(fetch), "-u"), Lookup::Unknown);
@@ -406,7 +411,10 @@ mod tests {
         let text = "style = \"gnu\"\nglobal_anywhere = true\n[global]\nvalues = [\"--region\"]\n[commands.ec2]\n";
         let s = syntax(text);
         let ec2 = s.child(0, "ec2").unwrap();
-        assert!(matches!(s.lookup(Some(ec2), "--region"), Lookup::Found(_, true)));
+        assert!(matches!(
+            s.lookup(Some(ec2), "--region"),
+            Lookup::Found(_, true)
+        ));
         let s = syntax(&text.replace("global_anywhere = true", ""));
         assert_eq!(s.lookup(s.child(0, "ec2"), "--region"), Lookup::Unknown);
     }
@@ -415,7 +423,10 @@ mod tests {
     fn go_style_names_take_one_dash() {
         let s = syntax("style = \"go\"\n[commands.apply]\nbools = [\"--auto-approve\"]\n");
         let apply = s.child(0, "apply").unwrap();
-        assert!(matches!(s.lookup(Some(apply), "-auto-approve"), Lookup::Found(..)));
+        assert!(matches!(
+            s.lookup(Some(apply), "-auto-approve"),
+            Lookup::Found(..)
+        ));
         assert_eq!(s.options_until(Some(apply)), Some(1));
     }
 

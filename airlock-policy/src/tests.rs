@@ -13,7 +13,11 @@ fn verdict(m: &Module, argv: &str) -> Verdict {
     let argv = shell_words::split(argv).unwrap();
     let decision = m.check(&argv);
     let (reference, _) = m.check_reference(&argv);
-    assert_eq!(decision.verdict(), reference, "automaton and reference disagree on {argv:?}");
+    assert_eq!(
+        decision.verdict(),
+        reference,
+        "automaton and reference disagree on {argv:?}"
+    );
     decision.verdict()
 }
 
@@ -40,7 +44,10 @@ fn original_format_works_unchanged() {
     let m = module(ORIGINAL_TERRAFORM);
     assert_eq!(m.bin(), "terraform");
     assert_eq!(m.env().strip, vec!["AWS_ACCESS_KEY_ID"]);
-    assert_eq!(m.env().set.get("TF_IN_AUTOMATION").map(String::as_str), Some("1"));
+    assert_eq!(
+        m.env().set.get("TF_IN_AUTOMATION").map(String::as_str),
+        Some("1")
+    );
     assert!(!m.exec().concurrent);
     assert!(!m.is_allow_list());
     assert_eq!(verdict(&m, "destroy"), Verdict::Deny);
@@ -192,7 +199,11 @@ fn ambiguous_abbreviations_are_denied() {
     let m = module(GIT_LIKE);
     let d = m.check(&["fetch", "--up=x"]);
     assert_eq!(d.verdict(), Verdict::Deny);
-    assert!(d.reason().contains("abbreviates more than one option"), "{}", d.reason());
+    assert!(
+        d.reason().contains("abbreviates more than one option"),
+        "{}",
+        d.reason()
+    );
 }
 
 #[test]
@@ -235,11 +246,18 @@ args = "safe"
 
 #[test]
 fn too_many_readings_fail_closed() {
-    let m = module("[command]\nbin = \"t\"\n[syntax]\nstyle = \"gnu\"\n[deny]\nargs = [\"nothing-matches\"]\n");
-    let argv: Vec<String> = (0..8).flat_map(|i| [format!("--o{i}"), format!("w{i}")]).collect();
+    let m = module(
+        "[command]\nbin = \"t\"\n[syntax]\nstyle = \"gnu\"\n[deny]\nargs = [\"nothing-matches\"]\n",
+    );
+    let argv: Vec<String> = (0..8)
+        .flat_map(|i| [format!("--o{i}"), format!("w{i}")])
+        .collect();
     let d = m.check(&argv);
     assert_eq!(d.verdict(), Verdict::Deny);
-    assert_eq!(d.explanation().rule_id.as_deref(), Some("airlock.unreadable"));
+    assert_eq!(
+        d.explanation().rule_id.as_deref(),
+        Some("airlock.unreadable")
+    );
 }
 
 #[test]
@@ -264,10 +282,16 @@ match = ["apply -auto-approve", "apply --auto-approve", "apply -auto-approve=tru
 not_match = ["apply", "apply -auto-approve=false", "apply -auto-approve -auto-approve=false"]
 "#,
     );
-    assert_eq!(verdict(&m, "apply -auto-approve=false -auto-approve"), Verdict::Deny);
+    assert_eq!(
+        verdict(&m, "apply -auto-approve=false -auto-approve"),
+        Verdict::Deny
+    );
     assert_eq!(verdict(&m, "apply -var x=1"), Verdict::Allow);
     // Go's flag package stops at the first non-flag.
-    assert_eq!(verdict(&m, "apply plan.tfplan -auto-approve"), Verdict::Allow);
+    assert_eq!(
+        verdict(&m, "apply plan.tfplan -auto-approve"),
+        Verdict::Allow
+    );
 }
 
 #[test]
@@ -313,7 +337,11 @@ not_match = ["run --privileged=false img"]
 
 #[test]
 fn compile_errors_name_file_line_and_column() {
-    let err = compile("m.toml", "[command]\nbin = \"git\"\n[deny]\nargs = [\"a & & b\"]\n").unwrap_err();
+    let err = compile(
+        "m.toml",
+        "[command]\nbin = \"git\"\n[deny]\nargs = [\"a & & b\"]\n",
+    )
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Entry);
     assert_eq!((err.location().line, err.location().column), (4, 14));
     assert!(err.to_string().contains("--> m.toml:4:14"), "{err}");
@@ -331,10 +359,18 @@ fn compile_errors_name_file_line_and_column() {
     assert_eq!(err.kind(), ErrorKind::Example);
     assert_eq!(err.location().line, 6);
 
-    let err = compile("m.toml", "[command]\nbin = \"git\"\n[deny]\nargs = [\"-x=[\"]\n").unwrap_err();
+    let err = compile(
+        "m.toml",
+        "[command]\nbin = \"git\"\n[deny]\nargs = [\"-x=[\"]\n",
+    )
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Glob);
 
-    let err = compile("m.toml", "[command]\nbin = \"git\"\n[[rule]]\naction = \"deny\"\n").unwrap_err();
+    let err = compile(
+        "m.toml",
+        "[command]\nbin = \"git\"\n[[rule]]\naction = \"deny\"\n",
+    )
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Rule);
 
     let err = compile(
