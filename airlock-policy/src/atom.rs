@@ -43,8 +43,12 @@ pub(crate) enum Atom {
         scope: ScopeFilter,
         value: Option<ValuePattern>,
     },
-    /// A subcommand-path word or a positional word matching the pattern.
-    Word(ValuePattern),
+    /// A positional word matching the pattern; unless `operands_only`, a word of the
+    /// subcommand path also counts (rules with a `command` look only at operands).
+    Word {
+        pattern: ValuePattern,
+        operands_only: bool,
+    },
     /// The subcommand path starts with these words.
     Path(Vec<String>),
 }

@@ -85,7 +85,10 @@ pub(crate) struct Outcome {
 pub(crate) struct Automaton {
     declared: Vec<KeySlot>,
     undeclared: FnvMap<String, KeySlot>,
+    /// Word atoms that also look at subcommand-path words.
     words: WordMatcher,
+    /// Word atoms that look only at operands.
+    operands: WordMatcher,
     paths: Vec<PathNode>,
     /// For each atom, the rules whose smallest atom it is.
     starts: Vec<Vec<RuleId>>,
@@ -134,8 +137,8 @@ impl<'s> AutomatonBuilder<'s> {
     pub(crate) fn build(self) -> Result<Automaton, TooLarge> {
         let mut declared = vec![KeySlot::default(); self.syntax.options.len()];
         let mut undeclared: FnvMap<String, KeySlot> = FnvMap::default();
-        let mut word_literal: FnvMap<String, Vec<AtomId>> = FnvMap::default();
-        let mut word_globs: Vec<(String, AtomId)> = Vec::new();
+        let mut words = WordsBuilder::default();
+        let mut operands = WordsBuilder::default();
         let mut paths = vec![PathNode::default()];
         // Value globs are grouped per key and per field list before compiling.
         let mut value_globs: HashMap<(Key, Vec<String>), Vec<GlobTarget>> = HashMap::new();
@@ -163,15 +166,16 @@ impl<'s> AutomatonBuilder<'s> {
                         }
                     }
                 }
-                Atom::Word(pattern) => {
-                    if pattern.ignore_case || is_glob(&pattern.glob) {
-                        word_globs.push((regex_for(pattern)?, id));
+                Atom::Word {
+                    pattern,
+                    operands_only,
+                } => {
+                    let target = if *operands_only {
+                        &mut operands
                     } else {
-                        word_literal
-                            .entry(pattern.glob.clone())
-                            .or_default()
-                            .push(id);
-                    }
+                        &mut words
+                    };
+                    target.add(pattern, id)?;
                 }
                 Atom::Path(words) => {
                     let mut node = 0;
@@ -211,19 +215,6 @@ impl<'s> AutomatonBuilder<'s> {
                 });
         }
 
-        let words = WordMatcher {
-            literal: word_literal,
-            globs: if word_globs.is_empty() {
-                None
-            } else {
-                let regexes: Vec<String> = word_globs.iter().map(|(r, _)| r.clone()).collect();
-                Some((
-                    GlobSetDfa::new(&regexes)?,
-                    word_globs.iter().map(|(_, a)| *a).collect(),
-                ))
-            },
-        };
-
         let mut starts = vec![Vec::new(); self.atoms.len()];
         for (rule, (atoms, _)) in self.rules.iter().enumerate() {
             let rule = RuleId::try_from(rule).map_err(|_| TooLarge("too many rules".into()))?;
@@ -235,10 +226,48 @@ impl<'s> AutomatonBuilder<'s> {
         Ok(Automaton {
             declared,
             undeclared,
-            words,
+            words: words.build()?,
+            operands: operands.build()?,
             paths,
             starts,
             rules: self.rules,
+        })
+    }
+}
+
+/// Collects word atoms before compiling their globs.
+#[derive(Default)]
+struct WordsBuilder {
+    literal: FnvMap<String, Vec<AtomId>>,
+    globs: Vec<(String, AtomId)>,
+}
+
+impl WordsBuilder {
+    fn add(&mut self, pattern: &ValuePattern, id: AtomId) -> Result<(), TooLarge> {
+        if pattern.ignore_case || is_glob(&pattern.glob) {
+            self.globs.push((regex_for(pattern)?, id));
+        } else {
+            self.literal
+                .entry(pattern.glob.clone())
+                .or_default()
+                .push(id);
+        }
+        Ok(())
+    }
+
+    fn build(self) -> Result<WordMatcher, TooLarge> {
+        let globs = if self.globs.is_empty() {
+            None
+        } else {
+            let regexes: Vec<String> = self.globs.iter().map(|(r, _)| r.clone()).collect();
+            Some((
+                GlobSetDfa::new(&regexes)?,
+                self.globs.iter().map(|(_, a)| *a).collect(),
+            ))
+        };
+        Ok(WordMatcher {
+            literal: self.literal,
+            globs,
         })
     }
 }
@@ -276,7 +305,7 @@ impl Automaton {
         matched.clear();
         let mut node = self.paths.first();
         for word in &reading.path {
-            self.match_word(word, matched);
+            self.words.match_word(word, matched);
             node = node
                 .and_then(|n| n.children.get(*word))
                 .and_then(|&child| self.paths.get(child));
@@ -286,7 +315,10 @@ impl Automaton {
         }
         for token in &reading.tokens {
             match token {
-                Token::Word(word) => self.match_word(word, matched),
+                Token::Word(word) => {
+                    self.words.match_word(word, matched);
+                    self.operands.match_word(word, matched);
+                }
                 Token::Opt { key, global, value } => {
                     let slot = match key {
                         OptKey::Declared(id) => self.declared.get(*id as usize),
@@ -304,19 +336,6 @@ impl Automaton {
         }
         matched.sort_unstable();
         matched.dedup();
-    }
-
-    fn match_word(&self, word: &str, matched: &mut Vec<AtomId>) {
-        if let Some(atoms) = self.words.literal.get(word) {
-            matched.extend_from_slice(atoms);
-        }
-        if let Some((globs, atoms)) = &self.words.globs {
-            globs.for_each_match(word, |i| {
-                if let Some(a) = atoms.get(i) {
-                    matched.push(*a);
-                }
-            });
-        }
     }
 
     /// Whether every atom of `rule` is in `matched` (sorted).
@@ -357,6 +376,21 @@ impl Automaton {
             }
         }
         outcome
+    }
+}
+
+impl WordMatcher {
+    fn match_word(&self, word: &str, matched: &mut Vec<AtomId>) {
+        if let Some(atoms) = self.literal.get(word) {
+            matched.extend_from_slice(atoms);
+        }
+        if let Some((globs, atoms)) = &self.globs {
+            globs.for_each_match(word, |i| {
+                if let Some(a) = atoms.get(i) {
+                    matched.push(*a);
+                }
+            });
+        }
     }
 }
 

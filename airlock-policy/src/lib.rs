@@ -30,4 +30,6 @@ pub fn compile(source_name: &str, text: &str) -> Result<Module, CompileError> {
     Module::compile(source_name, text)
 }
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;

@@ -593,7 +593,10 @@ fn atoms(draft: &Draft, syntax: &Syntax, src: Source<'_>) -> Result<Vec<Atom>, C
                     None => None,
                 },
             },
-            Entry::Word(word) => Atom::Word(pattern(word, span, Vec::new())?),
+            Entry::Word(word) => Atom::Word {
+                pattern: pattern(word, span, Vec::new())?,
+                operands_only: draft.command.is_some(),
+            },
         });
     }
     Ok(atoms)

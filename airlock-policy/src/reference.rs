@@ -13,12 +13,16 @@ pub(crate) fn atom_holds(syntax: &Syntax, atom: &Atom, reading: &Reading<'_>) ->
             reading.path.len() >= words.len()
                 && words.iter().zip(&reading.path).all(|(w, p)| w == p)
         }
-        Atom::Word(pattern) => reading
-            .path
-            .iter()
-            .copied()
-            .chain(reading.words())
-            .any(|word| value_matches(pattern, word)),
+        Atom::Word {
+            pattern,
+            operands_only,
+        } => {
+            let path: &[&str] = if *operands_only { &[] } else { &reading.path };
+            path.iter()
+                .copied()
+                .chain(reading.words())
+                .any(|word| value_matches(pattern, word))
+        }
         Atom::Option { name, scope, value } => reading.tokens.iter().any(|token| {
             let Token::Opt {
                 key,
