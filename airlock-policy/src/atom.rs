@@ -28,6 +28,8 @@ impl ScopeFilter {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct ValuePattern {
     pub glob: String,
+    /// The glob lowered to a regex (see `globs::glob_regex`), computed once.
+    pub regex: String,
     pub ignore_case: bool,
     /// Lowercase field names; empty means the whole value.
     pub fields: Vec<String>,

@@ -1,7 +1,7 @@
 //! The compiled matcher. Every atom of every rule is indexed by what it looks at: an
 //! option atom under each option key it can match (declared options through a table
 //! indexed by option id, undeclared ones through a hash map of spellings), a word atom
-//! under its literal word or in one glob automaton, a path atom in a trie. Checking a
+//! under its literal word or in the glob automaton, a path atom in a trie. Checking a
 //! reading visits each token once, collects the atoms it satisfies, and then checks
 //! only the rules those atoms start: the cost follows the argv, not the rule count.
 
@@ -10,7 +10,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::atom::{Atom, ScopeFilter, ValuePattern, field_values};
 use crate::entry::is_glob;
-use crate::globs::{GlobSetDfa, TooLarge, glob_regex};
+use crate::globs::{GlobSearchFailed, GlobSet, GlobSetBuilder, TooLarge};
+use crate::inline_vec::InlineVec;
 use crate::reading::{OptKey, Reading, Token, short_name};
 use crate::syntax::Syntax;
 
@@ -18,8 +19,11 @@ use crate::syntax::Syntax;
 pub(crate) type AtomId = u32;
 /// Index of a rule.
 pub(crate) type RuleId = u32;
+/// The atoms a reading satisfies; inline for ordinary argv.
+pub(crate) type AtomList = InlineVec<AtomId, 32>;
 
-/// FNV-1a: a fast hash for the short keys of the matcher's maps.
+/// An FNV-1a variant that mixes eight bytes at a time: a fast hash for the short keys
+/// of the matcher's maps (keys come from the module; argv only looks them up).
 #[derive(Default)]
 pub(crate) struct Fnv(u64);
 
@@ -29,12 +33,20 @@ impl Hasher for Fnv {
     }
 
     fn write(&mut self, bytes: &[u8]) {
+        // FNV-1a over eight bytes at a time, then the tail byte by byte.
         let mut hash = if self.0 == 0 {
             0xcbf2_9ce4_8422_2325
         } else {
             self.0
         };
-        for byte in bytes {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            hash ^= u64::from_le_bytes(word);
+            hash = hash.wrapping_mul(0x0100_0000_01b3).rotate_left(29);
+        }
+        for byte in chunks.remainder() {
             hash ^= u64::from(*byte);
             hash = hash.wrapping_mul(0x0100_0000_01b3);
         }
@@ -42,35 +54,29 @@ impl Hasher for Fnv {
     }
 }
 
-type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+/// A hash map with [`Fnv`] hashing.
+pub(crate) type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
 
-/// Value globs over one kind of candidate (the whole value, or named fields).
+/// The value globs of one option key over one kind of candidate (the whole value, or
+/// named fields): a group of the glob automaton.
 #[derive(Debug, Clone)]
-struct ValueGlobs {
+struct ValueGroup {
     fields: Vec<String>,
-    globs: GlobSetDfa,
-    /// For each glob: the atom and the scopes it looks at.
-    targets: Vec<(AtomId, ScopeFilter)>,
+    group: usize,
 }
 
 /// Everything that can match one option key.
 #[derive(Debug, Clone, Default)]
 struct KeySlot {
     presence: Vec<(AtomId, ScopeFilter)>,
-    values: Vec<ValueGlobs>,
+    values: Vec<ValueGroup>,
 }
 
-/// Word atoms: literal words by hash, the rest in one automaton.
+/// Word atoms: literal words by hash, the rest in a group of the glob automaton.
 #[derive(Debug, Clone, Default)]
 struct WordMatcher {
     literal: FnvMap<String, Vec<AtomId>>,
-    globs: Option<(GlobSetDfa, Vec<AtomId>)>,
-}
-
-#[derive(Debug, Clone, Default)]
-struct PathNode {
-    children: FnvMap<String, usize>,
-    atoms: Vec<AtomId>,
+    group: Option<usize>,
 }
 
 /// The outcome of one reading: the first deny rule and the first allow rule that hold.
@@ -89,7 +95,11 @@ pub(crate) struct Automaton {
     words: WordMatcher,
     /// Word atoms that look only at operands.
     operands: WordMatcher,
-    paths: Vec<PathNode>,
+    /// For each node of the syntax's subcommand tree, the path atoms ending there.
+    paths: Vec<Vec<AtomId>>,
+    globs: GlobSet,
+    /// For each glob of `globs`: its atom and the scopes the atom looks at.
+    glob_targets: Vec<(AtomId, ScopeFilter)>,
     /// For each atom, the rules whose smallest atom it is.
     starts: Vec<Vec<RuleId>>,
     /// For each rule, its atoms in ascending order, and whether it denies.
@@ -102,6 +112,64 @@ pub(crate) struct AutomatonBuilder<'s> {
     atoms: Vec<Atom>,
     atom_ids: HashMap<Atom, AtomId>,
     rules: Vec<(Vec<AtomId>, bool)>,
+}
+
+/// Where an option atom's key lives while building.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Key {
+    Declared(usize),
+    Undeclared(String),
+}
+
+/// A glob's regex, its atom, and the scopes the atom looks at.
+type GlobTarget = (String, AtomId, ScopeFilter);
+
+/// Globs and their targets, collected while building.
+#[derive(Default)]
+struct Globs {
+    builder: GlobSetBuilder,
+    targets: Vec<(AtomId, ScopeFilter)>,
+}
+
+impl Globs {
+    /// Adds a group of globs and returns its index.
+    fn add_group(&mut self, globs: &[GlobTarget]) -> usize {
+        let group = self.builder.group();
+        for (regex, atom, scope) in globs {
+            self.builder.add(group, regex.clone());
+            self.targets.push((*atom, *scope));
+        }
+        group
+    }
+}
+
+/// Word atoms collected while building.
+#[derive(Default)]
+struct WordsBuilder {
+    literal: FnvMap<String, Vec<AtomId>>,
+    globs: Vec<GlobTarget>,
+}
+
+impl WordsBuilder {
+    fn add(&mut self, pattern: &ValuePattern, id: AtomId) -> Result<(), TooLarge> {
+        if pattern.ignore_case || is_glob(&pattern.glob) {
+            self.globs
+                .push((pattern.regex.clone(), id, ScopeFilter::Any));
+        } else {
+            self.literal
+                .entry(pattern.glob.clone())
+                .or_default()
+                .push(id);
+        }
+        Ok(())
+    }
+
+    fn build(self, globs: &mut Globs) -> WordMatcher {
+        WordMatcher {
+            literal: self.literal,
+            group: (!self.globs.is_empty()).then(|| globs.add_group(&self.globs)),
+        }
+    }
 }
 
 impl<'s> AutomatonBuilder<'s> {
@@ -139,21 +207,31 @@ impl<'s> AutomatonBuilder<'s> {
         let mut undeclared: FnvMap<String, KeySlot> = FnvMap::default();
         let mut words = WordsBuilder::default();
         let mut operands = WordsBuilder::default();
-        let mut paths = vec![PathNode::default()];
-        // Value globs are grouped per key and per field list before compiling.
+        let mut paths = vec![Vec::new(); self.syntax.nodes.len()];
         let mut value_globs: HashMap<(Key, Vec<String>), Vec<GlobTarget>> = HashMap::new();
+        let mut options_by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, spec) in self.syntax.options.iter().enumerate() {
+            for name in &spec.names {
+                options_by_name.entry(name).or_default().push(i);
+            }
+        }
 
         for (index, atom) in self.atoms.iter().enumerate() {
             let id = AtomId::try_from(index).map_err(|_| TooLarge("too many atoms".into()))?;
             match atom {
                 Atom::Option { name, scope, value } => {
-                    let mut keys: Vec<Key> = self
-                        .syntax
-                        .options_named(name)
-                        .filter(|(_, spec)| scope.admits(spec.global))
-                        .map(|(opt, _)| Key::Declared(opt as usize))
-                        .collect();
-                    keys.push(Key::Undeclared(name.clone()));
+                    let declared_keys = options_by_name
+                        .get(name.as_str())
+                        .into_iter()
+                        .flatten()
+                        .filter(|&&i| {
+                            self.syntax
+                                .options
+                                .get(i)
+                                .is_some_and(|spec| scope.admits(spec.global))
+                        })
+                        .map(|&i| Key::Declared(i));
+                    let keys = declared_keys.chain(std::iter::once(Key::Undeclared(name.clone())));
                     for key in keys {
                         match value {
                             None => slot(&mut declared, &mut undeclared, &key)
@@ -162,7 +240,7 @@ impl<'s> AutomatonBuilder<'s> {
                             Some(pattern) => value_globs
                                 .entry((key, pattern.fields.clone()))
                                 .or_default()
-                                .push((regex_for(pattern)?, id, *scope)),
+                                .push((pattern.regex.clone(), id, *scope)),
                         }
                     }
                 }
@@ -177,43 +255,29 @@ impl<'s> AutomatonBuilder<'s> {
                     };
                     target.add(pattern, id)?;
                 }
-                Atom::Path(words) => {
-                    let mut node = 0;
-                    for word in words {
-                        let existing = paths.get(node).and_then(|n| n.children.get(word)).copied();
-                        node = match existing {
-                            Some(child) => child,
-                            None => {
-                                let child = paths.len();
-                                paths.push(PathNode::default());
-                                if let Some(n) = paths.get_mut(node) {
-                                    n.children.insert(word.clone(), child);
-                                }
-                                child
-                            }
-                        };
-                    }
-                    if let Some(n) = paths.get_mut(node) {
-                        n.atoms.push(id);
+                Atom::Path(path) => {
+                    // Compiling a module adds every rule's path to the syntax tree.
+                    let node = path
+                        .iter()
+                        .try_fold(0, |node, word| self.syntax.child(node, word));
+                    if let Some(atoms) = node.and_then(|n| paths.get_mut(n)) {
+                        atoms.push(id);
                     }
                 }
             }
         }
 
+        let mut globs = Globs::default();
         let mut grouped: Vec<_> = value_globs.into_iter().collect();
         grouped.sort_by(|a, b| a.0.cmp(&b.0));
         for ((key, fields), entries) in grouped {
-            let regexes: Vec<String> = entries.iter().map(|(r, _, _)| r.clone()).collect();
-            let globs = GlobSetDfa::new(&regexes)?;
-            let targets = entries.iter().map(|(_, a, s)| (*a, *s)).collect();
+            let group = globs.add_group(&entries);
             slot(&mut declared, &mut undeclared, &key)
                 .values
-                .push(ValueGlobs {
-                    fields,
-                    globs,
-                    targets,
-                });
+                .push(ValueGroup { fields, group });
         }
+        let words = words.build(&mut globs);
+        let operands = operands.build(&mut globs);
 
         let mut starts = vec![Vec::new(); self.atoms.len()];
         for (rule, (atoms, _)) in self.rules.iter().enumerate() {
@@ -226,61 +290,18 @@ impl<'s> AutomatonBuilder<'s> {
         Ok(Automaton {
             declared,
             undeclared,
-            words: words.build()?,
-            operands: operands.build()?,
+            words,
+            operands,
             paths,
+            globs: globs.builder.build()?,
+            glob_targets: globs.targets,
             starts,
             rules: self.rules,
         })
     }
 }
 
-/// Collects word atoms before compiling their globs.
-#[derive(Default)]
-struct WordsBuilder {
-    literal: FnvMap<String, Vec<AtomId>>,
-    globs: Vec<(String, AtomId)>,
-}
-
-impl WordsBuilder {
-    fn add(&mut self, pattern: &ValuePattern, id: AtomId) -> Result<(), TooLarge> {
-        if pattern.ignore_case || is_glob(&pattern.glob) {
-            self.globs.push((regex_for(pattern)?, id));
-        } else {
-            self.literal
-                .entry(pattern.glob.clone())
-                .or_default()
-                .push(id);
-        }
-        Ok(())
-    }
-
-    fn build(self) -> Result<WordMatcher, TooLarge> {
-        let globs = if self.globs.is_empty() {
-            None
-        } else {
-            let regexes: Vec<String> = self.globs.iter().map(|(r, _)| r.clone()).collect();
-            Some((
-                GlobSetDfa::new(&regexes)?,
-                self.globs.iter().map(|(_, a)| *a).collect(),
-            ))
-        };
-        Ok(WordMatcher {
-            literal: self.literal,
-            globs,
-        })
-    }
-}
-
-/// A value glob's regex, its atom and the scopes the atom looks at.
-type GlobTarget = (String, AtomId, ScopeFilter);
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum Key {
-    Declared(usize),
-    Undeclared(String),
-}
-
+/// The slot of `key`; declared keys always index into `declared`.
 fn slot<'m>(
     declared: &'m mut [KeySlot],
     undeclared: &'m mut FnvMap<String, KeySlot>,
@@ -295,33 +316,32 @@ fn slot<'m>(
     }
 }
 
-fn regex_for(pattern: &ValuePattern) -> Result<String, TooLarge> {
-    glob_regex(&pattern.glob, pattern.ignore_case).map_err(|e| TooLarge(e.to_string()))
-}
-
 impl Automaton {
     /// Collects the atoms `reading` satisfies into `matched` (sorted, deduplicated).
-    pub(crate) fn matched_atoms(&self, reading: &Reading<'_>, matched: &mut Vec<AtomId>) {
+    pub(crate) fn matched_atoms(
+        &self,
+        reading: &Reading<'_>,
+        matched: &mut AtomList,
+    ) -> Result<(), GlobSearchFailed> {
         matched.clear();
-        let mut node = self.paths.first();
         for word in &reading.path {
-            self.words.match_word(word, matched);
-            node = node
-                .and_then(|n| n.children.get(*word))
-                .and_then(|&child| self.paths.get(child));
-            if let Some(n) = node {
-                matched.extend_from_slice(&n.atoms);
+            self.match_word(&self.words, word, matched)?;
+        }
+        for node in &reading.nodes {
+            if let Some(atoms) = self.paths.get(*node) {
+                matched.extend_from_slice(atoms);
             }
         }
         for token in &reading.tokens {
             match token {
                 Token::Word(word) => {
-                    self.words.match_word(word, matched);
-                    self.operands.match_word(word, matched);
+                    self.match_word(&self.words, word, matched)?;
+                    self.match_word(&self.operands, word, matched)?;
                 }
                 Token::Opt { key, global, value } => {
                     let slot = match key {
                         OptKey::Declared(id) => self.declared.get(*id as usize),
+                        OptKey::Long(_) | OptKey::Short(_) if self.undeclared.is_empty() => None,
                         OptKey::Long(name) => self.undeclared.get(*name),
                         OptKey::Short(c) => {
                             let mut buf = [0u8; 8];
@@ -329,13 +349,68 @@ impl Automaton {
                         }
                     };
                     if let Some(slot) = slot {
-                        match_option(slot, *global, *value, matched);
+                        self.match_option(slot, *global, *value, matched)?;
                     }
                 }
             }
         }
-        matched.sort_unstable();
-        matched.dedup();
+        matched.sort_dedup();
+        Ok(())
+    }
+
+    fn match_word(
+        &self,
+        words: &WordMatcher,
+        word: &str,
+        matched: &mut AtomList,
+    ) -> Result<(), GlobSearchFailed> {
+        if !words.literal.is_empty() {
+            if let Some(atoms) = words.literal.get(word) {
+                matched.extend_from_slice(atoms);
+            }
+        }
+        if let Some(group) = words.group {
+            self.globs.for_each_match(group, word, |i| {
+                if let Some((atom, _)) = self.glob_targets.get(i) {
+                    matched.push(*atom);
+                }
+            })?;
+        }
+        Ok(())
+    }
+
+    fn match_option(
+        &self,
+        slot: &KeySlot,
+        global: bool,
+        value: Option<&str>,
+        matched: &mut AtomList,
+    ) -> Result<(), GlobSearchFailed> {
+        for (atom, scope) in &slot.presence {
+            if scope.admits(global) {
+                matched.push(*atom);
+            }
+        }
+        let Some(value) = value else {
+            return Ok(());
+        };
+        let mut found = |i: usize| {
+            if let Some((atom, scope)) = self.glob_targets.get(i) {
+                if scope.admits(global) {
+                    matched.push(*atom);
+                }
+            }
+        };
+        for group in &slot.values {
+            if group.fields.is_empty() {
+                self.globs.for_each_match(group.group, value, &mut found)?;
+            } else {
+                for field in field_values(value, &group.fields) {
+                    self.globs.for_each_match(group.group, &field, &mut found)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Whether every atom of `rule` is in `matched` (sorted).
@@ -376,47 +451,5 @@ impl Automaton {
             }
         }
         outcome
-    }
-}
-
-impl WordMatcher {
-    fn match_word(&self, word: &str, matched: &mut Vec<AtomId>) {
-        if let Some(atoms) = self.literal.get(word) {
-            matched.extend_from_slice(atoms);
-        }
-        if let Some((globs, atoms)) = &self.globs {
-            globs.for_each_match(word, |i| {
-                if let Some(a) = atoms.get(i) {
-                    matched.push(*a);
-                }
-            });
-        }
-    }
-}
-
-fn match_option(slot: &KeySlot, global: bool, value: Option<&str>, matched: &mut Vec<AtomId>) {
-    for (atom, scope) in &slot.presence {
-        if scope.admits(global) {
-            matched.push(*atom);
-        }
-    }
-    let Some(value) = value else {
-        return;
-    };
-    for group in &slot.values {
-        let mut found = |i: usize| {
-            if let Some((atom, scope)) = group.targets.get(i) {
-                if scope.admits(global) {
-                    matched.push(*atom);
-                }
-            }
-        };
-        if group.fields.is_empty() {
-            group.globs.for_each_match(value, &mut found);
-        } else {
-            for field in field_values(value, &group.fields) {
-                group.globs.for_each_match(&field, &mut found);
-            }
-        }
     }
 }

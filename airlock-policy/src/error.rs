@@ -98,10 +98,6 @@ impl Source<'_> {
     ) -> CompileError {
         CompileError::new(kind, message, self.name, self.text, span)
     }
-
-    pub(crate) fn location(&self, offset: usize) -> Location {
-        Location::at(self.name, self.text, offset)
-    }
 }
 
 #[cfg(test)]

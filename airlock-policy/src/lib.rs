@@ -8,6 +8,7 @@ mod entry;
 mod error;
 mod format;
 mod globs;
+mod inline_vec;
 mod location;
 mod module;
 mod policy;

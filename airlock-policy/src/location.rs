@@ -32,6 +32,37 @@ impl Location {
     }
 }
 
+/// The start of every line of a text, to find many locations without rescanning it.
+#[derive(Debug, Clone)]
+pub(crate) struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub(crate) fn new(text: &str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Self { starts }
+    }
+
+    /// The same as [`Location::at`], in time proportional to the line's length.
+    pub(crate) fn location(&self, source: &str, text: &str, offset: usize) -> Location {
+        let offset = clamp_to_char_boundary(text, offset);
+        let line = self.starts.partition_point(|&s| s <= offset).max(1);
+        let line_start = self.starts.get(line - 1).copied().unwrap_or(0);
+        let column = text
+            .get(line_start..offset)
+            .map_or(0, |s| s.chars().count())
+            + 1;
+        Location {
+            source: source.to_owned(),
+            line,
+            column,
+        }
+    }
+}
+
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}:{}", self.source, self.line, self.column)
@@ -110,6 +141,19 @@ mod tests {
         let loc = Location::at("m.toml", text, text.find('"').unwrap());
         assert_eq!((loc.line, loc.column), (2, 6));
         assert_eq!(loc.to_string(), "m.toml:2:6");
+    }
+
+    #[test]
+    fn line_index_agrees_with_a_scan() {
+        let text = "a\n\nbé = 1\r\nlast";
+        let index = LineIndex::new(text);
+        for offset in 0..=text.len() + 2 {
+            assert_eq!(
+                index.location("s", text, offset),
+                Location::at("s", text, offset),
+                "{offset}"
+            );
+        }
     }
 
     #[test]

@@ -9,14 +9,14 @@ use std::time::Duration;
 use toml::Spanned;
 
 use crate::atom::{Atom, ScopeFilter, ValuePattern};
-use crate::automaton::{AtomId, Automaton, AutomatonBuilder, RuleId};
+use crate::automaton::{AtomList, Automaton, AutomatonBuilder, RuleId};
 use crate::decision::{Basis, Decision, Verdict};
 use crate::entry::{self, Entry};
 use crate::error::{CompileError, ErrorKind, Source};
 use crate::format::{RawAction, RawModule, RawRule};
 use crate::globs::glob_regex;
-use crate::location::Snippet;
-use crate::reading::{self, Reading};
+use crate::location::{LineIndex, Snippet};
+use crate::reading::{self, Reading, Unreadable};
 use crate::rule::{Action, Rule};
 use crate::syntax::{Kind, Syntax, split_path};
 
@@ -89,6 +89,7 @@ impl Module {
             declare_implicit_values(&mut syntax, &drafts);
         }
 
+        let lines = LineIndex::new(text);
         let mut builder = AutomatonBuilder::new(&syntax);
         let mut rules = Vec::with_capacity(drafts.len());
         for draft in &drafts {
@@ -101,7 +102,11 @@ impl Module {
                 action: draft.action,
                 reason: draft.reason.clone(),
                 text: draft.text.clone(),
-                location: src.location(string_body_start(text, draft.span.clone())),
+                location: lines.location(
+                    source_name,
+                    text,
+                    string_body_start(text, draft.span.clone()),
+                ),
                 snippet: Snippet::new(text, draft.span.clone()),
                 atoms,
             });
@@ -177,12 +182,20 @@ impl Module {
     /// Every plausible reading of the argv is considered: a deny rule that holds on any
     /// of them denies, and with allow rules every reading must be admitted.
     pub fn check<'p, 'a, S: AsRef<str>>(&'p self, argv: &'a [S]) -> Decision<'p, 'a> {
-        let mut matched: Vec<AtomId> = Vec::with_capacity(16);
+        let mut matched = AtomList::default();
         let mut denied: Option<(RuleId, Reading<'a>)> = None;
         let mut not_allowed: Option<Reading<'a>> = None;
         let mut first: Option<(Option<RuleId>, Reading<'a>)> = None;
+        let mut failed = false;
         let result = reading::for_each_reading(&self.syntax, argv, |reading| {
-            self.automaton.matched_atoms(&reading, &mut matched);
+            if self
+                .automaton
+                .matched_atoms(&reading, &mut matched)
+                .is_err()
+            {
+                failed = true;
+                return false;
+            }
             let outcome = self.automaton.outcome(&matched);
             if let Some(rule) = outcome.deny {
                 denied = Some((rule, reading));
@@ -207,6 +220,13 @@ impl Module {
         };
         if let Some((rule, reading)) = denied {
             return decide(Verdict::Deny, self.basis(rule), Some(reading));
+        }
+        if failed {
+            return decide(
+                Verdict::Deny,
+                Basis::Unreadable(Unreadable::MatcherFailed),
+                None,
+            );
         }
         if let Err(why) = result {
             return decide(Verdict::Deny, Basis::Unreadable(why), None);
@@ -238,12 +258,16 @@ impl Module {
             return false;
         };
         let deny = rule.action == Action::Deny;
-        let mut matched = Vec::new();
+        let mut matched = AtomList::default();
         let mut any = false;
         let mut all = true;
         let result = reading::for_each_reading(&self.syntax, argv, |reading| {
-            self.automaton.matched_atoms(&reading, &mut matched);
-            let holds = self.automaton.rule_holds(rule_id, &matched);
+            // A matcher failure counts as holding: the example then fails loudly for
+            // allow rules and never hides a deny.
+            let holds = match self.automaton.matched_atoms(&reading, &mut matched) {
+                Ok(()) => self.automaton.rule_holds(rule_id, &matched),
+                Err(_) => deny,
+            };
             any |= holds;
             all &= holds;
             !(deny && any)
@@ -564,7 +588,7 @@ fn atoms(draft: &Draft, syntax: &Syntax, src: Source<'_>) -> Result<Vec<Atom>, C
         ScopeFilter::Any
     };
     let pattern = |glob: &str, span: &Range<usize>, fields: Vec<String>| {
-        glob_regex(glob, draft.ignore_case).map_err(|e| {
+        let regex = glob_regex(glob, draft.ignore_case).map_err(|e| {
             src.error(
                 ErrorKind::Glob,
                 span.clone(),
@@ -573,6 +597,7 @@ fn atoms(draft: &Draft, syntax: &Syntax, src: Source<'_>) -> Result<Vec<Atom>, C
         })?;
         Ok::<_, CompileError>(ValuePattern {
             glob: glob.to_owned(),
+            regex,
             ignore_case: draft.ignore_case,
             fields,
         })

@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use crate::inline_vec::InlineVec;
 use crate::syntax::{Kind, Lookup, NodeId, OptId, Style, Syntax};
 
 /// At most this many plausible readings are considered; an argv with more is denied
@@ -15,7 +16,9 @@ pub const MAX_READINGS: usize = 64;
 /// The normalized reading of an argv: what the tool will see.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reading<'a> {
-    pub(crate) path: Vec<&'a str>,
+    pub(crate) path: InlineVec<&'a str, 4>,
+    /// The syntax node of each path word the subcommand tree knows, in order.
+    pub(crate) nodes: InlineVec<NodeId, 4>,
     pub(crate) tokens: Vec<Token<'a>>,
 }
 
@@ -72,6 +75,8 @@ pub enum Unreadable {
     AmbiguousAbbreviation(String),
     /// More than [`MAX_READINGS`] plausible readings.
     TooAmbiguous,
+    /// The glob automaton could not finish (it never should; the check fails closed).
+    MatcherFailed,
 }
 
 impl fmt::Display for Unreadable {
@@ -84,6 +89,7 @@ impl fmt::Display for Unreadable {
                 f,
                 "the argv has more than {MAX_READINGS} plausible readings (undeclared options that may take values)"
             ),
+            Unreadable::MatcherFailed => write!(f, "the glob matcher could not finish"),
         }
     }
 }
@@ -103,7 +109,8 @@ pub(crate) fn read<'a, S: AsRef<str>>(
         choices,
         used: 0,
         reading: Reading {
-            path: Vec::new(),
+            path: InlineVec::default(),
+            nodes: InlineVec::default(),
             tokens: Vec::with_capacity(argv.len()),
         },
         node: Some(0),
@@ -177,14 +184,18 @@ impl<'a, S: AsRef<str>> Reader<'_, 'a, '_, S> {
                 continue;
             }
             if self.syntax.subcommands && positionals_in_scope == 0 {
-                if self.reading.path.is_empty() {
-                    self.node = self.syntax.child(0, arg);
+                let first = self.reading.path.is_empty();
+                let child = if first {
+                    self.syntax.child(0, arg)
+                } else {
+                    self.node.and_then(|n| self.syntax.child(n, arg))
+                };
+                if first || child.is_some() {
+                    self.node = child;
                     self.reading.path.push(arg);
-                    continue;
-                }
-                if let Some(child) = self.node.and_then(|n| self.syntax.child(n, arg)) {
-                    self.node = Some(child);
-                    self.reading.path.push(arg);
+                    if let Some(node) = child {
+                        self.reading.nodes.push(node);
+                    }
                     continue;
                 }
             }
@@ -278,9 +289,7 @@ impl<'a, S: AsRef<str>> Reader<'_, 'a, '_, S> {
         let Some((rest_at, _)) = chars.next() else {
             return false;
         };
-        let mut buf = [0u8; 8];
-        let short = short_name(first, &mut buf);
-        let Lookup::Found(id, g) = self.syntax.lookup(self.node, short) else {
+        let Lookup::Found(id, g) = self.syntax.lookup_short(self.node, first) else {
             return false;
         };
         let takes_value = self
@@ -329,9 +338,7 @@ impl<'a, S: AsRef<str>> Reader<'_, 'a, '_, S> {
             let pflag_value = (self.syntax.style == Style::Pflag)
                 .then(|| rest.strip_prefix('='))
                 .flatten();
-            let mut buf = [0u8; 8];
-            let name = short_name(c, &mut buf);
-            let lookup = self.syntax.lookup(self.node, name);
+            let lookup = self.syntax.lookup_short(self.node, c);
             let (id, g) = match lookup {
                 Lookup::Found(id, g) => (id, g),
                 Lookup::Ambiguous | Lookup::Unknown => {
@@ -439,7 +446,7 @@ pub struct ReadingDisplay<'r, 'a> {
 impl fmt::Display for ReadingDisplay<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut sep = "";
-        for word in &self.reading.path {
+        for word in self.reading.path.iter() {
             write!(f, "{sep}{}", shell_words::quote(word))?;
             sep = " ";
         }

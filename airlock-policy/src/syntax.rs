@@ -2,10 +2,9 @@
 //! aliases, abbreviation, and the tree of subcommand scopes. Built from `[syntax]`
 //! (and from the commands that rules name), then used by the reader.
 
-use std::collections::HashMap;
-
 use toml::Spanned;
 
+use crate::automaton::FnvMap;
 use crate::error::{CompileError, ErrorKind, Source};
 use crate::format::{RawDoubleDash, RawScope, RawStyle, RawSyntax};
 
@@ -53,18 +52,37 @@ pub(crate) struct OptionSpec {
 /// The options of one scope.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ScopeTable {
-    exact: HashMap<String, OptId>,
+    exact: FnvMap<String, OptId>,
+    /// One-letter ASCII options (`-c`), by letter: the common case without hashing.
+    ascii_shorts: Vec<Option<OptId>>,
     /// Long names (`--x`, or `-x` in go style) sorted, for prefix lookup.
     longs: Vec<(String, OptId)>,
     abbreviate: bool,
     pub options_until: Option<u32>,
 }
 
+impl ScopeTable {
+    /// Records `name` in the letter table when it is `-` and one ASCII letter.
+    fn index_short(&mut self, name: &str, id: OptId) {
+        let mut chars = name.chars();
+        if let (Some('-'), Some(c), None) = (chars.next(), chars.next(), chars.next()) {
+            if c.is_ascii() {
+                if self.ascii_shorts.is_empty() {
+                    self.ascii_shorts = vec![None; 128];
+                }
+                if let Some(slot) = self.ascii_shorts.get_mut(c as usize) {
+                    *slot = Some(id);
+                }
+            }
+        }
+    }
+}
+
 /// A node of the subcommand tree.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PathNode {
     pub table: ScopeTable,
-    pub children: HashMap<String, NodeId>,
+    pub children: FnvMap<String, NodeId>,
 }
 
 /// The compiled syntax of a module.
@@ -191,6 +209,7 @@ impl Syntax {
             .ok_or_else(|| src.error(ErrorKind::Syntax, spec.span(), "internal: missing scope"))?
             .table;
         for name in &names {
+            table.index_short(name, id);
             if table.exact.insert(name.clone(), id).is_some() {
                 return Err(src.error(
                     ErrorKind::Syntax,
@@ -255,6 +274,7 @@ impl Syntax {
             return;
         }
         table.exact.insert(name.clone(), id);
+        table.index_short(&name, id);
         if is_long(style, &name) {
             table.longs.push((name.clone(), id));
             table.longs.sort();
@@ -311,6 +331,30 @@ impl Syntax {
         self.lookup_in(0, name, true)
     }
 
+    /// Looks the one-letter option `-c` up, as [`Syntax::lookup`] would.
+    pub(crate) fn lookup_short(&self, node: Option<NodeId>, c: char) -> Lookup {
+        let in_scope = match node {
+            Some(node) => self.lookup_short_in(node, c, node == 0),
+            None => Lookup::Unknown,
+        };
+        if in_scope != Lookup::Unknown || node == Some(0) || !self.global_anywhere {
+            return in_scope;
+        }
+        self.lookup_short_in(0, c, true)
+    }
+
+    fn lookup_short_in(&self, node: NodeId, c: char, global: bool) -> Lookup {
+        if !c.is_ascii() {
+            let mut buf = [0u8; 8];
+            return self.lookup_in(node, crate::reading::short_name(c, &mut buf), global);
+        }
+        let id = self
+            .nodes
+            .get(node)
+            .and_then(|n| n.table.ascii_shorts.get(c as usize).copied().flatten());
+        id.map_or(Lookup::Unknown, |id| Lookup::Found(id, global))
+    }
+
     fn lookup_in(&self, node: NodeId, name: &str, global: bool) -> Lookup {
         let Some(table) = self.nodes.get(node).map(|n| &n.table) else {
             return Lookup::Unknown;
@@ -347,18 +391,6 @@ impl Syntax {
             Some(node) => self.nodes.get(node).and_then(|n| n.table.options_until),
             None => (self.style == Style::Go).then_some(1),
         }
-    }
-
-    /// Every declared option, in any scope, that answers to `name`.
-    pub(crate) fn options_named<'s>(
-        &'s self,
-        name: &'s str,
-    ) -> impl Iterator<Item = (OptId, &'s OptionSpec)> + 's {
-        self.options
-            .iter()
-            .enumerate()
-            .filter(move |(_, spec)| spec.names.iter().any(|n| n == name))
-            .filter_map(|(i, spec)| Some((OptId::try_from(i).ok()?, spec)))
     }
 }
 
