@@ -100,7 +100,7 @@ pub(crate) struct Automaton {
     globs: GlobSet,
     /// For each glob of `globs`: its atom and the scopes the atom looks at.
     glob_targets: Vec<(AtomId, ScopeFilter)>,
-    /// For each atom, the rules whose smallest atom it is.
+    /// For each atom, the rules it starts (each rule is started by its rarest atom).
     starts: Vec<Vec<RuleId>>,
     /// For each rule, its atoms in ascending order, and whether it denies.
     rules: Vec<(Vec<AtomId>, bool)>,
@@ -279,11 +279,24 @@ impl<'s> AutomatonBuilder<'s> {
         let words = words.build(&mut globs);
         let operands = operands.build(&mut globs);
 
+        // Each rule is started by its rarest atom, so that an atom many rules share
+        // (a subcommand path, say) does not make every one of them be tried.
+        let mut uses = vec![0usize; self.atoms.len()];
+        for (atoms, _) in &self.rules {
+            for atom in atoms {
+                if let Some(n) = uses.get_mut(*atom as usize) {
+                    *n += 1;
+                }
+            }
+        }
         let mut starts = vec![Vec::new(); self.atoms.len()];
         for (rule, (atoms, _)) in self.rules.iter().enumerate() {
             let rule = RuleId::try_from(rule).map_err(|_| TooLarge("too many rules".into()))?;
-            if let Some(first) = atoms.first().and_then(|a| starts.get_mut(*a as usize)) {
-                first.push(rule);
+            let rarest = atoms
+                .iter()
+                .min_by_key(|a| (uses.get(**a as usize).copied().unwrap_or(0), **a));
+            if let Some(start) = rarest.and_then(|a| starts.get_mut(*a as usize)) {
+                start.push(rule);
             }
         }
 
@@ -440,12 +453,7 @@ impl Automaton {
                 if best.is_some_and(|b| b <= rule) {
                     continue;
                 }
-                if atoms
-                    .get(1..)
-                    .unwrap_or(&[])
-                    .iter()
-                    .all(|a| matched.binary_search(a).is_ok())
-                {
+                if atoms.iter().all(|a| matched.binary_search(a).is_ok()) {
                     *best = Some(rule);
                 }
             }

@@ -1,0 +1,22 @@
+//! Runs `check` in a loop for profiling with `perf record`:
+//! `cargo run --release -p airlock-benches --example profile_check -- [RULES]`.
+use airlock_benches::{GENERATED_ARGV, GIT_LIKE, TYPICAL_ARGV, generated_module};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let rules: Option<usize> = std::env::args().nth(1).map(|s| s.parse()).transpose()?;
+    let (module, argv) = match rules {
+        Some(n) => (
+            airlock_policy::compile("gen.toml", &generated_module(n))?,
+            GENERATED_ARGV,
+        ),
+        None => (airlock_policy::compile("git.toml", GIT_LIKE)?, TYPICAL_ARGV),
+    };
+    let runs = 5_000_000u32;
+    let start = std::time::Instant::now();
+    let mut allowed = 0u32;
+    for _ in 0..runs {
+        allowed += u32::from(module.check(std::hint::black_box(&argv)).is_allowed());
+    }
+    println!("{:?} per check ({allowed} allowed)", start.elapsed() / runs);
+    Ok(())
+}
