@@ -1,1 +1,33 @@
-//! Work in progress: filled by a later issue.
+//! The pure domain around one Airlock request: the daemon's configuration, agents and
+//! their profiles, the three-layer gate, the environment plan, the mapping of the
+//! working directory through mounts, and the audit record. No files, sockets or
+//! processes: the daemon reads the files and hands their text here.
+#![deny(missing_docs)]
+
+mod agents;
+mod audit;
+mod config;
+mod cwd;
+mod env;
+mod gate;
+mod source_error;
+
+pub use agents::{AgentProfile, AgentsFile};
+pub use audit::{AuditDecision, AuditRecord, Peer};
+pub use config::{DaemonConfig, Limits, LogConfig};
+pub use cwd::{CwdError, Mount, confine, translate};
+pub use env::EnvPlan;
+pub use gate::{AgentScope, GateOutcome, ScopeError};
+pub use source_error::SourceError;
+
+/// Whether `name` can name a command or an agent: it becomes a file name (a socket,
+/// a module), so only ASCII letters, digits, `-`, `_` and `.`, not leading with `.`
+/// or `-`.
+pub(crate) fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with(['.', '-'])
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}

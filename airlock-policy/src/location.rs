@@ -17,8 +17,8 @@ pub struct Location {
 }
 
 impl Location {
-    /// The location of byte offset `offset` in `text`.
-    pub(crate) fn at(source: &str, text: &str, offset: usize) -> Self {
+    /// The location of byte offset `offset` in `text` (clamped to the text).
+    pub fn at(source: &str, text: &str, offset: usize) -> Self {
         let offset = clamp_to_char_boundary(text, offset);
         let before = text.get(..offset).unwrap_or("");
         let line = before.matches('\n').count() + 1;
@@ -81,8 +81,8 @@ pub struct Snippet {
 }
 
 impl Snippet {
-    /// The snippet for byte range `span` of `text`.
-    pub(crate) fn new(text: &str, span: Range<usize>) -> Self {
+    /// The snippet for byte range `span` of `text` (clamped to the text).
+    pub fn new(text: &str, span: Range<usize>) -> Self {
         let start = clamp_to_char_boundary(text, span.start);
         let end = clamp_to_char_boundary(text, span.end.max(start));
         let line_start = text

@@ -1,0 +1,220 @@
+//! Agents: the agents file (`[name] path = "/dir"`) and each agent's profile,
+//! `airlock.toml` in its directory (the commands it may use, the environment it
+//! injects, its mounts, which local users may connect).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Component, Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::cwd::Mount;
+use crate::source_error::SourceError;
+
+/// The agents file: agent names and their directories.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgentsFile {
+    /// Agent name -> directory, in name order.
+    pub agents: BTreeMap<String, PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAgentEntry {
+    path: Spanned<PathBuf>,
+}
+
+impl AgentsFile {
+    /// Parses the agents file; `source` names it in errors. Agent names become socket
+    /// file names, so only letters, digits, `-`, `_` and `.` (not leading) are allowed.
+    pub fn parse(source: &str, text: &str) -> Result<Self, SourceError> {
+        let raw: BTreeMap<Spanned<String>, RawAgentEntry> =
+            toml::from_str(text).map_err(|e| SourceError::from_toml(source, text, &e))?;
+        let mut agents = BTreeMap::new();
+        for (name, entry) in raw {
+            if !crate::is_plain_name(name.get_ref()) {
+                return Err(SourceError::new(
+                    source,
+                    text,
+                    name.span(),
+                    format!(
+                        "`{}` is not an agent name: use letters, digits, `-`, `_` and `.`",
+                        name.get_ref()
+                    ),
+                ));
+            }
+            if !entry.path.get_ref().is_absolute() {
+                return Err(SourceError::new(
+                    source,
+                    text,
+                    entry.path.span(),
+                    format!(
+                        "agent directory `{}` must be an absolute path",
+                        entry.path.get_ref().display()
+                    ),
+                ));
+            }
+            agents.insert(name.into_inner(), entry.path.into_inner());
+        }
+        Ok(Self { agents })
+    }
+}
+
+/// An agent's `airlock.toml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentProfile {
+    /// The agent's name.
+    pub name: String,
+    /// The commands the agent may use; `None` (`commands = []`) means every enabled one.
+    pub commands: Option<BTreeSet<String>>,
+    /// Environment the profile injects (after module `strip`, before module `set`).
+    pub env_set: BTreeMap<String, String>,
+    /// Container path -> host path.
+    pub mounts: Vec<Mount>,
+    /// Local users allowed to connect to the agent's socket; `None`: the daemon's
+    /// own user and root only.
+    pub allowed_uids: Option<BTreeSet<u32>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    commands: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    env: RawEnv,
+    #[serde(default)]
+    mounts: Vec<Spanned<RawMount>>,
+    #[serde(default)]
+    allowed_uids: Option<Vec<u32>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnv {
+    #[serde(default)]
+    set: BTreeMap<Spanned<String>, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMount {
+    container: Spanned<PathBuf>,
+    host: Spanned<PathBuf>,
+}
+
+impl AgentProfile {
+    /// Parses an agent's `airlock.toml`; `source` names it in errors.
+    pub fn parse(name: &str, source: &str, text: &str) -> Result<Self, SourceError> {
+        let raw: RawProfile =
+            toml::from_str(text).map_err(|e| SourceError::from_toml(source, text, &e))?;
+        let error = |span, message: String| SourceError::new(source, text, span, message);
+        let mut commands = BTreeSet::new();
+        for command in raw.commands.get_ref() {
+            if !crate::is_plain_name(command.get_ref()) {
+                return Err(error(
+                    command.span(),
+                    format!("`{}` is not a command name", command.get_ref()),
+                ));
+            }
+            commands.insert(command.get_ref().clone());
+        }
+        let mut env_set = BTreeMap::new();
+        for (key, value) in raw.env.set {
+            if key.get_ref().is_empty()
+                || key.get_ref().contains(['=', '\0'])
+                || value.contains('\0')
+            {
+                return Err(error(
+                    key.span(),
+                    format!("`{}` is not an environment variable name", key.get_ref()),
+                ));
+            }
+            env_set.insert(key.into_inner(), value);
+        }
+        let mut mounts = Vec::new();
+        for mount in &raw.mounts {
+            let m = mount.get_ref();
+            for (path, what) in [(&m.container, "container"), (&m.host, "host")] {
+                if !is_clean_absolute(path.get_ref()) {
+                    return Err(error(
+                        path.span(),
+                        format!(
+                            "{what} path `{}` must be absolute, without `.` or `..`",
+                            path.get_ref().display()
+                        ),
+                    ));
+                }
+            }
+            mounts.push(Mount {
+                container: m.container.get_ref().clone(),
+                host: m.host.get_ref().clone(),
+            });
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            commands: (!commands.is_empty()).then_some(commands),
+            env_set,
+            mounts,
+            allowed_uids: raw.allowed_uids.map(|u| u.into_iter().collect()),
+        })
+    }
+}
+
+/// Whether `path` is absolute and has no `.` or `..` components.
+fn is_clean_absolute(path: &Path) -> bool {
+    path.is_absolute()
+        && path
+            .components()
+            .all(|c| matches!(c, Component::RootDir | Component::Normal(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_agents_file() {
+        let a = AgentsFile::parse(
+            "agents.toml",
+            "[a1]\npath = \"/srv/a1\"\n[b-2]\npath = \"/srv/b\"\n",
+        )
+        .unwrap();
+        assert_eq!(a.agents.len(), 2);
+        assert_eq!(a.agents["a1"], PathBuf::from("/srv/a1"));
+        let e = AgentsFile::parse("agents.toml", "[\"../x\"]\npath = \"/srv\"\n").unwrap_err();
+        assert!(e.message.contains("not an agent name"), "{e}");
+        let e = AgentsFile::parse("agents.toml", "[a]\npath = \"rel\"\n").unwrap_err();
+        assert_eq!((e.location.line, e.location.column), (2, 8));
+    }
+
+    #[test]
+    fn reads_profile() {
+        let p = AgentProfile::parse(
+            "a1",
+            "airlock.toml",
+            "commands = [\"git\"]\nallowed_uids = [1000]\n[env]\nset = { GIT_SSH_COMMAND = \"ssh -i /k\" }\n[[mounts]]\ncontainer = \"/workspace\"\nhost = \"/srv/a1/ws\"\n",
+        )
+        .unwrap();
+        assert_eq!(p.commands.unwrap().len(), 1);
+        assert_eq!(p.env_set["GIT_SSH_COMMAND"], "ssh -i /k");
+        assert_eq!(p.mounts[0].container, PathBuf::from("/workspace"));
+        assert_eq!(p.allowed_uids.unwrap().len(), 1);
+        let all = AgentProfile::parse("a", "p", "commands = []\n").unwrap();
+        assert!(all.commands.is_none());
+    }
+
+    #[test]
+    fn rejects_bad_profiles() {
+        let e = AgentProfile::parse("a", "p", "[env]\nset = {}\n").unwrap_err();
+        assert!(e.message.contains("commands"), "{e}");
+        let e = AgentProfile::parse(
+            "a",
+            "p",
+            "commands = []\n[[mounts]]\ncontainer = \"/w/../x\"\nhost = \"/h\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.location.line, 3);
+        let e = AgentProfile::parse("a", "p", "commands = []\nmount = 1\n").unwrap_err();
+        assert!(e.message.contains("mount"), "{e}");
+    }
+}
