@@ -1,2 +1,7 @@
-//! The Airlock daemon (work in progress).
-fn main() {}
+//! The `airlock-daemon` command.
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    airlock_daemon::run(airlock_daemon::Cli::parse())
+}

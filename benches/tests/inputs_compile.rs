@@ -1,4 +1,11 @@
 //! The benchmark inputs compile and decide as intended (so a benchmark never measures
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers fail loudly"
+)]
 //! an error path).
 
 use airlock_benches::{GENERATED_ARGV, GIT_LIKE, TYPICAL_ARGV, generated_module};

@@ -1,0 +1,311 @@
+//! The admin command line: `start`, `check`, `explain`, `show`, `doctor`, `version`,
+//! `agents`, `init`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::explain::{self, Scope};
+use crate::load::{self, LoadError};
+use crate::paths;
+
+/// Airlock: run CLI tools for AI agents without handing them the credentials.
+#[derive(Debug, Parser)]
+#[command(name = "airlock-daemon", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the configuration is.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    /// The directory holding `config.toml` [default: ~/.config/airlock].
+    #[arg(long, value_name = "DIR")]
+    pub config: Option<PathBuf>,
+    /// The agents file (`[name] path = "/dir"`); without it, no agents.
+    #[arg(long, value_name = "FILE")]
+    pub agents: Option<PathBuf>,
+}
+
+impl ConfigArgs {
+    /// The config directory, explicit or default.
+    pub fn config_dir(&self) -> PathBuf {
+        self.config
+            .clone()
+            .unwrap_or_else(paths::default_config_dir)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve every agent on its own socket.
+    Start {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// The directory for the agents' sockets [default: CONFIG/sockets].
+        #[arg(long, value_name = "DIR")]
+        sockets: Option<PathBuf>,
+    },
+    /// Validate the configuration, the agents and every module, without starting.
+    Check {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Explain why a command would be allowed or denied.
+    Explain {
+        /// Use these module files instead of the built-ins (repeatable).
+        #[arg(long = "module", value_name = "FILE")]
+        modules: Vec<PathBuf>,
+        /// Explain in this agent's context (needs --agents).
+        #[arg(long, value_name = "NAME", requires = "agents")]
+        agent: Option<String>,
+        /// The daemon config directory, for --agent [default: ~/.config/airlock].
+        #[arg(long, value_name = "DIR")]
+        config: Option<PathBuf>,
+        /// The agents file, for --agent.
+        #[arg(long, value_name = "FILE")]
+        agents: Option<PathBuf>,
+        /// Read `{"command": ..., "args": [...]}` lines from stdin, answer one line each.
+        #[arg(long, conflicts_with = "argv")]
+        batch: bool,
+        /// The command and its arguments (after `--`).
+        #[arg(last = true, value_name = "COMMAND ARGS")]
+        argv: Vec<String>,
+    },
+    /// Print a built-in module's TOML.
+    Show {
+        /// The built-in's name (`git`, `terraform`, ...).
+        name: String,
+        /// Print its threat-model notes instead.
+        #[arg(long)]
+        notes: bool,
+    },
+    /// Check that each enabled command's program is installed, and print its version.
+    Doctor {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Print the version.
+    Version,
+    /// List or show agents.
+    Agents {
+        #[command(subcommand)]
+        command: AgentsCommand,
+    },
+    /// Install (or remove) a systemd user unit that starts the daemon.
+    Init {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Remove the unit instead.
+        #[arg(long)]
+        uninstall: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AgentsCommand {
+    /// List the agents with their commands.
+    List {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Show one agent's profile and commands.
+    Show {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// The agent.
+        name: String,
+    },
+}
+
+/// Exit code for a usage or configuration error.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Runs the command line; returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Start { config, sockets } => crate::server::start(&config, sockets.as_deref()),
+        Command::Check { config } => check(&config),
+        Command::Explain {
+            modules,
+            agent,
+            config,
+            agents,
+            batch,
+            argv,
+        } => explain_command(&modules, agent.as_deref(), config, agents, batch, &argv),
+        Command::Show { name, notes } => show(&name, notes),
+        Command::Doctor { config } => crate::doctor::run(&config),
+        Command::Version => {
+            println!("airlock-daemon {}", env!("CARGO_PKG_VERSION"));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Agents { command } => agents(command),
+        Command::Init { config, uninstall } => crate::init::run(&config, uninstall),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("{}", message.trim_end());
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// A failure to report on stderr with exit code 2.
+pub type CliResult = Result<ExitCode, String>;
+
+fn check(config: &ConfigArgs) -> CliResult {
+    let loaded =
+        load::load(&config.config_dir(), config.agents.as_deref()).map_err(|e| e.to_string())?;
+    println!(
+        "ok: {} (enabled: {})",
+        loaded.config_dir.join("config.toml").display(),
+        loaded
+            .config
+            .enable
+            .iter()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for (name, agent) in &loaded.agents {
+        println!(
+            "ok: agent `{name}` ({}): {}",
+            agent.dir.display(),
+            agent
+                .scope
+                .commands()
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn explain_command(
+    modules: &[PathBuf],
+    agent: Option<&str>,
+    config: Option<PathBuf>,
+    agents: Option<PathBuf>,
+    batch: bool,
+    argv: &[String],
+) -> CliResult {
+    let loaded;
+    let policy;
+    let scope = if let Some(name) = agent {
+        let config = ConfigArgs { config, agents };
+        loaded = load::load(&config.config_dir(), config.agents.as_deref())
+            .map_err(|e| e.to_string())?;
+        let agent = loaded
+            .agents
+            .get(name)
+            .ok_or_else(|| format!("error: no agent `{name}` in the agents file"))?;
+        Scope::Agent(&agent.scope)
+    } else {
+        policy = if modules.is_empty() {
+            airlock_builtins::policy().map_err(|e| e.to_string())?
+        } else {
+            let mut builder = airlock_policy::Policy::builder();
+            for path in modules {
+                let text = load::read_text(path).map_err(|e| e.to_string())?;
+                builder
+                    .add(&path.display().to_string(), &text)
+                    .map_err(|e| e.to_string())?;
+            }
+            builder.build()
+        };
+        Scope::Modules(&policy)
+    };
+    if batch {
+        let stdin = std::io::stdin();
+        let mut stdout = std::io::stdout().lock();
+        explain::batch(&scope, stdin.lock(), &mut stdout).map_err(|e| format!("error: {e}"))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some((command, args)) = argv.split_first() else {
+        return Err(
+            "error: nothing to explain: `airlock-daemon explain -- COMMAND ARGS...`".into(),
+        );
+    };
+    let outcome = scope.decide(command, args);
+    let mut stdout = std::io::stdout().lock();
+    explain::human(&mut stdout, command, args, &outcome).map_err(|e| format!("error: {e}"))?;
+    let _ = stdout.flush();
+    Ok(if outcome.allowed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn show(name: &str, notes: bool) -> CliResult {
+    let builtin = airlock_builtins::get(name).ok_or_else(|| {
+        let names: Vec<&str> = airlock_builtins::names().collect();
+        format!(
+            "error: no built-in `{name}` (built-ins: {})",
+            names.join(", ")
+        )
+    })?;
+    print!("{}", if notes { builtin.notes } else { builtin.source });
+    Ok(ExitCode::SUCCESS)
+}
+
+fn agents(command: AgentsCommand) -> CliResult {
+    let (config, only) = match command {
+        AgentsCommand::List { config } => (config, None),
+        AgentsCommand::Show { config, name } => (config, Some(name)),
+    };
+    let loaded = load::load(&config.config_dir(), config.agents.as_deref())
+        .map_err(|e: LoadError| e.to_string())?;
+    if let Some(name) = &only {
+        let agent = loaded
+            .agents
+            .get(name)
+            .ok_or_else(|| format!("error: no agent `{name}`"))?;
+        print_agent(name, agent, true);
+    } else {
+        for (name, agent) in &loaded.agents {
+            print_agent(name, agent, false);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_agent(name: &str, agent: &load::Agent, detail: bool) {
+    let commands: Vec<&str> = agent.scope.commands().iter().map(String::as_str).collect();
+    println!("{name}\t{}\t{}", agent.dir.display(), commands.join(","));
+    if !detail {
+        return;
+    }
+    let profile = agent.scope.profile();
+    for (mount, root) in profile.mounts.iter().zip(&agent.mount_roots) {
+        println!(
+            "  mount: {} -> {} (resolves to {})",
+            mount.container.display(),
+            mount.host.display(),
+            root.display()
+        );
+    }
+    for key in profile.env_set.keys() {
+        println!("  env:   {key} (value hidden)");
+    }
+    for (hook, path) in [
+        ("pre-exec", &agent.pre_exec),
+        ("post-exec", &agent.post_exec),
+    ] {
+        if let Some(path) = path {
+            println!("  hook:  {hook} {}", path.display());
+        }
+    }
+    for command in &commands {
+        if let Some(module) = agent.scope.policy().module(command) {
+            println!("  module: {command} from {}", module.source_name());
+        }
+    }
+}

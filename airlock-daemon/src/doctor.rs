@@ -1,0 +1,91 @@
+//! `airlock-daemon doctor`: is each enabled command's program installed, and which
+//! version is it?
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::cli::{CliResult, ConfigArgs};
+use crate::load;
+
+/// How long a program may take to print its version.
+const VERSION_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Runs the doctor; exit 1 when a program is missing.
+pub fn run(config: &ConfigArgs) -> CliResult {
+    let path = config.config_dir().join("config.toml");
+    let text = load::read_text(&path).map_err(|e| e.to_string())?;
+    let daemon = airlock_core::DaemonConfig::parse(&path.display().to_string(), &text)
+        .map_err(|e| e.to_string())?;
+    let search = std::env::var_os("PATH").unwrap_or_default();
+    let mut missing = 0;
+    for command in &daemon.enable {
+        match find_program(command, &search) {
+            Some(program) => {
+                let version =
+                    version_of(command, &program).unwrap_or_else(|| "version unknown".into());
+                println!("ok       {command}\t{}\t{version}", program.display());
+            }
+            None => {
+                missing += 1;
+                println!("missing  {command}\tnot found on PATH");
+            }
+        }
+    }
+    Ok(if missing == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Finds `name` in the directories of `search` (a `PATH` value).
+pub fn find_program(name: &str, search: &std::ffi::OsStr) -> Option<PathBuf> {
+    std::env::split_paths(search)
+        .map(|dir| dir.join(name))
+        .find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// The first line a program prints about its version, within a time limit.
+fn version_of(command: &str, program: &Path) -> Option<String> {
+    let args: &[&str] = match command {
+        "ssh" => &["-V"],
+        "terraform" => &["version"],
+        "kubectl" => &["version", "--client"],
+        _ => &["--version"],
+    };
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    let started = Instant::now();
+    loop {
+        if child.try_wait().ok()?.is_some() {
+            break;
+        }
+        if started.elapsed() > VERSION_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().ok()?;
+    let text = if output.stdout.is_empty() {
+        output.stderr
+    } else {
+        output.stdout
+    };
+    String::from_utf8_lossy(&text)
+        .lines()
+        .next()
+        .map(|l| l.trim().to_owned())
+}

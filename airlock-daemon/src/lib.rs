@@ -1,0 +1,14 @@
+//! The Airlock daemon: serves each agent on its own socket, checks every request
+//! against policy, runs the real program with the real credentials and streams it
+//! back. `main.rs` only parses the command line and calls [`run`].
+#![deny(missing_docs)]
+
+mod cli;
+mod doctor;
+mod explain;
+mod init;
+mod load;
+mod paths;
+mod server;
+
+pub use cli::{Cli, run};

@@ -1,0 +1,171 @@
+//! Loading the daemon's configuration from disk: `config.toml`, the agents file, each
+//! agent's `airlock.toml`, override modules and hooks. Every error names the file,
+//! and for file contents its line and column.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use airlock_core::{AgentProfile, AgentScope, AgentsFile, DaemonConfig, ScopeError, SourceError};
+use airlock_policy::{CompileError, Policy};
+
+/// Everything the daemon serves, loaded and checked.
+#[derive(Debug)]
+pub struct Loaded {
+    /// `config.toml`.
+    pub config: DaemonConfig,
+    /// The directory holding `config.toml`.
+    pub config_dir: PathBuf,
+    /// The agents, by name.
+    pub agents: BTreeMap<String, Agent>,
+}
+
+/// One agent, ready to serve.
+#[derive(Debug)]
+pub struct Agent {
+    /// Its scope: profile and modules.
+    pub scope: AgentScope,
+    /// Its directory.
+    pub dir: PathBuf,
+    /// The canonical host paths of its mounts (a cwd must resolve inside one).
+    pub mount_roots: Vec<PathBuf>,
+    /// `hooks/pre-exec`, if present.
+    pub pre_exec: Option<PathBuf>,
+    /// `hooks/post-exec`, if present.
+    pub post_exec: Option<PathBuf>,
+}
+
+/// Why loading failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A file could not be read.
+    #[error("cannot read `{}`: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A configuration file is invalid.
+    #[error("{0}")]
+    Source(Box<SourceError>),
+    /// A module does not compile.
+    #[error("{0}")]
+    Module(Box<CompileError>),
+    /// An agent's scope is inconsistent.
+    #[error("agent `{agent}`: {source}")]
+    Scope {
+        /// The agent.
+        agent: String,
+        /// What is wrong.
+        source: Box<ScopeError>,
+    },
+    /// A mount's host path does not exist.
+    #[error("agent `{agent}`: mount host path `{}` cannot be resolved: {source}", path.display())]
+    Mount {
+        /// The agent.
+        agent: String,
+        /// The host path.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+impl From<SourceError> for LoadError {
+    fn from(error: SourceError) -> Self {
+        LoadError::Source(Box::new(error))
+    }
+}
+
+/// Reads a file as text, naming it in the error.
+pub fn read_text(path: &Path) -> Result<String, LoadError> {
+    std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Loads `config_dir/config.toml`, the agents file (if any) and every agent.
+pub fn load(config_dir: &Path, agents_file: Option<&Path>) -> Result<Loaded, LoadError> {
+    let config_path = config_dir.join("config.toml");
+    let config = DaemonConfig::parse(
+        &config_path.display().to_string(),
+        &read_text(&config_path)?,
+    )?;
+    let builtins = airlock_builtins::policy().map_err(|e| LoadError::Module(Box::new(e)))?;
+    let mut agents = BTreeMap::new();
+    if let Some(file) = agents_file {
+        let parsed = AgentsFile::parse(&file.display().to_string(), &read_text(file)?)?;
+        for (name, dir) in parsed.agents {
+            let agent = load_agent(&config, &builtins, &name, &dir)?;
+            agents.insert(name, agent);
+        }
+    }
+    Ok(Loaded {
+        config,
+        config_dir: config_dir.to_owned(),
+        agents,
+    })
+}
+
+/// Loads one agent directory.
+pub fn load_agent(
+    config: &DaemonConfig,
+    builtins: &Policy,
+    name: &str,
+    dir: &Path,
+) -> Result<Agent, LoadError> {
+    let profile_path = dir.join("airlock.toml");
+    let profile = AgentProfile::parse(
+        name,
+        &profile_path.display().to_string(),
+        &read_text(&profile_path)?,
+    )?;
+    let mut overrides = Vec::new();
+    let commands_dir = dir.join("commands");
+    if commands_dir.is_dir() {
+        let entries = std::fs::read_dir(&commands_dir).map_err(|source| LoadError::Io {
+            path: commands_dir.clone(),
+            source,
+        })?;
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            overrides.push((path.display().to_string(), stem, read_text(&path)?));
+        }
+    }
+    let mut mount_roots = Vec::new();
+    for mount in &profile.mounts {
+        let root = std::fs::canonicalize(&mount.host).map_err(|source| LoadError::Mount {
+            agent: name.to_owned(),
+            path: mount.host.clone(),
+            source,
+        })?;
+        mount_roots.push(root);
+    }
+    let hook = |name: &str| {
+        let path = dir.join("hooks").join(name);
+        path.exists().then_some(path)
+    };
+    let scope = AgentScope::new(config, profile, builtins, &overrides).map_err(|source| {
+        LoadError::Scope {
+            agent: name.to_owned(),
+            source: Box::new(source),
+        }
+    })?;
+    Ok(Agent {
+        scope,
+        dir: dir.to_owned(),
+        mount_roots,
+        pre_exec: hook("pre-exec"),
+        post_exec: hook("post-exec"),
+    })
+}

@@ -1,0 +1,224 @@
+//! The admin command line, run as the real binary.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers fail loudly"
+)]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn daemon() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_airlock-daemon"))
+}
+
+fn run(args: &[&str]) -> Output {
+    daemon().args(args).output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const GIT_MODULE: &str = r#"[command]
+bin = "git"
+[syntax]
+style = "gnu"
+abbreviate = true
+[syntax.commands.clone]
+values = ["-u|--upload-pack", "-c|--config"]
+[[rule]]
+id = "git.upload-pack"
+action = "deny"
+args = "--upload-pack"
+reason = "runs a command on the host"
+"#;
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn explain_exit_codes_and_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("git.toml");
+    write(&module, GIT_MODULE);
+    let m = module.to_str().unwrap();
+
+    let denied = run(&[
+        "explain",
+        "--module",
+        m,
+        "--",
+        "git",
+        "clone",
+        "--upload-pac=evil",
+        "repo",
+    ]);
+    assert_eq!(denied.status.code(), Some(1), "{}", text(&denied.stderr));
+    let out = text(&denied.stdout);
+    assert!(out.starts_with("deny: runs a command on the host"), "{out}");
+    assert!(out.contains("git.upload-pack"), "{out}");
+    assert!(
+        out.contains("read as: git clone --upload-pack=evil repo"),
+        "{out}"
+    );
+    assert!(out.contains("git.toml:8:1"), "{out}");
+    assert!(out.contains("^^^"), "{out}");
+
+    let allowed = run(&["explain", "--module", m, "--", "git", "status"]);
+    assert_eq!(allowed.status.code(), Some(0));
+    assert!(text(&allowed.stdout).starts_with("allow: "));
+
+    let unknown = run(&["explain", "--module", m, "--", "rm", "-rf", "/"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(text(&unknown.stdout).contains("unknown command"));
+
+    let nothing = run(&["explain", "--module", m]);
+    assert_eq!(nothing.status.code(), Some(2));
+
+    let bad = dir.path().join("bad.toml");
+    write(
+        &bad,
+        "[command]\nbin = \"git\"\n[deny]\nargs = [\"a & \"]\n",
+    );
+    let broken = run(&["explain", "--module", bad.to_str().unwrap(), "--", "git"]);
+    assert_eq!(broken.status.code(), Some(2));
+    let err = text(&broken.stderr);
+    assert!(err.contains("bad.toml:4:"), "{err}");
+}
+
+#[test]
+fn explain_batch_answers_each_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("git.toml");
+    write(&module, GIT_MODULE);
+    let mut child = daemon()
+        .args(["explain", "--batch", "--module", module.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"{\"command\":\"git\",\"args\":[\"fetch\",\"--upload-pack=x\"]}\n{oops\n{\"command\":\"git\",\"args\":[\"log\"]}\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let lines: Vec<serde_json::Value> = text(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["decision"], "deny");
+    assert_eq!(lines[0]["rule"], "git.upload-pack");
+    assert!(lines[1]["error"].is_string());
+    assert_eq!(lines[2]["decision"], "allow");
+}
+
+#[test]
+fn check_validates_config_and_agents() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    write(
+        &config.join("config.toml"),
+        "[commands]\nenable = [\"git\"]\n",
+    );
+    let agent = dir.path().join("a1");
+    std::fs::create_dir_all(agent.join("ws")).unwrap();
+    write(
+        &agent.join("airlock.toml"),
+        &format!(
+            "commands = [\"git\"]\n[[mounts]]\ncontainer = \"/workspace\"\nhost = \"{}\"\n",
+            agent.join("ws").display()
+        ),
+    );
+    write(&agent.join("commands/git.toml"), GIT_MODULE);
+    let agents = dir.path().join("agents.toml");
+    write(&agents, &format!("[a1]\npath = \"{}\"\n", agent.display()));
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "--agents",
+        agents.to_str().unwrap(),
+    ];
+
+    let ok = daemon().arg("check").args(args).output().unwrap();
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert!(text(&ok.stdout).contains("agent `a1`"));
+
+    let list = daemon()
+        .args(["agents", "list"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        text(&list.stdout).starts_with("a1\t"),
+        "{}",
+        text(&list.stdout)
+    );
+
+    let explained = daemon()
+        .args(["explain", "--agent", "a1"])
+        .args(args)
+        .args(["--", "ssh", "host"])
+        .output()
+        .unwrap();
+    assert_eq!(explained.status.code(), Some(1));
+    assert!(text(&explained.stdout).contains("unknown command"));
+
+    write(
+        &config.join("config.toml"),
+        "[commands]\nenable = [\"git\"]\nextra = 1\n",
+    );
+    let broken = daemon().arg("check").args(args).output().unwrap();
+    assert_eq!(broken.status.code(), Some(2));
+    assert!(
+        text(&broken.stderr).contains("config.toml:3:1"),
+        "{}",
+        text(&broken.stderr)
+    );
+}
+
+#[test]
+fn init_installs_and_removes_a_user_unit() {
+    let home = tempfile::tempdir().unwrap();
+    let installed = daemon()
+        .args(["init", "--config", "/etc/airlock"])
+        .env("XDG_CONFIG_HOME", home.path())
+        .output()
+        .unwrap();
+    assert!(installed.status.success(), "{}", text(&installed.stderr));
+    let unit = home.path().join("systemd/user/airlock.service");
+    let body = std::fs::read_to_string(&unit).unwrap();
+    assert!(body.contains("start --config /etc/airlock"), "{body}");
+    assert!(body.contains("WantedBy=default.target"));
+    let removed = daemon()
+        .args(["init", "--uninstall"])
+        .env("XDG_CONFIG_HOME", home.path())
+        .output()
+        .unwrap();
+    assert!(removed.status.success());
+    assert!(!unit.exists());
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_exists() {
+    assert_eq!(run(&["show", "no-such-builtin"]).status.code(), Some(2));
+    assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
+    for sub in [
+        "start", "check", "explain", "show", "doctor", "version", "agents", "init",
+    ] {
+        let help = run(&[sub, "--help"]);
+        assert!(help.status.success(), "{sub} --help");
+        assert!(!help.stdout.is_empty());
+    }
+    let version = run(&["version"]);
+    assert!(text(&version.stdout).starts_with("airlock-daemon "));
+}
