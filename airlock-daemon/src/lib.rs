@@ -3,9 +3,12 @@
 //! back. `main.rs` only parses the command line and calls [`run`].
 #![deny(missing_docs)]
 
+pub mod audit_log;
 mod cli;
 mod doctor;
+pub mod executor;
 mod explain;
+pub mod hooks;
 mod init;
 mod load;
 mod paths;

@@ -1,0 +1,414 @@
+//! Runs the real program: `execve` with an explicit argv (never a shell), a clean
+//! environment, its own process group, stdin forwarded, stdout and stderr streamed as
+//! they come. The whole group is killed when the client goes away, when the timeout
+//! fires or on shutdown, and the child is always reaped.
+
+use std::collections::BTreeMap;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rustix::process::{Pid, Signal, kill_process_group};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Output is read and sent in chunks of at most this many bytes.
+pub const CHUNK: usize = 64 * 1024;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// The program's absolute path.
+    pub program: PathBuf,
+    /// Its arguments (after the program name).
+    pub args: Vec<String>,
+    /// The host working directory.
+    pub cwd: PathBuf,
+    /// The whole environment.
+    pub env: BTreeMap<String, String>,
+    /// When to kill it.
+    pub timeout: Duration,
+}
+
+/// Input from the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Bytes for the program's stdin.
+    Data(Vec<u8>),
+    /// End of stdin.
+    Eof,
+    /// A signal for the program's process group.
+    Signal(ForwardedSignal),
+}
+
+/// The signals a client may forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardedSignal {
+    /// SIGINT (Ctrl-C).
+    Int,
+    /// SIGTERM.
+    Term,
+    /// SIGHUP.
+    Hup,
+    /// SIGQUIT.
+    Quit,
+}
+
+impl ForwardedSignal {
+    fn signal(self) -> Signal {
+        match self {
+            ForwardedSignal::Int => Signal::INT,
+            ForwardedSignal::Term => Signal::TERM,
+            ForwardedSignal::Hup => Signal::HUP,
+            ForwardedSignal::Quit => Signal::QUIT,
+        }
+    }
+}
+
+/// Which output stream a chunk came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// How the program ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// It exited with this code.
+    Code(i32),
+    /// A signal killed it.
+    Signal(i32),
+}
+
+/// The end of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Finished {
+    /// How the program ended.
+    pub exit: Exit,
+    /// The timeout killed it.
+    pub timed_out: bool,
+    /// Cancellation (client gone, shutdown) killed it.
+    pub cancelled: bool,
+    /// Bytes written to its stdin.
+    pub bytes_in: u64,
+    /// Bytes read from its stdout and stderr.
+    pub bytes_out: u64,
+}
+
+/// Runs `spec`, forwarding `input` and streaming output into `output` (a bounded
+/// channel: a slow client slows the program instead of growing memory). Fails only
+/// when the program cannot be started.
+pub async fn run(
+    spec: Spec,
+    mut input: mpsc::Receiver<Input>,
+    output: mpsc::Sender<(Stream, Vec<u8>)>,
+    cancel: CancellationToken,
+) -> std::io::Result<Finished> {
+    let mut child = tokio::process::Command::new(&spec.program)
+        .args(&spec.args)
+        .current_dir(&spec.cwd)
+        .env_clear()
+        .envs(&spec.env)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()?;
+    let group = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .and_then(Pid::from_raw);
+    let bytes_out = Arc::new(AtomicU64::new(0));
+    let mut readers = Vec::new();
+    if let Some(stdout) = child.stdout.take() {
+        readers.push(tokio::spawn(pump(
+            stdout,
+            Stream::Stdout,
+            output.clone(),
+            Arc::clone(&bytes_out),
+        )));
+    }
+    if let Some(stderr) = child.stderr.take() {
+        readers.push(tokio::spawn(pump(
+            stderr,
+            Stream::Stderr,
+            output.clone(),
+            Arc::clone(&bytes_out),
+        )));
+    }
+    drop(output);
+    let (stdin_tx, stdin_rx) = mpsc::channel::<Vec<u8>>(16);
+    let bytes_in = Arc::new(AtomicU64::new(0));
+    let writer = child
+        .stdin
+        .take()
+        .map(|stdin| tokio::spawn(feed(stdin, stdin_rx, Arc::clone(&bytes_in))));
+    let mut stdin_tx = Some(stdin_tx);
+    let mut input_open = true;
+
+    let deadline = tokio::time::sleep(spec.timeout);
+    tokio::pin!(deadline);
+    let mut timed_out = false;
+    let mut cancelled = false;
+    let status = loop {
+        tokio::select! {
+            status = child.wait() => break status?,
+            message = input.recv(), if input_open => match message {
+                Some(Input::Data(data)) => {
+                    if let Some(tx) = &stdin_tx {
+                        if tx.send(data).await.is_err() {
+                            stdin_tx = None;
+                        }
+                    }
+                }
+                Some(Input::Eof) => stdin_tx = None,
+                Some(Input::Signal(signal)) => {
+                    if let Some(group) = group {
+                        let _ = kill_process_group(group, signal.signal());
+                    }
+                }
+                None => {
+                    input_open = false;
+                    stdin_tx = None;
+                }
+            },
+            () = &mut deadline, if !timed_out => {
+                timed_out = true;
+                kill_group(group, &mut child);
+            }
+            () = cancel.cancelled(), if !cancelled => {
+                cancelled = true;
+                kill_group(group, &mut child);
+            }
+        }
+    };
+    // The leader is gone; whatever it left in its group goes too, so that the pipes
+    // close and nothing outlives the request.
+    if let Some(group) = group {
+        let _ = kill_process_group(group, Signal::KILL);
+    }
+    drop(stdin_tx);
+    for reader in readers {
+        let _ = reader.await;
+    }
+    if let Some(writer) = writer {
+        writer.abort();
+        let _ = writer.await;
+    }
+    let exit = match (status.code(), status.signal()) {
+        (Some(code), _) => Exit::Code(code),
+        (None, Some(signal)) => Exit::Signal(signal),
+        (None, None) => Exit::Code(-1),
+    };
+    Ok(Finished {
+        exit,
+        timed_out,
+        cancelled,
+        bytes_in: bytes_in.load(Ordering::Relaxed),
+        bytes_out: bytes_out.load(Ordering::Relaxed),
+    })
+}
+
+fn kill_group(group: Option<Pid>, child: &mut tokio::process::Child) {
+    match group {
+        Some(group) => {
+            let _ = kill_process_group(group, Signal::KILL);
+        }
+        None => {
+            let _ = child.start_kill();
+        }
+    }
+}
+
+/// Copies one output pipe into the channel until end of file or the client leaves.
+async fn pump(
+    mut pipe: impl AsyncRead + Unpin,
+    stream: Stream,
+    output: mpsc::Sender<(Stream, Vec<u8>)>,
+    counter: Arc<AtomicU64>,
+) {
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        match pipe.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                let chunk = buf.get(..n).unwrap_or(&[]).to_vec();
+                counter.fetch_add(n as u64, Ordering::Relaxed);
+                if output.send((stream, chunk)).await.is_err() {
+                    // The client is gone; keep draining so the program is not
+                    // blocked on a full pipe before it is killed.
+                    while matches!(pipe.read(&mut buf).await, Ok(n) if n > 0) {}
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Writes client stdin to the program until the channel closes (end of input).
+async fn feed(
+    mut stdin: tokio::process::ChildStdin,
+    mut data: mpsc::Receiver<Vec<u8>>,
+    counter: Arc<AtomicU64>,
+) {
+    while let Some(chunk) = data.recv().await {
+        if stdin.write_all(&chunk).await.is_err() {
+            return;
+        }
+        counter.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+    }
+    let _ = stdin.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(program: &str, args: &[&str]) -> Spec {
+        Spec {
+            program: PathBuf::from(program),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            cwd: std::env::temp_dir(),
+            env: [("PATH".to_owned(), "/usr/bin:/bin".to_owned())].into(),
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    async fn collect(
+        spec: Spec,
+        inputs: Vec<Input>,
+        cancel: CancellationToken,
+    ) -> (Finished, Vec<u8>, Vec<u8>) {
+        let (in_tx, in_rx) = mpsc::channel(16);
+        let (out_tx, mut out_rx) = mpsc::channel(16);
+        let run = tokio::spawn(run(spec, in_rx, out_tx, cancel));
+        for i in inputs {
+            in_tx.send(i).await.unwrap();
+        }
+        let mut stdout = Vec::new();
+        let mut stderr = Vec::new();
+        while let Some((stream, chunk)) = out_rx.recv().await {
+            match stream {
+                Stream::Stdout => stdout.extend(chunk),
+                Stream::Stderr => stderr.extend(chunk),
+            }
+        }
+        drop(in_tx);
+        (run.await.unwrap().unwrap(), stdout, stderr)
+    }
+
+    #[tokio::test]
+    async fn streams_binary_output_and_exit_code() {
+        let (done, out, err) = collect(
+            spec(
+                "/bin/sh",
+                &["-c", "printf '\\000\\377abc'; printf oops >&2; exit 3"],
+            ),
+            vec![],
+            CancellationToken::new(),
+        )
+        .await;
+        assert_eq!(out, b"\x00\xffabc");
+        assert_eq!(err, b"oops");
+        assert_eq!(done.exit, Exit::Code(3));
+        assert_eq!(done.bytes_out, 9);
+    }
+
+    #[tokio::test]
+    async fn forwards_stdin_and_end_of_input() {
+        let (done, out, _) = collect(
+            spec("/bin/cat", &[]),
+            vec![
+                Input::Data(b"hello ".to_vec()),
+                Input::Data(vec![0, 1, 2]),
+                Input::Eof,
+            ],
+            CancellationToken::new(),
+        )
+        .await;
+        assert_eq!(out, b"hello \x00\x01\x02");
+        assert_eq!(done.exit, Exit::Code(0));
+        assert_eq!(done.bytes_in, 9);
+    }
+
+    #[tokio::test]
+    async fn forwards_signals_and_reports_death_by_signal() {
+        let (done, _, _) = collect(
+            spec("/bin/sleep", &["30"]),
+            vec![Input::Signal(ForwardedSignal::Int)],
+            CancellationToken::new(),
+        )
+        .await;
+        assert_eq!(done.exit, Exit::Signal(2));
+    }
+
+    #[tokio::test]
+    async fn cancellation_kills_the_whole_group() {
+        let marker = tempfile::NamedTempFile::new().unwrap();
+        let path = marker.path().to_str().unwrap().to_owned();
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        // The grandchild would write the marker after the shell is gone, unless the
+        // group is killed.
+        let script = format!("(sleep 2; echo late > {path}) & sleep 30");
+        let (done, _, _) = collect(spec("/bin/sh", &["-c", &script]), vec![], cancel).await;
+        assert!(done.cancelled);
+        assert_eq!(done.exit, Exit::Signal(9));
+        // The grandchild was killed with the group: `pgrep` finds nothing in it.
+        let alive = std::process::Command::new("/bin/sh")
+            .args([
+                "-c",
+                &format!("ps -eo args | grep -F 'echo late > {path}' | grep -v grep"),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            alive.stdout.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&alive.stdout)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn timeout_kills() {
+        let mut s = spec("/bin/sleep", &["30"]);
+        s.timeout = Duration::from_millis(100);
+        let (done, _, _) = collect(s, vec![], CancellationToken::new()).await;
+        assert!(done.timed_out);
+        assert_eq!(done.exit, Exit::Signal(9));
+    }
+
+    #[tokio::test]
+    async fn environment_is_exactly_the_spec() {
+        let mut s = spec("/usr/bin/env", &[]);
+        s.env.insert("ONLY".into(), "this".into());
+        let (_, out, _) = collect(s, vec![], CancellationToken::new()).await;
+        let text = String::from_utf8(out).unwrap();
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines.sort_unstable();
+        assert_eq!(lines, ["ONLY=this", "PATH=/usr/bin:/bin"]);
+    }
+
+    #[tokio::test]
+    async fn missing_program_is_an_error() {
+        let (in_tx, in_rx) = mpsc::channel(1);
+        let (out_tx, _out_rx) = mpsc::channel(1);
+        let result = run(
+            spec("/nonexistent/prog", &[]),
+            in_rx,
+            out_tx,
+            CancellationToken::new(),
+        )
+        .await;
+        assert!(result.is_err());
+        drop(in_tx);
+    }
+}
