@@ -27,6 +27,7 @@ struct RawAgentEntry {
 impl AgentsFile {
     /// Parses the agents file; `source` names it in errors. Agent names become socket
     /// file names, so only letters, digits, `-`, `_` and `.` (not leading) are allowed.
+    /// A relative directory is relative to the agents file (the daemon joins it).
     pub fn parse(source: &str, text: &str) -> Result<Self, SourceError> {
         let raw: BTreeMap<Spanned<String>, RawAgentEntry> =
             toml::from_str(text).map_err(|e| SourceError::from_toml(source, text, &e))?;
@@ -43,15 +44,12 @@ impl AgentsFile {
                     ),
                 ));
             }
-            if !entry.path.get_ref().is_absolute() {
+            if entry.path.get_ref().as_os_str().is_empty() {
                 return Err(SourceError::new(
                     source,
                     text,
                     entry.path.span(),
-                    format!(
-                        "agent directory `{}` must be an absolute path",
-                        entry.path.get_ref().display()
-                    ),
+                    "empty agent directory".to_owned(),
                 ));
             }
             agents.insert(name.into_inner(), entry.path.into_inner());
@@ -69,7 +67,8 @@ pub struct AgentProfile {
     pub commands: Option<BTreeSet<String>>,
     /// Environment the profile injects (after module `strip`, before module `set`).
     pub env_set: BTreeMap<String, String>,
-    /// Container path -> host path.
+    /// Container path -> host path (a relative host path is relative to the agent's
+    /// directory; the daemon joins it).
     pub mounts: Vec<Mount>,
     /// Local users allowed to connect to the agent's socket; `None`: the daemon's
     /// own user and root only.
@@ -134,16 +133,23 @@ impl AgentProfile {
         let mut mounts = Vec::new();
         for mount in &raw.mounts {
             let m = mount.get_ref();
-            for (path, what) in [(&m.container, "container"), (&m.host, "host")] {
-                if !is_clean_absolute(path.get_ref()) {
-                    return Err(error(
-                        path.span(),
-                        format!(
-                            "{what} path `{}` must be absolute, without `.` or `..`",
-                            path.get_ref().display()
-                        ),
-                    ));
-                }
+            if !is_clean_absolute(m.container.get_ref()) {
+                return Err(error(
+                    m.container.span(),
+                    format!(
+                        "container path `{}` must be absolute, without `.` or `..`",
+                        m.container.get_ref().display()
+                    ),
+                ));
+            }
+            if !is_clean(m.host.get_ref()) {
+                return Err(error(
+                    m.host.span(),
+                    format!(
+                        "host path `{}` must not contain `.` or `..`",
+                        m.host.get_ref().display()
+                    ),
+                ));
             }
             mounts.push(Mount {
                 container: m.container.get_ref().clone(),
@@ -162,7 +168,12 @@ impl AgentProfile {
 
 /// Whether `path` is absolute and has no `.` or `..` components.
 fn is_clean_absolute(path: &Path) -> bool {
-    path.is_absolute()
+    path.is_absolute() && is_clean(path)
+}
+
+/// Whether `path` is non-empty and has no `.` or `..` components.
+fn is_clean(path: &Path) -> bool {
+    !path.as_os_str().is_empty()
         && path
             .components()
             .all(|c| matches!(c, Component::RootDir | Component::Normal(_)))
@@ -183,8 +194,10 @@ mod tests {
         assert_eq!(a.agents["a1"], PathBuf::from("/srv/a1"));
         let e = AgentsFile::parse("agents.toml", "[\"../x\"]\npath = \"/srv\"\n").unwrap_err();
         assert!(e.message.contains("not an agent name"), "{e}");
-        let e = AgentsFile::parse("agents.toml", "[a]\npath = \"rel\"\n").unwrap_err();
+        let e = AgentsFile::parse("agents.toml", "[a]\npath = \"\"\n").unwrap_err();
         assert_eq!((e.location.line, e.location.column), (2, 8));
+        let relative = AgentsFile::parse("agents.toml", "[a]\npath = \"agent\"\n").unwrap();
+        assert_eq!(relative.agents["a"], PathBuf::from("agent"));
     }
 
     #[test]

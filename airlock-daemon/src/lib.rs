@@ -5,6 +5,7 @@
 
 pub mod audit_log;
 mod cli;
+mod connection;
 mod doctor;
 pub mod executor;
 mod explain;
@@ -12,6 +13,8 @@ pub mod hooks;
 mod init;
 mod load;
 mod paths;
+pub mod pipeline;
 mod server;
+mod wire;
 
 pub use cli::{Cli, run};

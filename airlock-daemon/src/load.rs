@@ -96,7 +96,9 @@ pub fn load(config_dir: &Path, agents_file: Option<&Path>) -> Result<Loaded, Loa
     let mut agents = BTreeMap::new();
     if let Some(file) = agents_file {
         let parsed = AgentsFile::parse(&file.display().to_string(), &read_text(file)?)?;
+        let base = file.parent().unwrap_or(Path::new("."));
         for (name, dir) in parsed.agents {
+            let dir = base.join(dir);
             let agent = load_agent(&config, &builtins, &name, &dir)?;
             agents.insert(name, agent);
         }
@@ -143,7 +145,9 @@ pub fn load_agent(
         }
     }
     let mut mount_roots = Vec::new();
-    for mount in &profile.mounts {
+    let mut profile = profile;
+    for mount in &mut profile.mounts {
+        mount.host = dir.join(&mount.host);
         let root = std::fs::canonicalize(&mount.host).map_err(|source| LoadError::Mount {
             agent: name.to_owned(),
             path: mount.host.clone(),

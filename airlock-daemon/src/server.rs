@@ -1,10 +1,298 @@
-//! Serving agents (the listeners land with the wire protocol).
+//! Serving: one unix socket per agent (`SOCKETS/<agent>.sock`, mode 0600, a stale
+//! socket replaced, removed on exit), a cap on connections overall and per agent,
+//! graceful shutdown on SIGTERM/SIGINT and reload on SIGHUP.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, RwLock};
 
+use tokio::net::{UnixListener, UnixStream};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::audit_log::AuditLog;
 use crate::cli::{CliResult, ConfigArgs};
+use crate::connection::{self, Context};
+use crate::load::{self, Loaded};
 
-/// Starts the daemon.
-pub fn start(_config: &ConfigArgs, _sockets: Option<&Path>) -> CliResult {
-    Err("error: `start` is not available in this build yet".into())
+/// What every connection shares: the current configuration (replaced on reload),
+/// the audit log, and the shutdown signals.
+#[derive(Debug)]
+pub struct Shared {
+    /// The configuration in force.
+    pub loaded: RwLock<Arc<Loaded>>,
+    /// The audit log.
+    pub audit: AuditLog,
+    /// Cancelled on shutdown: stop accepting, finish what runs.
+    pub shutdown: CancellationToken,
+    /// Cancelled when the grace period is over: kill what still runs.
+    pub kill: CancellationToken,
+    /// Caps connections over all agents.
+    pub connections: Arc<Semaphore>,
+    /// Serializes runs of non-concurrent commands, by command name.
+    pub serial: tokio::sync::Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Shared {
+    /// The configuration in force now.
+    pub fn current(&self) -> Arc<Loaded> {
+        match self.loaded.read() {
+            Ok(guard) => Arc::clone(&guard),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// The lock that serializes runs of `command`.
+    pub async fn serial_lock(&self, command: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.serial.lock().await;
+        Arc::clone(locks.entry(command.to_owned()).or_default())
+    }
+}
+
+/// `airlock-daemon start`.
+pub fn start(config: &ConfigArgs, sockets: Option<&Path>) -> CliResult {
+    let config_dir = config.config_dir();
+    let loaded = load::load(&config_dir, config.agents.as_deref()).map_err(|e| e.to_string())?;
+    let sockets = sockets.map_or_else(|| config_dir.join("sockets"), Path::to_path_buf);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("error: cannot start the runtime: {e}"))?;
+    runtime.block_on(serve(loaded, config.clone(), sockets))
+}
+
+async fn serve(loaded: Loaded, config: ConfigArgs, sockets: PathBuf) -> CliResult {
+    // Handlers first: a signal that arrives once the sockets are announced must not
+    // find the default action (which would end the daemon without cleaning up).
+    let mut terminate = signal(SignalKind::terminate()).map_err(|e| format!("error: {e}"))?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| format!("error: {e}"))?;
+    let mut hangup = signal(SignalKind::hangup()).map_err(|e| format!("error: {e}"))?;
+    std::fs::create_dir_all(&sockets)
+        .and_then(|()| std::fs::set_permissions(&sockets, std::fs::Permissions::from_mode(0o700)))
+        .map_err(|e| {
+            format!(
+                "error: cannot prepare socket directory `{}`: {e}",
+                sockets.display()
+            )
+        })?;
+    let log_path = loaded
+        .config
+        .log
+        .path
+        .clone()
+        .unwrap_or_else(|| loaded.config_dir.join("audit.log"));
+    let audit = AuditLog::open(
+        &log_path,
+        loaded.config.log.max_size_bytes,
+        loaded.config.log.max_files,
+    )
+    .map_err(|e| format!("error: cannot open audit log `{}`: {e}", log_path.display()))?;
+    let shared = Arc::new(Shared {
+        connections: Arc::new(Semaphore::new(loaded.config.limits.max_connections)),
+        loaded: RwLock::new(Arc::new(loaded)),
+        audit,
+        shutdown: CancellationToken::new(),
+        kill: CancellationToken::new(),
+        serial: tokio::sync::Mutex::new(BTreeMap::new()),
+    });
+    let tracker = TaskTracker::new();
+    let mut listeners: BTreeMap<String, Listening> = BTreeMap::new();
+    let current = shared.current();
+    bind_agents(&current, &sockets, &shared, &tracker, &mut listeners)?;
+    println!(
+        "airlock-daemon {}: enabled commands: {}",
+        env!("CARGO_PKG_VERSION"),
+        current
+            .config
+            .enable
+            .iter()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("audit log: {}", shared.audit.path().display());
+    if listeners.is_empty() {
+        println!("no agents (pass --agents FILE to serve some)");
+    }
+
+    loop {
+        tokio::select! {
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+            _ = hangup.recv() => reload(&config, &sockets, &shared, &tracker, &mut listeners),
+        }
+    }
+
+    eprintln!("airlock-daemon: shutting down");
+    shared.shutdown.cancel();
+    tracker.close();
+    let grace = shared.current().config.limits.shutdown_grace;
+    if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+        eprintln!("airlock-daemon: grace period over, killing running commands");
+        shared.kill.cancel();
+        tracker.wait().await;
+    }
+    for (_, listening) in listeners {
+        listening.stop();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A bound agent socket and its accept loop.
+struct Listening {
+    path: PathBuf,
+    stop: CancellationToken,
+}
+
+impl Listening {
+    fn stop(self) {
+        self.stop.cancel();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Binds a socket for every agent of `loaded` that has none yet.
+fn bind_agents(
+    loaded: &Loaded,
+    sockets: &Path,
+    shared: &Arc<Shared>,
+    tracker: &TaskTracker,
+    listeners: &mut BTreeMap<String, Listening>,
+) -> Result<(), String> {
+    for name in loaded.agents.keys() {
+        if listeners.contains_key(name) {
+            continue;
+        }
+        let path = sockets.join(format!("{name}.sock"));
+        let listener = bind(&path)?;
+        println!("agent {name}: {}", path.display());
+        let stop = CancellationToken::new();
+        let per_agent = Arc::new(Semaphore::new(
+            loaded.config.limits.max_connections_per_agent,
+        ));
+        tracker.spawn(accept_loop(
+            listener,
+            name.clone(),
+            Arc::clone(shared),
+            per_agent,
+            tracker.clone(),
+            stop.clone(),
+        ));
+        listeners.insert(name.clone(), Listening { path, stop });
+    }
+    Ok(())
+}
+
+/// Binds `path` with mode 0600, replacing a stale socket (one nobody answers on).
+fn bind(path: &Path) -> Result<UnixListener, String> {
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(format!(
+                "error: `{}` is in use: is another airlock-daemon running?",
+                path.display()
+            ));
+        }
+        std::fs::remove_file(path)
+            .map_err(|e| format!("error: cannot remove stale `{}`: {e}", path.display()))?;
+    }
+    let listener = UnixListener::bind(path)
+        .map_err(|e| format!("error: cannot bind `{}`: {e}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("error: cannot restrict `{}`: {e}", path.display()))?;
+    Ok(listener)
+}
+
+async fn accept_loop(
+    listener: UnixListener,
+    agent: String,
+    shared: Arc<Shared>,
+    per_agent: Arc<Semaphore>,
+    tracker: TaskTracker,
+    stop: CancellationToken,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = shared.shutdown.cancelled() => return,
+            () = stop.cancelled() => return,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of descriptors and the like: back off instead of spinning.
+                eprintln!("airlock-daemon: agent {agent}: accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let permits = (
+            Arc::clone(&shared.connections).try_acquire_owned(),
+            Arc::clone(&per_agent).try_acquire_owned(),
+        );
+        let context = Context {
+            agent: agent.clone(),
+            shared: Arc::clone(&shared),
+        };
+        match permits {
+            (Ok(global), Ok(local)) => {
+                tracker.spawn(async move {
+                    connection::serve(stream, context).await;
+                    drop((global, local));
+                });
+            }
+            _ => {
+                tracker.spawn(connection::refuse_busy(stream, context));
+            }
+        }
+    }
+}
+
+/// SIGHUP: load the configuration again; a broken one keeps the old and says why.
+fn reload(
+    config: &ConfigArgs,
+    sockets: &Path,
+    shared: &Arc<Shared>,
+    tracker: &TaskTracker,
+    listeners: &mut BTreeMap<String, Listening>,
+) {
+    let loaded = match load::load(&config.config_dir(), config.agents.as_deref()) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("airlock-daemon: reload failed, keeping the old configuration:\n{e}");
+            return;
+        }
+    };
+    let gone: Vec<String> = listeners
+        .keys()
+        .filter(|name| !loaded.agents.contains_key(*name))
+        .cloned()
+        .collect();
+    for name in gone {
+        if let Some(listening) = listeners.remove(&name) {
+            println!("agent {name}: removed");
+            listening.stop();
+        }
+    }
+    if let Err(e) = bind_agents(&loaded, sockets, shared, tracker, listeners) {
+        eprintln!("airlock-daemon: reload: {e}");
+    }
+    match shared.loaded.write() {
+        Ok(mut guard) => *guard = Arc::new(loaded),
+        Err(poisoned) => *poisoned.into_inner() = Arc::new(loaded),
+    }
+    println!("airlock-daemon: configuration reloaded");
+}
+
+/// The peer's credentials, from the socket.
+pub fn peer(stream: &UnixStream) -> Option<airlock_core::Peer> {
+    let cred = stream.peer_cred().ok()?;
+    Some(airlock_core::Peer {
+        uid: cred.uid(),
+        gid: cred.gid(),
+        pid: cred.pid(),
+    })
 }

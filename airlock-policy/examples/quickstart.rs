@@ -33,7 +33,7 @@ not_match = ["apply", "apply -auto-approve=false"]
     }
     if let Err(e) = compile(
         "git.toml",
-        "[command]\nbin = \"git\"\n\n[deny]\nargs = [\"a b\"]\n",
+        "[command]\nbin = \"git\"\n\n[deny]\nargs = [\"a & & b\"]\n",
     ) {
         println!("{e}");
     }

@@ -38,14 +38,6 @@ pub(crate) fn parse(expr: &str) -> Result<Vec<SpannedEntry>, (Range<usize>, Stri
                     .to_owned(),
             ));
         }
-        if text.contains(char::is_whitespace) {
-            return Err((
-                span,
-                format!(
-                    "entry `{text}` contains a blank: one entry is one argument; join entries with `&`"
-                ),
-            ));
-        }
         let entry = if text.len() > 1 && text.starts_with('-') {
             match text.split_once('=') {
                 Some((name, value)) => Entry::Option {
@@ -114,6 +106,16 @@ mod tests {
         let (span, msg) = parse("a & & b").unwrap_err();
         assert_eq!(span.start, 4);
         assert!(msg.contains("empty entry"));
-        assert!(parse("a b").is_err());
+        // A value or a word may contain blanks: an argument can.
+        assert_eq!(
+            entries("-m=*fix the* & my file"),
+            vec![
+                Entry::Option {
+                    name: "-m".into(),
+                    value: Some("*fix the*".into())
+                },
+                Entry::Word("my file".into())
+            ]
+        );
     }
 }

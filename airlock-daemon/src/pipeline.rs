@@ -1,0 +1,358 @@
+//! From a request to a program ready to run: the three-layer gate, the working
+//! directory (translated through the mounts, resolved, confined), the pre-exec hook
+//! (whose rewrite passes every layer again), the program's path and its environment.
+//! Anything that fails refuses the request and says why.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use airlock_core::{GateOutcome, confine, translate};
+
+use crate::executor::Spec;
+use crate::hooks::{self, HookRequest, PreExec};
+use crate::load::{Agent, Loaded};
+
+/// What a request asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// The command (the shim's `argv[0]` name).
+    pub command: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// The cwd the client claims, a container path.
+    pub cwd: Option<String>,
+}
+
+/// Why a request is refused, in the wire's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// No such command for this agent (-32601).
+    UnknownCommand,
+    /// Policy, a hook or the cwd check said no (-32600).
+    Denied,
+    /// Something failed inside the daemon (-32603).
+    Internal,
+}
+
+/// A refused request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The kind.
+    pub kind: RefusalKind,
+    /// The rule (or engine id) that refused, if any.
+    pub rule: Option<String>,
+    /// The reason to show.
+    pub reason: String,
+}
+
+impl Refusal {
+    fn denied(rule: &str, reason: impl Into<String>) -> Self {
+        Self {
+            kind: RefusalKind::Denied,
+            rule: Some(rule.to_owned()),
+            reason: reason.into(),
+        }
+    }
+
+    fn unknown(command: &str) -> Self {
+        Self {
+            kind: RefusalKind::UnknownCommand,
+            rule: Some("airlock.unknown-command".to_owned()),
+            reason: format!("unknown command `{command}`"),
+        }
+    }
+}
+
+/// A request that may run.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// What to run.
+    pub spec: Spec,
+    /// The request as finally decided (after a hook's rewrite).
+    pub request: Request,
+    /// Whether runs of this command may overlap.
+    pub concurrent: bool,
+    /// The allow rule that admitted it, if any.
+    pub rule: Option<String>,
+}
+
+/// Decides whether `request` from agent `name` may run, and prepares it.
+pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Prepared, Refusal> {
+    let agent = loaded.agents.get(name).ok_or_else(|| {
+        Refusal::denied(
+            "airlock.no-agent",
+            format!("agent `{name}` is no longer configured"),
+        )
+    })?;
+    let rule = check(agent, &request)?;
+    let host_cwd = resolve_cwd(agent, request.cwd.as_deref())?;
+    let (request, rule) = match &agent.pre_exec {
+        None => (request, rule),
+        Some(hook) => {
+            run_pre_exec(
+                agent,
+                hook,
+                name,
+                request,
+                &host_cwd,
+                loaded.config.limits.hook_timeout,
+            )
+            .await?
+        }
+    };
+    let Some(module) = agent.scope.policy().module(&request.command) else {
+        return Err(Refusal::unknown(&request.command));
+    };
+    let search = std::env::var_os("PATH").unwrap_or_default();
+    let program = crate::doctor::find_program(module.bin(), &search).ok_or_else(|| Refusal {
+        kind: RefusalKind::Internal,
+        rule: None,
+        reason: format!("`{}` is not installed where the daemon runs", module.bin()),
+    })?;
+    let env = agent.scope.env_plan(module).apply(std::env::vars());
+    let mut args = request.args.clone();
+    args.extend(module.append_args().iter().cloned());
+    let timeout = module
+        .exec()
+        .timeout
+        .unwrap_or(loaded.config.limits.default_timeout);
+    Ok(Prepared {
+        spec: Spec {
+            program,
+            args,
+            cwd: host_cwd,
+            env,
+            timeout,
+        },
+        concurrent: module.exec().concurrent,
+        request,
+        rule,
+    })
+}
+
+/// Passes the gate; returns the allow rule, if one admitted the argv.
+fn check(agent: &Agent, request: &Request) -> Result<Option<String>, Refusal> {
+    match agent.scope.gate(&request.command, &request.args) {
+        GateOutcome::Unknown => Err(Refusal::unknown(&request.command)),
+        GateOutcome::Decided { decision, .. } => {
+            let explanation = decision.explanation();
+            if decision.is_allowed() {
+                Ok(explanation.rule_id)
+            } else {
+                Err(Refusal {
+                    kind: RefusalKind::Denied,
+                    rule: explanation.rule_id,
+                    reason: explanation.reason,
+                })
+            }
+        }
+    }
+}
+
+/// Translates the claimed cwd through the mounts, resolves it and confines it.
+pub fn resolve_cwd(agent: &Agent, cwd: Option<&str>) -> Result<PathBuf, Refusal> {
+    let cwd = cwd.filter(|c| !c.is_empty()).ok_or_else(|| {
+        Refusal::denied(
+            "airlock.cwd",
+            "the request has no working directory; it runs nowhere",
+        )
+    })?;
+    let host = translate(&agent.scope.profile().mounts, cwd)
+        .map_err(|e| Refusal::denied("airlock.cwd", e.to_string()))?;
+    let resolved = std::fs::canonicalize(&host).map_err(|e| {
+        Refusal::denied(
+            "airlock.cwd",
+            format!("the working directory `{cwd}` cannot be resolved: {e}"),
+        )
+    })?;
+    confine(&agent.mount_roots, &resolved)
+        .map_err(|e| Refusal::denied("airlock.cwd", e.to_string()))?;
+    if !resolved.is_dir() {
+        return Err(Refusal::denied(
+            "airlock.cwd",
+            format!("`{cwd}` is not a directory"),
+        ));
+    }
+    Ok(resolved)
+}
+
+async fn run_pre_exec(
+    agent: &Agent,
+    hook: &Path,
+    name: &str,
+    request: Request,
+    host_cwd: &Path,
+    timeout: Duration,
+) -> Result<(Request, Option<String>), Refusal> {
+    let env = hook_env(name, &request.command);
+    let host = host_cwd.display().to_string();
+    let cwd = request.cwd.clone().unwrap_or_default();
+    let hook_request = HookRequest {
+        agent: name,
+        command: &request.command,
+        args: &request.args,
+        cwd: &cwd,
+        host_cwd: &host,
+    };
+    match hooks::pre_exec(hook, &agent.dir, &env, &hook_request, timeout).await {
+        PreExec::Allow => {
+            let rule = check(agent, &request)?;
+            Ok((request, rule))
+        }
+        PreExec::Deny(reason) => Err(Refusal::denied("airlock.pre-exec", reason)),
+        PreExec::Rewrite(rewrite) => {
+            let rewritten = Request {
+                command: rewrite.command.unwrap_or(request.command),
+                args: rewrite.args.unwrap_or(request.args),
+                cwd: request.cwd,
+            };
+            // The rewrite is a new request: every layer checks it again.
+            let rule = check(agent, &rewritten)?;
+            Ok((rewritten, rule))
+        }
+    }
+}
+
+/// The environment hooks run with: a plain PATH and what they are about.
+pub fn hook_env(agent: &str, command: &str) -> Vec<(String, String)> {
+    vec![
+        ("PATH".to_owned(), "/usr/local/bin:/usr/bin:/bin".to_owned()),
+        ("AIRLOCK_AGENT".to_owned(), agent.to_owned()),
+        ("AIRLOCK_COMMAND".to_owned(), command.to_owned()),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use airlock_core::DaemonConfig;
+    use std::os::unix::fs::PermissionsExt;
+
+    const GIT: &str = "[command]\nbin = \"git\"\n[[rule]]\nid = \"git.daemon\"\naction = \"deny\"\ncommand = \"daemon\"\n";
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        loaded: Loaded,
+        outside: PathBuf,
+    }
+
+    fn fixture(hook: Option<&str>) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let agent_dir = dir.path().join("a1");
+        let ws = agent_dir.join("ws");
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(ws.join("src")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, ws.join("escape")).unwrap();
+        std::fs::write(
+            agent_dir.join("airlock.toml"),
+            format!(
+                "commands = []\n[[mounts]]\ncontainer = \"/workspace\"\nhost = \"{}\"\n",
+                ws.display()
+            ),
+        )
+        .unwrap();
+        std::fs::create_dir_all(agent_dir.join("commands")).unwrap();
+        std::fs::write(agent_dir.join("commands/git.toml"), GIT).unwrap();
+        if let Some(body) = hook {
+            let path = agent_dir.join("hooks/pre-exec");
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let config = DaemonConfig::parse("c", "[commands]\nenable = [\"git\"]\n").unwrap();
+        let builtins = airlock_policy::Policy::default();
+        let agent = crate::load::load_agent(&config, &builtins, "a1", &agent_dir).unwrap();
+        let loaded = Loaded {
+            config,
+            config_dir: dir.path().to_owned(),
+            agents: [("a1".to_owned(), agent)].into(),
+        };
+        Fixture {
+            _dir: dir,
+            loaded,
+            outside,
+        }
+    }
+
+    fn request(command: &str, args: &[&str], cwd: &str) -> Request {
+        Request {
+            command: command.into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            cwd: Some(cwd.into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn allowed_requests_get_a_spec() {
+        let f = fixture(None);
+        let prepared = prepare(
+            &f.loaded,
+            "a1",
+            request("git", &["status"], "/workspace/src"),
+        )
+        .await
+        .unwrap();
+        assert!(prepared.spec.cwd.ends_with("ws/src"));
+        assert!(prepared.spec.program.ends_with("git"));
+        assert_eq!(prepared.spec.args, ["status"]);
+    }
+
+    #[tokio::test]
+    async fn every_layer_refuses() {
+        let f = fixture(None);
+        let r = prepare(&f.loaded, "a1", request("git", &["daemon"], "/workspace"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (r.kind, r.rule.as_deref()),
+            (RefusalKind::Denied, Some("git.daemon"))
+        );
+        let r = prepare(&f.loaded, "a1", request("ssh", &["h"], "/workspace"))
+            .await
+            .unwrap_err();
+        assert_eq!(r.kind, RefusalKind::UnknownCommand);
+        let r = prepare(&f.loaded, "a1", request("git", &["status"], "/etc"))
+            .await
+            .unwrap_err();
+        assert_eq!(r.rule.as_deref(), Some("airlock.cwd"));
+        let r = prepare(
+            &f.loaded,
+            "a1",
+            request("git", &["status"], "/workspace/escape"),
+        )
+        .await
+        .unwrap_err();
+        assert!(r.reason.contains("outside"), "{}", r.reason);
+        assert!(
+            r.reason
+                .contains(&f.outside.file_name().unwrap().to_string_lossy().to_string())
+        );
+        let mut no_cwd = request("git", &["status"], "");
+        no_cwd.cwd = None;
+        let r = prepare(&f.loaded, "a1", no_cwd).await.unwrap_err();
+        assert!(r.reason.contains("runs nowhere"));
+    }
+
+    #[tokio::test]
+    async fn hook_rewrites_are_checked_again() {
+        let f = fixture(Some("cat >/dev/null; echo '{\"args\":[\"daemon\"]}'"));
+        let r = prepare(&f.loaded, "a1", request("git", &["status"], "/workspace"))
+            .await
+            .unwrap_err();
+        assert_eq!(r.rule.as_deref(), Some("git.daemon"));
+        let f = fixture(Some("cat >/dev/null; echo '{\"args\":[\"log\"]}'"));
+        let p = prepare(&f.loaded, "a1", request("git", &["status"], "/workspace"))
+            .await
+            .unwrap();
+        assert_eq!(p.request.args, ["log"]);
+        let f = fixture(Some("echo no pushes today >&2; exit 1"));
+        let r = prepare(&f.loaded, "a1", request("git", &["status"], "/workspace"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (r.rule.as_deref(), r.reason.as_str()),
+            (Some("airlock.pre-exec"), "no pushes today")
+        );
+    }
+}

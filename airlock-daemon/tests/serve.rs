@@ -1,0 +1,376 @@
+//! The real daemon, started as a process with a scratch configuration, driven by raw
+//! socket clients speaking the wire protocol.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers fail loudly"
+)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+struct Daemon {
+    child: Child,
+    dir: tempfile::TempDir,
+    socket: PathBuf,
+    stdout: BufReader<std::process::ChildStdout>,
+}
+
+const SH: &str = "[command]\nbin = \"sh\"\n[[rule]]\nid = \"sh.no-rm\"\naction = \"deny\"\nargs = \"-c=*rm *\"\nreason = \"no deleting\"\n";
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+impl Daemon {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(
+            &root.join("config/config.toml"),
+            "[commands]\nenable = [\"cat\", \"sh\"]\n[limits]\nshutdown_grace_secs = 5\n",
+        );
+        write(
+            &root.join("a1/airlock.toml"),
+            "commands = []\n[env]\nset = { PROFILE_VAR = \"from-profile\" }\n[[mounts]]\ncontainer = \"/workspace\"\nhost = \"ws\"\n",
+        );
+        std::fs::create_dir_all(root.join("a1/ws/sub")).unwrap();
+        std::os::unix::fs::symlink("/etc", root.join("a1/ws/etc-link")).unwrap();
+        write(
+            &root.join("a1/commands/cat.toml"),
+            "[command]\nbin = \"cat\"\n",
+        );
+        write(&root.join("a1/commands/sh.toml"), SH);
+        write(&root.join("agents.toml"), "[a1]\npath = \"a1\"\n");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_airlock-daemon"))
+            .args(["start", "--config"])
+            .arg(root.join("config"))
+            .arg("--agents")
+            .arg(root.join("agents.toml"))
+            .arg("--sockets")
+            .arg(root.join("sockets"))
+            .env("SECRET_IN_DAEMON_ENV", "daemon-secret")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let socket = root.join("sockets/a1.sock");
+        // The daemon prints each socket once it is listening.
+        let mut line = String::new();
+        loop {
+            line.clear();
+            assert!(
+                stdout.read_line(&mut line).unwrap() > 0,
+                "daemon exited early"
+            );
+            if line.starts_with("agent a1: ") {
+                break;
+            }
+        }
+        Daemon {
+            child,
+            dir,
+            socket,
+            stdout,
+        }
+    }
+
+    fn connect(&self) -> Client {
+        let stream = UnixStream::connect(&self.socket).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        Client {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            stream,
+        }
+    }
+
+    fn audit(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.dir.path().join("config/audit.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args(["-s", signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Client {
+    stream: UnixStream,
+    reader: BufReader<UnixStream>,
+}
+
+impl Client {
+    fn send(&mut self, value: Value) {
+        let mut line = value.to_string();
+        line.push('\n');
+        self.stream.write_all(line.as_bytes()).unwrap();
+    }
+
+    fn recv(&mut self) -> Value {
+        let mut line = String::new();
+        assert!(
+            self.reader.read_line(&mut line).unwrap() > 0,
+            "connection closed"
+        );
+        serde_json::from_str(&line).unwrap()
+    }
+
+    fn hello(&mut self) {
+        self.send(json!({"jsonrpc":"2.0","id":0,"method":"hello","params":{"version":1,"capabilities":["binary"]}}));
+        let reply = self.recv();
+        assert_eq!(reply["result"]["version"], 1, "{reply}");
+    }
+
+    /// Sends an exec and collects (stdout, stderr, final message).
+    fn exec(&mut self, command: &str, args: &[&str], cwd: &str) -> (Vec<u8>, Vec<u8>, Value) {
+        self.send(json!({"jsonrpc":"2.0","id":1,"method":"exec","params":{"command":command,"args":args,"cwd":cwd}}));
+        self.collect()
+    }
+
+    fn collect(&mut self) -> (Vec<u8>, Vec<u8>, Value) {
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        loop {
+            let message = self.recv();
+            if message.get("method") == Some(&json!("output")) {
+                let params = &message["params"];
+                let bytes = match params.get("data_b64") {
+                    Some(b64) => decode_b64(b64.as_str().unwrap()),
+                    None => params["data"].as_str().unwrap().as_bytes().to_vec(),
+                };
+                if params["stream"] == "stdout" {
+                    out.extend(bytes)
+                } else {
+                    err.extend(bytes)
+                }
+            } else {
+                return (out, err, message);
+            }
+        }
+    }
+}
+
+fn decode_b64(text: &str) -> Vec<u8> {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in text.bytes().filter(|c| *c != b'=') {
+        acc = (acc << 6) | A.iter().position(|a| *a == c).unwrap() as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
+fn encode_b64(bytes: &[u8]) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = (chunk[0] as u32) << 16
+            | (*chunk.get(1).unwrap_or(&0) as u32) << 8
+            | *chunk.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            out.push(if i <= chunk.len() {
+                A[((n >> (18 - 6 * i)) & 63) as usize] as char
+            } else {
+                '='
+            });
+        }
+    }
+    out
+}
+
+#[test]
+fn runs_allowed_commands_with_stdin_and_binary_output() {
+    let daemon = Daemon::start();
+    let mut client = daemon.connect();
+    client.hello();
+    client.send(json!({"jsonrpc":"2.0","id":1,"method":"exec","params":{"command":"cat","args":[],"cwd":"/workspace"}}));
+    let input: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
+    for chunk in input.chunks(50_000) {
+        client.send(
+            json!({"jsonrpc":"2.0","method":"stdin","params":{"data_b64": encode_b64(chunk)}}),
+        );
+    }
+    client.send(json!({"jsonrpc":"2.0","method":"stdin_eof"}));
+    let (out, _, end) = client.collect();
+    assert_eq!(end["result"]["exit_code"], 0, "{end}");
+    assert!(
+        out == input,
+        "binary stdin came back changed ({} bytes)",
+        out.len()
+    );
+
+    let mut client = daemon.connect();
+    client.hello();
+    let (out, _, end) = client.exec(
+        "sh",
+        &["-c", "printf '\\377\\000x'; exit 7"],
+        "/workspace/sub",
+    );
+    assert_eq!(out, b"\xff\x00x");
+    assert_eq!(end["result"]["exit_code"], 7);
+}
+
+#[test]
+fn original_clients_get_the_original_shape() {
+    let daemon = Daemon::start();
+    let mut client = daemon.connect();
+    let (out, _, end) = client.exec(
+        "sh",
+        &[
+            "-c",
+            "pwd; echo $PROFILE_VAR; echo ${SECRET_IN_DAEMON_ENV:-unset}",
+        ],
+        "/workspace/sub",
+    );
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].ends_with("/a1/ws/sub"), "{text}");
+    assert_eq!(lines[1], "from-profile");
+    assert_eq!(
+        lines[2], "daemon-secret",
+        "the daemon's own environment is the base"
+    );
+    assert_eq!(
+        end,
+        json!({"jsonrpc":"2.0","id":1,"result":{"exit_code":0}})
+    );
+}
+
+#[test]
+fn refusals_carry_codes_and_rules() {
+    let daemon = Daemon::start();
+    let (_, _, denied) = daemon
+        .connect()
+        .exec("sh", &["-c", "rm -rf /"], "/workspace");
+    assert_eq!(denied["error"]["code"], -32600, "{denied}");
+    assert_eq!(denied["error"]["data"]["rule"], "sh.no-rm");
+    assert_eq!(denied["error"]["data"]["reason"], "no deleting");
+    let (_, _, unknown) = daemon.connect().exec("git", &["status"], "/workspace");
+    assert_eq!(unknown["error"]["code"], -32601, "{unknown}");
+    let (_, _, outside) = daemon.connect().exec("cat", &["/dev/null"], "/etc");
+    assert_eq!(outside["error"]["data"]["rule"], "airlock.cwd", "{outside}");
+    let (_, _, link) = daemon
+        .connect()
+        .exec("cat", &["/dev/null"], "/workspace/etc-link");
+    assert_eq!(link["error"]["data"]["rule"], "airlock.cwd", "{link}");
+    let mut garbage = daemon.connect();
+    garbage.stream.write_all(b"{not json\n").unwrap();
+    assert_eq!(garbage.recv()["error"]["code"], -32700);
+
+    let audit = daemon.audit();
+    let decisions: Vec<&str> = audit
+        .iter()
+        .map(|r| r["decision"].as_str().unwrap())
+        .collect();
+    assert_eq!(decisions, ["deny", "unknown", "deny", "deny"], "{audit:?}");
+    assert_eq!(audit[0]["rule"], "sh.no-rm");
+    assert!(audit[0]["peer"]["uid"].is_number());
+    let text = serde_json::to_string(&audit).unwrap();
+    assert!(
+        !text.contains("from-profile"),
+        "no environment value in the audit log"
+    );
+}
+
+#[test]
+fn signals_and_disconnects_reach_the_program() {
+    let daemon = Daemon::start();
+    let mut client = daemon.connect();
+    client.hello();
+    client.send(json!({"jsonrpc":"2.0","id":1,"method":"exec","params":{"command":"sh","args":["-c","echo ready; sleep 30"],"cwd":"/workspace"}}));
+    let first = client.recv();
+    assert_eq!(first["method"], "output");
+    client.send(json!({"jsonrpc":"2.0","method":"signal","params":{"signal":"SIGINT"}}));
+    let (_, _, end) = client.collect();
+    assert_eq!(end["result"]["signal"], 2, "{end}");
+    assert_eq!(end["result"]["exit_code"], 130);
+
+    // A client that goes away takes its program with it.
+    let mut client = daemon.connect();
+    client.send(json!({"jsonrpc":"2.0","id":1,"method":"exec","params":{"command":"sh","args":["-c","echo $$; exec sleep 30"],"cwd":"/workspace"}}));
+    let pid_line = client.recv();
+    let pid: u32 = pid_line["params"]["data"]
+        .as_str()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    drop(client);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(
+            Instant::now() < deadline,
+            "program {pid} outlived its client"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn oversized_lines_are_refused_and_the_daemon_keeps_serving() {
+    let daemon = Daemon::start();
+    let mut client = daemon.connect();
+    let junk = vec![b'x'; 4 << 20];
+    // The daemon stops reading after the limit; the write may fail once it closes.
+    let _ = client.stream.write_all(&junk);
+    let mut reply = String::new();
+    let _ = client.reader.read_line(&mut reply);
+    assert!(reply.contains("-32700"), "{reply}");
+    let (out, _, end) = daemon
+        .connect()
+        .exec("sh", &["-c", "echo alive"], "/workspace");
+    assert_eq!(out, b"alive\n");
+    assert_eq!(end["result"]["exit_code"], 0);
+}
+
+#[test]
+fn sigterm_shuts_down_cleanly_and_sighup_survives_a_broken_config() {
+    let mut daemon = Daemon::start();
+    std::fs::write(
+        daemon.dir.path().join("config/config.toml"),
+        "[commands]\nenable = []\n",
+    )
+    .unwrap();
+    daemon.signal("HUP");
+    // Still serving with the old configuration.
+    let (out, _, _) = daemon
+        .connect()
+        .exec("sh", &["-c", "echo still"], "/workspace");
+    assert_eq!(out, b"still\n");
+    daemon.signal("TERM");
+    let status = daemon.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(!daemon.socket.exists(), "socket removed on exit");
+    let mut rest = String::new();
+    daemon.stdout.read_to_string(&mut rest).unwrap();
+}
