@@ -1,15 +1,21 @@
 //! One client connection: read requests line by line (bounded), answer `hello` and
-//! `check`, and run `exec` requests through the pipeline and the executor, streaming
-//! output back and forwarding stdin and signals. Every request leaves one audit
-//! record, written before its final reply.
+//! `check`, and run an `exec` through the pipeline and the executor, streaming output
+//! back and forwarding stdin and signals. Every request leaves one audit record,
+//! written before its final reply.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use airlock_core::{AuditDecision, AuditRecord, GateOutcome, Peer};
+use airlock_rpc::{
+    CAP_BINARY, CAP_CHECK, CAP_SIGNALS, CAP_STDIN, ClientMessage, CommandParams, ErrorCode,
+    LineReader, ReadError, RpcError, ServerMessage, VERSION,
+};
+use serde_json::Value;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
-use tokio::net::unix::OwnedWriteHalf;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -17,7 +23,6 @@ use crate::audit_log::rfc3339;
 use crate::executor::{self, Exit, Input, Stream};
 use crate::pipeline::{self, Refusal, RefusalKind, Request};
 use crate::server::{Shared, peer};
-use crate::wire::{self, ClientMessage, ErrorCode, LineReader, ReadError, ServerMessage};
 
 /// What a connection knows about where it was accepted.
 #[derive(Debug, Clone)]
@@ -27,6 +32,8 @@ pub struct Context {
     /// Everything the daemon shares.
     pub shared: Arc<Shared>,
 }
+
+type Reader = LineReader<BufReader<OwnedReadHalf>>;
 
 /// Serves one connection until the client leaves or the daemon shuts down.
 pub async fn serve(stream: UnixStream, context: Context) {
@@ -45,11 +52,10 @@ pub async fn serve(stream: UnixStream, context: Context) {
     };
     if !allowed {
         let _ = writer
-            .send(&ServerMessage::error(
+            .send(&error(
                 None,
                 ErrorCode::Invalid,
                 "this user may not use this agent's socket",
-                None,
             ))
             .await;
         return;
@@ -62,47 +68,52 @@ pub async fn serve(stream: UnixStream, context: Context) {
     };
     loop {
         let message = tokio::select! {
-            message = reader.next() => message,
+            message = reader.next_message() => message,
             () = session.context.shared.shutdown.cancelled() => return,
         };
-        match message {
+        let sent = match message {
             Ok(None) => return,
             Ok(Some(ClientMessage::Hello {
                 id, capabilities, ..
             })) => {
-                session.writer.binary = capabilities.iter().any(|c| c == wire::CAP_BINARY);
-                let reply = ServerMessage::hello(id);
-                if session.writer.send(&reply).await.is_err() {
-                    return;
-                }
+                session.writer.binary = capabilities.iter().any(|c| c == CAP_BINARY);
+                let capabilities = [CAP_BINARY, CAP_STDIN, CAP_SIGNALS, CAP_CHECK]
+                    .map(str::to_owned)
+                    .to_vec();
+                session
+                    .writer
+                    .send(&ServerMessage::Hello {
+                        id,
+                        version: VERSION,
+                        capabilities,
+                    })
+                    .await
             }
-            Ok(Some(ClientMessage::Check { id, request })) => {
-                if session.check(id, request).await.is_err() {
-                    return;
-                }
+            Ok(Some(ClientMessage::Check { id, params })) => {
+                session.check(id, request(params)).await
             }
-            Ok(Some(ClientMessage::Exec { id, request })) => {
+            Ok(Some(ClientMessage::Exec { id, params })) => {
                 // One exec per connection: the stdin and signal notifications that
                 // follow belong to it.
-                session.exec(id, request, &mut reader).await;
+                session.exec(id, request(params), &mut reader).await;
                 return;
             }
             // Input for a program that is not running: nothing to forward it to.
             Ok(Some(
-                ClientMessage::Stray
-                | ClientMessage::Stdin { .. }
+                ClientMessage::Unknown(_)
+                | ClientMessage::Stdin(_)
                 | ClientMessage::StdinEof
-                | ClientMessage::Signal { .. },
-            )) => {}
-            Err(ReadError::Invalid { id, code, message }) => {
-                if session
+                | ClientMessage::Signal(_),
+            )) => Ok(()),
+            Err(ReadError::Decode(e)) => {
+                session.writer.send(&error(e.id, e.code, &e.message)).await
+            }
+            Err(ReadError::Frame(e)) => {
+                let _ = session
                     .writer
-                    .send(&ServerMessage::error(id, code, &message, None))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
+                    .send(&error(None, ErrorCode::Parse, &e.to_string()))
+                    .await;
+                return;
             }
             Err(ReadError::Io(e)) => {
                 eprintln!(
@@ -111,18 +122,9 @@ pub async fn serve(stream: UnixStream, context: Context) {
                 );
                 return;
             }
-            Err(ReadError::TooLong | ReadError::Truncated) => {
-                let _ = session
-                    .writer
-                    .send(&ServerMessage::error(
-                        None,
-                        ErrorCode::Parse,
-                        "line too long or cut off",
-                        None,
-                    ))
-                    .await;
-                return;
-            }
+        };
+        if sent.is_err() {
+            return;
         }
     }
 }
@@ -135,16 +137,35 @@ pub async fn refuse_busy(stream: UnixStream, _context: Context) {
         binary: false,
     };
     let _ = writer
-        .send(&ServerMessage::error(
+        .send(&error(
             None,
             ErrorCode::Internal,
             "too many connections: try again later",
-            None,
         ))
         .await;
 }
 
-fn peer_allowed(peer: Option<Peer>, allowed: Option<&std::collections::BTreeSet<u32>>) -> bool {
+fn request(params: CommandParams) -> Request {
+    Request {
+        command: params.command,
+        args: params.args,
+        cwd: params.cwd,
+    }
+}
+
+fn error(id: Option<Value>, code: ErrorCode, message: &str) -> ServerMessage {
+    ServerMessage::Error {
+        id,
+        error: RpcError {
+            code,
+            message: message.to_owned(),
+            rule: None,
+            reason: None,
+        },
+    }
+}
+
+fn peer_allowed(peer: Option<Peer>, allowed: Option<&BTreeSet<u32>>) -> bool {
     let Some(peer) = peer else {
         return false;
     };
@@ -174,9 +195,9 @@ struct Session {
 }
 
 impl Session {
-    fn record(&self, request: &Request, started: (SystemTime, Instant)) -> AuditRecord {
+    fn record(&self, request: &Request, started: SystemTime) -> AuditRecord {
         AuditRecord {
-            time: rfc3339(started.0),
+            time: rfc3339(started),
             agent: self.context.agent.clone(),
             peer: self.peer,
             command: request.command.clone(),
@@ -200,52 +221,45 @@ impl Session {
         }
     }
 
-    async fn check(&mut self, id: serde_json::Value, request: Request) -> std::io::Result<()> {
-        let started = (SystemTime::now(), Instant::now());
-        let mut record = self.record(&request, started);
+    async fn check(&mut self, id: Value, request: Request) -> std::io::Result<()> {
+        let started = Instant::now();
+        let mut record = self.record(&request, SystemTime::now());
         let loaded = self.context.shared.current();
         let reply = match loaded.agents.get(&self.context.agent) {
-            None => ServerMessage::error(
-                Some(id),
-                ErrorCode::Internal,
-                "agent no longer configured",
-                None,
-            ),
+            None => error(Some(id), ErrorCode::Internal, "agent no longer configured"),
             Some(agent) => match agent.scope.gate(&request.command, &request.args) {
                 GateOutcome::Unknown => {
                     record.decision = AuditDecision::Unknown;
-                    ServerMessage::error(
-                        Some(id),
-                        ErrorCode::UnknownCommand,
-                        &format!("unknown command `{}`", request.command),
-                        None,
-                    )
+                    let message = format!("unknown command `{}`", request.command);
+                    error(Some(id), ErrorCode::UnknownCommand, &message)
                 }
                 GateOutcome::Decided { decision, .. } => {
                     let e = decision.explanation();
-                    record.decision = if decision.is_allowed() {
+                    let allowed = decision.is_allowed();
+                    record.decision = if allowed {
                         AuditDecision::CheckAllow
                     } else {
                         AuditDecision::CheckDeny
                     };
                     record.rule = e.rule_id.clone();
                     record.reason = Some(e.reason.clone());
-                    ServerMessage::check_result(id, &e)
+                    ServerMessage::Decision {
+                        id,
+                        allowed,
+                        rule: e.rule_id,
+                        reason: Some(e.reason),
+                        reading: e.reading,
+                    }
                 }
             },
         };
-        self.audit(record, started.1);
+        self.audit(record, started);
         self.writer.send(&reply).await
     }
 
-    async fn exec(
-        &mut self,
-        id: serde_json::Value,
-        request: Request,
-        reader: &mut LineReader<BufReader<tokio::net::unix::OwnedReadHalf>>,
-    ) {
-        let started = (SystemTime::now(), Instant::now());
-        let mut record = self.record(&request, started);
+    async fn exec(&mut self, id: Value, request: Request, reader: &mut Reader) {
+        let started = Instant::now();
+        let mut record = self.record(&request, SystemTime::now());
         let loaded = self.context.shared.current();
         let prepared = match pipeline::prepare(&loaded, &self.context.agent, request).await {
             Ok(prepared) => prepared,
@@ -257,15 +271,15 @@ impl Session {
                 };
                 record.rule = refusal.rule.clone();
                 record.reason = Some(refusal.reason.clone());
-                self.audit(record, started.1);
+                self.audit(record, started);
                 let _ = self.writer.send(&refusal_message(id, &refusal)).await;
                 return;
             }
         };
         drop(loaded);
         record.rule = prepared.rule.clone();
-        record.argv = prepared.request.args.clone();
         record.command = prepared.request.command.clone();
+        record.argv = prepared.request.args.clone();
         let serial = if prepared.concurrent {
             None
         } else {
@@ -296,25 +310,31 @@ impl Session {
         while output_open {
             tokio::select! {
                 chunk = output_rx.recv() => match chunk {
-                    Some((stream, bytes)) => {
-                        if self.writer.send(&ServerMessage::output(stream, &bytes)).await.is_err() {
+                    Some((stream, data)) => {
+                        if self.writer.send(&ServerMessage::Output { stream, data }).await.is_err() {
                             // The client is gone: kill the program.
                             cancel.cancel();
                         }
                     }
                     None => output_open = false,
                 },
-                message = reader.next(), if client_open => match message {
-                    Ok(Some(ClientMessage::Stdin { data })) => { let _ = input_tx.send(Input::Data(data)).await; }
-                    Ok(Some(ClientMessage::StdinEof)) => { let _ = input_tx.send(Input::Eof).await; }
-                    Ok(Some(ClientMessage::Signal { signal })) => { let _ = input_tx.send(Input::Signal(signal)).await; }
-                    Ok(Some(_)) | Err(ReadError::Invalid { .. }) => {}
-                    Ok(None) | Err(_) => {
-                        // End of the connection: the client went away.
-                        client_open = false;
-                        cancel.cancel();
+                message = reader.next_message(), if client_open => {
+                    let input = match message {
+                        Ok(Some(ClientMessage::Stdin(data))) => Some(Input::Data(data)),
+                        Ok(Some(ClientMessage::StdinEof)) => Some(Input::Eof),
+                        Ok(Some(ClientMessage::Signal(signal))) => Some(Input::Signal(signal)),
+                        Ok(Some(_)) | Err(ReadError::Decode(_)) => None,
+                        Ok(None) | Err(_) => {
+                            // The connection ended: the client went away.
+                            client_open = false;
+                            cancel.cancel();
+                            None
+                        }
+                    };
+                    if let Some(input) = input {
+                        let _ = input_tx.send(input).await;
                     }
-                },
+                }
                 () = kill.cancelled(), if !cancel.is_cancelled() => cancel.cancel(),
             }
         }
@@ -322,31 +342,21 @@ impl Session {
         let finished = match run.await {
             Ok(Ok(finished)) => finished,
             Ok(Err(e)) => {
-                record.decision = AuditDecision::Error;
-                record.reason = Some(format!("cannot start the program: {e}"));
-                self.audit(record, started.1);
+                let message = format!("cannot start the program: {e}");
+                record.reason = Some(message.clone());
+                self.audit(record, started);
                 let _ = self
                     .writer
-                    .send(&ServerMessage::error(
-                        Some(id),
-                        ErrorCode::Internal,
-                        &format!("cannot start the program: {e}"),
-                        None,
-                    ))
+                    .send(&error(Some(id), ErrorCode::Internal, &message))
                     .await;
                 return;
             }
             Err(e) => {
                 record.reason = Some(format!("internal error: {e}"));
-                self.audit(record, started.1);
+                self.audit(record, started);
                 let _ = self
                     .writer
-                    .send(&ServerMessage::error(
-                        Some(id),
-                        ErrorCode::Internal,
-                        "internal error",
-                        None,
-                    ))
+                    .send(&error(Some(id), ErrorCode::Internal, "internal error"))
                     .await;
                 return;
             }
@@ -361,16 +371,19 @@ impl Session {
         if finished.timed_out {
             record.reason = Some("killed: timeout".into());
         }
-        self.audit(record, started.1);
+        self.audit(record, started);
         let _ = self
             .writer
-            .send(&ServerMessage::exit(id, finished.exit))
+            .send(&ServerMessage::Exit {
+                id,
+                status: finished.exit,
+            })
             .await;
         let _ = self.writer.half.shutdown().await;
     }
 }
 
-fn refusal_message(id: serde_json::Value, refusal: &Refusal) -> ServerMessage {
+fn refusal_message(id: Value, refusal: &Refusal) -> ServerMessage {
     let code = match refusal.kind {
         RefusalKind::UnknownCommand => ErrorCode::UnknownCommand,
         RefusalKind::Denied => ErrorCode::Invalid,
@@ -382,10 +395,13 @@ fn refusal_message(id: serde_json::Value, refusal: &Refusal) -> ServerMessage {
         }
         _ => refusal.reason.clone(),
     };
-    ServerMessage::error(
-        Some(id),
-        code,
-        &message,
-        Some(serde_json::json!({ "rule": refusal.rule, "reason": refusal.reason })),
-    )
+    ServerMessage::Error {
+        id: Some(id),
+        error: RpcError {
+            code,
+            message,
+            rule: refusal.rule.clone(),
+            reason: Some(refusal.reason.clone()),
+        },
+    }
 }

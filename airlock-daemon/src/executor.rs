@@ -16,6 +16,18 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+pub use airlock_rpc::{ExitStatus as Exit, Signal as WireSignal, Stream};
+
+/// The signal to send for a forwarded one.
+fn os_signal(signal: WireSignal) -> Signal {
+    match signal {
+        WireSignal::Int => Signal::INT,
+        WireSignal::Term => Signal::TERM,
+        WireSignal::Hup => Signal::HUP,
+        WireSignal::Quit => Signal::QUIT,
+    }
+}
+
 /// Output is read and sent in chunks of at most this many bytes.
 pub const CHUNK: usize = 64 * 1024;
 
@@ -42,49 +54,7 @@ pub enum Input {
     /// End of stdin.
     Eof,
     /// A signal for the program's process group.
-    Signal(ForwardedSignal),
-}
-
-/// The signals a client may forward.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ForwardedSignal {
-    /// SIGINT (Ctrl-C).
-    Int,
-    /// SIGTERM.
-    Term,
-    /// SIGHUP.
-    Hup,
-    /// SIGQUIT.
-    Quit,
-}
-
-impl ForwardedSignal {
-    fn signal(self) -> Signal {
-        match self {
-            ForwardedSignal::Int => Signal::INT,
-            ForwardedSignal::Term => Signal::TERM,
-            ForwardedSignal::Hup => Signal::HUP,
-            ForwardedSignal::Quit => Signal::QUIT,
-        }
-    }
-}
-
-/// Which output stream a chunk came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
-    /// Standard output.
-    Stdout,
-    /// Standard error.
-    Stderr,
-}
-
-/// How the program ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// It exited with this code.
-    Code(i32),
-    /// A signal killed it.
-    Signal(i32),
+    Signal(WireSignal),
 }
 
 /// The end of a run.
@@ -172,7 +142,7 @@ pub async fn run(
                 Some(Input::Eof) => stdin_tx = None,
                 Some(Input::Signal(signal)) => {
                     if let Some(group) = group {
-                        let _ = kill_process_group(group, signal.signal());
+                        let _ = kill_process_group(group, os_signal(signal));
                     }
                 }
                 None => {
@@ -343,7 +313,7 @@ mod tests {
     async fn forwards_signals_and_reports_death_by_signal() {
         let (done, _, _) = collect(
             spec("/bin/sleep", &["30"]),
-            vec![Input::Signal(ForwardedSignal::Int)],
+            vec![Input::Signal(WireSignal::Int)],
             CancellationToken::new(),
         )
         .await;

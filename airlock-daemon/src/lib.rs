@@ -15,6 +15,5 @@ mod load;
 mod paths;
 pub mod pipeline;
 mod server;
-mod wire;
 
 pub use cli::{Cli, run};

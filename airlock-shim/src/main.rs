@@ -1,2 +1,5 @@
-//! The container-side Airlock shim (work in progress).
-fn main() {}
+//! `airlock-shim`: see the crate documentation.
+
+fn main() {
+    std::process::exit(airlock_shim::run());
+}

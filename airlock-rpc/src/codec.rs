@@ -1,0 +1,109 @@
+//! The async side (feature `tokio`): a bounded, cancel-safe line reader for servers.
+
+use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+
+use crate::frame::FrameError;
+use crate::message::{ClientMessage, DecodeError};
+
+/// Why the next message could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The bytes are not lines (too long, cut off).
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    /// Reading failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The line is not a message; answer with an error and go on.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+}
+
+/// Reads lines of at most `max` bytes. Cancel-safe: a partly read line is kept for the
+/// next call, so [`LineReader::next_message`] can sit in a `select!`.
+#[derive(Debug)]
+pub struct LineReader<R> {
+    input: R,
+    max: usize,
+    line: Vec<u8>,
+}
+
+impl<R: AsyncBufRead + Unpin> LineReader<R> {
+    /// A reader for lines of at most `max` bytes.
+    pub fn new(input: R, max: usize) -> Self {
+        Self {
+            input,
+            max,
+            line: Vec::new(),
+        }
+    }
+
+    /// The next line without its newline; `Ok(None)` at a clean end of stream.
+    pub async fn next_line(&mut self) -> Result<Option<Vec<u8>>, ReadError> {
+        loop {
+            let buf = self.input.fill_buf().await?;
+            if buf.is_empty() {
+                return if self.line.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(FrameError::Truncated.into())
+                };
+            }
+            let newline = buf.iter().position(|b| *b == b'\n');
+            let chunk = buf.get(..newline.unwrap_or(buf.len())).unwrap_or(&[]);
+            if self.line.len() + chunk.len() > self.max {
+                return Err(FrameError::TooLong(self.max).into());
+            }
+            self.line.extend_from_slice(chunk);
+            let consumed = newline.map_or(buf.len(), |i| i + 1);
+            self.input.consume(consumed);
+            if newline.is_some() {
+                let mut line = std::mem::take(&mut self.line);
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                return Ok(Some(line));
+            }
+        }
+    }
+
+    /// The next client message; blank lines are skipped.
+    pub async fn next_message(&mut self) -> Result<Option<ClientMessage>, ReadError> {
+        loop {
+            match self.next_line().await? {
+                None => return Ok(None),
+                Some(line) if line.iter().all(u8::is_ascii_whitespace) => continue,
+                Some(line) => return Ok(Some(ClientMessage::decode(&line)?)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn reads_lines_bounded_and_reports_truncation() {
+        let input: &[u8] = b"{\"method\":\"stdin_eof\"}\n\n{\"method\":\"stdin_eof\"}\r\npartial";
+        let mut reader = LineReader::new(input, 64);
+        assert_eq!(
+            reader.next_message().await.unwrap(),
+            Some(ClientMessage::StdinEof)
+        );
+        assert_eq!(
+            reader.next_message().await.unwrap(),
+            Some(ClientMessage::StdinEof)
+        );
+        assert!(matches!(
+            reader.next_message().await,
+            Err(ReadError::Frame(FrameError::Truncated))
+        ));
+        let long = [b'x'; 100];
+        let mut reader = LineReader::new(&long[..], 64);
+        assert!(matches!(
+            reader.next_line().await,
+            Err(ReadError::Frame(FrameError::TooLong(64)))
+        ));
+    }
+}

@@ -1,0 +1,821 @@
+//! The messages, typed, with their exact JSON shapes. Every message is one JSON object
+//! on one line (see the crate documentation for the protocol).
+
+use serde_json::{Map, Value, json};
+
+use crate::base64;
+
+/// The protocol version this crate speaks.
+pub const VERSION: u32 = 1;
+
+/// Capability: output arrives as `data_b64` (bytes exactly), stdin may be sent so.
+pub const CAP_BINARY: &str = "binary";
+/// Capability: the client streams stdin (`stdin`, `stdin_eof` notifications).
+pub const CAP_STDIN: &str = "stdin";
+/// Capability: the client forwards signals (`signal` notifications).
+pub const CAP_SIGNALS: &str = "signals";
+/// Capability: the server answers `check`.
+pub const CAP_CHECK: &str = "check";
+
+/// Method names.
+pub mod method {
+    /// Version handshake (request).
+    pub const HELLO: &str = "hello";
+    /// Run a command (request).
+    pub const EXEC: &str = "exec";
+    /// Decide without running (request).
+    pub const CHECK: &str = "check";
+    /// Output from the program (server notification).
+    pub const OUTPUT: &str = "output";
+    /// Bytes for the program's stdin (client notification).
+    pub const STDIN: &str = "stdin";
+    /// End of the program's stdin (client notification).
+    pub const STDIN_EOF: &str = "stdin_eof";
+    /// A signal for the program (client notification).
+    pub const SIGNAL: &str = "signal";
+}
+
+/// JSON-RPC error codes used by Airlock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// -32700: the line is not JSON (or too long, or cut off).
+    Parse,
+    /// -32600: an invalid request, or a request policy denied.
+    Invalid,
+    /// -32601: an unknown command (or method).
+    UnknownCommand,
+    /// -32603: the daemon failed.
+    Internal,
+    /// Any other code a peer sent.
+    Other(i64),
+}
+
+impl ErrorCode {
+    /// The numeric code.
+    pub fn code(self) -> i64 {
+        match self {
+            ErrorCode::Parse => -32700,
+            ErrorCode::Invalid => -32600,
+            ErrorCode::UnknownCommand => -32601,
+            ErrorCode::Internal => -32603,
+            ErrorCode::Other(code) => code,
+        }
+    }
+
+    /// The code for a number.
+    pub fn from_code(code: i64) -> Self {
+        match code {
+            -32700 => ErrorCode::Parse,
+            -32600 => ErrorCode::Invalid,
+            -32601 => ErrorCode::UnknownCommand,
+            -32603 => ErrorCode::Internal,
+            other => ErrorCode::Other(other),
+        }
+    }
+}
+
+/// The signals a client may forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGINT (2).
+    Int,
+    /// SIGTERM (15).
+    Term,
+    /// SIGHUP (1).
+    Hup,
+    /// SIGQUIT (3).
+    Quit,
+}
+
+impl Signal {
+    /// Every forwardable signal.
+    pub const ALL: [Signal; 4] = [Signal::Int, Signal::Term, Signal::Hup, Signal::Quit];
+
+    /// The name on the wire, e.g. `SIGINT`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Int => "SIGINT",
+            Signal::Term => "SIGTERM",
+            Signal::Hup => "SIGHUP",
+            Signal::Quit => "SIGQUIT",
+        }
+    }
+
+    /// The Linux signal number.
+    pub fn number(self) -> i32 {
+        match self {
+            Signal::Int => 2,
+            Signal::Term => 15,
+            Signal::Hup => 1,
+            Signal::Quit => 3,
+        }
+    }
+
+    /// The signal named `name` (`SIGINT` or `INT`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        let name = name.strip_prefix("SIG").unwrap_or(name);
+        Signal::ALL
+            .into_iter()
+            .find(|s| s.name().get(3..) == Some(name))
+    }
+}
+
+/// Which output stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+impl Stream {
+    fn name(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}
+
+/// How a program ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// It exited with this code.
+    Code(i32),
+    /// A signal killed it (`exit_code` on the wire is then 128 + N, as shells report).
+    Signal(i32),
+}
+
+impl ExitStatus {
+    /// The exit code a shell would report: the code, or 128 + the signal.
+    pub fn shell_code(self) -> i32 {
+        match self {
+            ExitStatus::Code(code) => code,
+            ExitStatus::Signal(signal) => 128 + signal,
+        }
+    }
+}
+
+/// What `exec` and `check` carry.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CommandParams {
+    /// The command name (`git`).
+    pub command: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// The working directory, as the container sees it.
+    pub cwd: Option<String>,
+    /// The container's id, when the client can tell.
+    pub container_id: Option<String>,
+}
+
+/// A message from client to server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientMessage {
+    /// `hello`: version and capabilities.
+    Hello {
+        /// The request id.
+        id: Value,
+        /// The client's protocol version.
+        version: u32,
+        /// The capabilities the client wants.
+        capabilities: Vec<String>,
+    },
+    /// `exec`: run a command.
+    Exec {
+        /// The request id.
+        id: Value,
+        /// What to run.
+        params: CommandParams,
+    },
+    /// `check`: decide without running.
+    Check {
+        /// The request id.
+        id: Value,
+        /// What to decide.
+        params: CommandParams,
+    },
+    /// `stdin`: bytes for the program.
+    Stdin(Vec<u8>),
+    /// `stdin_eof`: end of the program's input.
+    StdinEof,
+    /// `signal`: a signal for the program.
+    Signal(Signal),
+    /// A notification the receiver does not know; ignored.
+    Unknown(String),
+}
+
+/// A message from server to client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerMessage {
+    /// `output` notification.
+    Output {
+        /// Which stream.
+        stream: Stream,
+        /// The bytes.
+        data: Vec<u8>,
+    },
+    /// The answer to `hello`.
+    Hello {
+        /// The request id.
+        id: Value,
+        /// The server's protocol version.
+        version: u32,
+        /// The capabilities the server grants.
+        capabilities: Vec<String>,
+    },
+    /// The answer to `exec`: how the program ended.
+    Exit {
+        /// The request id.
+        id: Value,
+        /// How it ended.
+        status: ExitStatus,
+    },
+    /// The answer to `check`.
+    Decision {
+        /// The request id.
+        id: Value,
+        /// Allowed?
+        allowed: bool,
+        /// The deciding rule (or engine id).
+        rule: Option<String>,
+        /// The reason.
+        reason: Option<String>,
+        /// How the argv was read.
+        reading: Option<String>,
+    },
+    /// An error reply.
+    Error {
+        /// The request id (`null` when it could not be read).
+        id: Option<Value>,
+        /// What went wrong.
+        error: RpcError,
+    },
+}
+
+/// A JSON-RPC error, with Airlock's structured denial data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct RpcError {
+    /// The code.
+    pub code: ErrorCode,
+    /// The message.
+    pub message: String,
+    /// The rule that denied, if any.
+    pub rule: Option<String>,
+    /// The reason it gave, if any.
+    pub reason: Option<String>,
+}
+
+/// A line that is not a valid message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct DecodeError {
+    /// The request's id, when it had one (the error reply carries it).
+    pub id: Option<Value>,
+    /// The error code to answer with.
+    pub code: ErrorCode,
+    /// Why.
+    pub message: String,
+}
+
+fn bad(id: Option<Value>, code: ErrorCode, message: impl Into<String>) -> DecodeError {
+    DecodeError {
+        id,
+        code,
+        message: message.into(),
+    }
+}
+
+fn envelope(line: &[u8]) -> Result<Map<String, Value>, DecodeError> {
+    match serde_json::from_slice::<Value>(line) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(bad(
+            None,
+            ErrorCode::Invalid,
+            "a message must be a JSON object",
+        )),
+        Err(e) => Err(bad(None, ErrorCode::Parse, format!("parse error: {e}"))),
+    }
+}
+
+fn text(map: &Map<String, Value>, key: &str) -> Option<String> {
+    map.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn data_field(params: &Map<String, Value>) -> Result<Vec<u8>, String> {
+    match (params.get("data_b64"), params.get("data")) {
+        (Some(Value::String(b64)), _) => {
+            base64::decode(b64).ok_or_else(|| "`data_b64` is not base64".to_owned())
+        }
+        (None, Some(Value::String(data))) => Ok(data.as_bytes().to_vec()),
+        (None, None) => Ok(Vec::new()),
+        _ => Err("`data` must be a string".to_owned()),
+    }
+}
+
+impl ClientMessage {
+    /// Reads one line (without its newline).
+    pub fn decode(line: &[u8]) -> Result<Self, DecodeError> {
+        let map = envelope(line)?;
+        let id = map.get("id").filter(|v| !v.is_null()).cloned();
+        let method = text(&map, "method").ok_or_else(|| {
+            bad(
+                id.clone(),
+                ErrorCode::Invalid,
+                "a message needs a string `method`",
+            )
+        })?;
+        let empty = Map::new();
+        let params = match map.get("params") {
+            Some(Value::Object(p)) => p,
+            None | Some(Value::Null) => &empty,
+            Some(_) => return Err(bad(id, ErrorCode::Invalid, "`params` must be an object")),
+        };
+        let require_id = |id: Option<Value>| {
+            id.ok_or_else(|| {
+                bad(
+                    None,
+                    ErrorCode::Invalid,
+                    format!("`{method}` is a request: it needs an `id`"),
+                )
+            })
+        };
+        match method.as_str() {
+            method::HELLO => Ok(ClientMessage::Hello {
+                id: require_id(id)?,
+                version: params
+                    .get("version")
+                    .and_then(Value::as_u64)
+                    .and_then(|v| u32::try_from(v).ok())
+                    .unwrap_or(0),
+                capabilities: params
+                    .get("capabilities")
+                    .and_then(Value::as_array)
+                    .map(|caps| {
+                        caps.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }),
+            method::EXEC | method::CHECK => {
+                let id = require_id(id)?;
+                let params = command_params(params)
+                    .map_err(|m| bad(Some(id.clone()), ErrorCode::Invalid, m))?;
+                Ok(if method == method::EXEC {
+                    ClientMessage::Exec { id, params }
+                } else {
+                    ClientMessage::Check { id, params }
+                })
+            }
+            method::STDIN => data_field(params)
+                .map(ClientMessage::Stdin)
+                .map_err(|m| bad(id, ErrorCode::Invalid, m)),
+            method::STDIN_EOF => Ok(ClientMessage::StdinEof),
+            method::SIGNAL => params
+                .get("signal")
+                .and_then(Value::as_str)
+                .and_then(Signal::from_name)
+                .map(ClientMessage::Signal)
+                .ok_or_else(|| {
+                    bad(
+                        id,
+                        ErrorCode::Invalid,
+                        "`signal` must be SIGINT, SIGTERM, SIGHUP or SIGQUIT",
+                    )
+                }),
+            other => match id {
+                Some(id) => Err(bad(
+                    Some(id),
+                    ErrorCode::UnknownCommand,
+                    format!("unknown method `{other}`"),
+                )),
+                None => Ok(ClientMessage::Unknown(other.to_owned())),
+            },
+        }
+    }
+
+    /// The message as one JSON line, without the newline. Stdin goes as `data_b64`.
+    pub fn encode(&self) -> String {
+        let (id, method, params) = match self {
+            ClientMessage::Hello {
+                id,
+                version,
+                capabilities,
+            } => (
+                Some(id),
+                method::HELLO,
+                json!({ "version": version, "capabilities": capabilities }),
+            ),
+            ClientMessage::Exec { id, params } => (Some(id), method::EXEC, command_json(params)),
+            ClientMessage::Check { id, params } => (Some(id), method::CHECK, command_json(params)),
+            ClientMessage::Stdin(data) => (
+                None,
+                method::STDIN,
+                json!({ "data_b64": base64::encode(data) }),
+            ),
+            ClientMessage::StdinEof => (None, method::STDIN_EOF, json!({})),
+            ClientMessage::Signal(signal) => {
+                (None, method::SIGNAL, json!({ "signal": signal.name() }))
+            }
+            ClientMessage::Unknown(name) => (None, name.as_str(), json!({})),
+        };
+        let mut message = json!({ "jsonrpc": "2.0", "method": method, "params": params });
+        if let (Some(id), Some(map)) = (id, message.as_object_mut()) {
+            map.insert("id".into(), id.clone());
+        }
+        message.to_string()
+    }
+}
+
+fn command_params(params: &Map<String, Value>) -> Result<CommandParams, String> {
+    let command = text(params, "command").ok_or("`params.command` must be a string")?;
+    let args = match params.get("args") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|a| a.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()
+            .ok_or("`params.args` must be an array of strings")?,
+        Some(_) => return Err("`params.args` must be an array of strings".to_owned()),
+    };
+    Ok(CommandParams {
+        command,
+        args,
+        cwd: text(params, "cwd"),
+        container_id: text(params, "container_id"),
+    })
+}
+
+fn command_json(params: &CommandParams) -> Value {
+    let mut value = json!({ "command": params.command, "args": params.args });
+    if let Some(map) = value.as_object_mut() {
+        if let Some(cwd) = &params.cwd {
+            map.insert("cwd".into(), json!(cwd));
+        }
+        if let Some(container) = &params.container_id {
+            map.insert("container_id".into(), json!(container));
+        }
+    }
+    value
+}
+
+impl ServerMessage {
+    /// The message as one JSON line, without the newline. With `binary`, output goes
+    /// as `data_b64`; without (an original client), as a UTF-8 `data` string.
+    pub fn encode(&self, binary: bool) -> String {
+        let message = match self {
+            ServerMessage::Output { stream, data } => {
+                let params = if binary {
+                    json!({ "stream": stream.name(), "data_b64": base64::encode(data) })
+                } else {
+                    json!({ "stream": stream.name(), "data": String::from_utf8_lossy(data) })
+                };
+                json!({ "jsonrpc": "2.0", "method": method::OUTPUT, "params": params })
+            }
+            ServerMessage::Hello {
+                id,
+                version,
+                capabilities,
+            } => {
+                json!({ "jsonrpc": "2.0", "id": id, "result": { "version": version, "capabilities": capabilities } })
+            }
+            ServerMessage::Exit { id, status } => {
+                let result = match status {
+                    ExitStatus::Code(code) => json!({ "exit_code": code }),
+                    ExitStatus::Signal(signal) => {
+                        json!({ "exit_code": status.shell_code(), "signal": signal })
+                    }
+                };
+                json!({ "jsonrpc": "2.0", "id": id, "result": result })
+            }
+            ServerMessage::Decision {
+                id,
+                allowed,
+                rule,
+                reason,
+                reading,
+            } => json!({
+                "jsonrpc": "2.0", "id": id,
+                "result": { "decision": if *allowed { "allow" } else { "deny" }, "rule": rule, "reason": reason, "reading": reading },
+            }),
+            ServerMessage::Error { id, error } => {
+                let mut body = json!({ "code": error.code.code(), "message": error.message });
+                if error.rule.is_some() || error.reason.is_some() {
+                    if let Some(map) = body.as_object_mut() {
+                        map.insert(
+                            "data".into(),
+                            json!({ "rule": error.rule, "reason": error.reason }),
+                        );
+                    }
+                }
+                json!({ "jsonrpc": "2.0", "id": id, "error": body })
+            }
+        };
+        message.to_string()
+    }
+
+    /// Reads one line (without its newline), as a client does.
+    pub fn decode(line: &[u8]) -> Result<Self, DecodeError> {
+        let map = envelope(line)?;
+        let id = map.get("id").cloned();
+        if let Some(method) = text(&map, "method") {
+            if method != method::OUTPUT {
+                return Err(bad(
+                    None,
+                    ErrorCode::Invalid,
+                    format!("unexpected notification `{method}`"),
+                ));
+            }
+            let params = map
+                .get("params")
+                .and_then(Value::as_object)
+                .ok_or_else(|| bad(None, ErrorCode::Invalid, "output without params"))?;
+            let stream = match params.get("stream").and_then(Value::as_str) {
+                Some("stdout") => Stream::Stdout,
+                Some("stderr") => Stream::Stderr,
+                _ => {
+                    return Err(bad(
+                        None,
+                        ErrorCode::Invalid,
+                        "`stream` must be stdout or stderr",
+                    ));
+                }
+            };
+            let data = data_field(params).map_err(|m| bad(None, ErrorCode::Invalid, m))?;
+            return Ok(ServerMessage::Output { stream, data });
+        }
+        if let Some(error) = map.get("error").and_then(Value::as_object) {
+            let data = error.get("data").and_then(Value::as_object);
+            return Ok(ServerMessage::Error {
+                id: id.filter(|v| !v.is_null()),
+                error: RpcError {
+                    code: ErrorCode::from_code(
+                        error.get("code").and_then(Value::as_i64).unwrap_or(-32603),
+                    ),
+                    message: text(error, "message").unwrap_or_default(),
+                    rule: data.and_then(|d| text(d, "rule")),
+                    reason: data.and_then(|d| text(d, "reason")),
+                },
+            });
+        }
+        let id = id.ok_or_else(|| bad(None, ErrorCode::Invalid, "a reply needs an `id`"))?;
+        let result = map
+            .get("result")
+            .and_then(Value::as_object)
+            .ok_or_else(|| {
+                bad(
+                    Some(id.clone()),
+                    ErrorCode::Invalid,
+                    "a reply needs `result` or `error`",
+                )
+            })?;
+        if let Some(version) = result.get("version").and_then(Value::as_u64) {
+            return Ok(ServerMessage::Hello {
+                id,
+                version: u32::try_from(version).unwrap_or(u32::MAX),
+                capabilities: result
+                    .get("capabilities")
+                    .and_then(Value::as_array)
+                    .map(|c| {
+                        c.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            });
+        }
+        if let Some(decision) = result.get("decision").and_then(Value::as_str) {
+            return Ok(ServerMessage::Decision {
+                id,
+                allowed: decision == "allow",
+                rule: text(result, "rule"),
+                reason: text(result, "reason"),
+                reading: text(result, "reading"),
+            });
+        }
+        let signal = result
+            .get("signal")
+            .and_then(Value::as_i64)
+            .and_then(|s| i32::try_from(s).ok());
+        let code = result
+            .get("exit_code")
+            .and_then(Value::as_i64)
+            .and_then(|c| i32::try_from(c).ok());
+        let status = match (signal, code) {
+            (Some(signal), _) => ExitStatus::Signal(signal),
+            (None, Some(code)) => ExitStatus::Code(code),
+            (None, None) => {
+                return Err(bad(
+                    Some(id),
+                    ErrorCode::Invalid,
+                    "an exec result needs `exit_code`",
+                ));
+            }
+        };
+        Ok(ServerMessage::Exit { id, status })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn the_original_shapes() {
+        let line = br#"{"jsonrpc":"2.0","id":1,"method":"exec","params":{"command":"git","args":["status"],"cwd":"/workspace"}}"#;
+        let ClientMessage::Exec { id, params } = ClientMessage::decode(line).unwrap() else {
+            panic!()
+        };
+        assert_eq!(id, json!(1));
+        assert_eq!(
+            (
+                params.command.as_str(),
+                params.args.as_slice(),
+                params.cwd.as_deref()
+            ),
+            ("git", &["status".to_owned()][..], Some("/workspace"))
+        );
+        let out = ServerMessage::Output {
+            stream: Stream::Stdout,
+            data: b"hi\n".to_vec(),
+        };
+        assert_eq!(
+            out.encode(false),
+            r#"{"jsonrpc":"2.0","method":"output","params":{"data":"hi\n","stream":"stdout"}}"#
+        );
+        let exit = ServerMessage::Exit {
+            id: json!(1),
+            status: ExitStatus::Code(0),
+        };
+        assert_eq!(
+            exit.encode(false),
+            r#"{"id":1,"jsonrpc":"2.0","result":{"exit_code":0}}"#
+        );
+        let err = ServerMessage::Error {
+            id: Some(json!(1)),
+            error: RpcError {
+                code: ErrorCode::UnknownCommand,
+                message: "unknown command `rm`".into(),
+                rule: None,
+                reason: None,
+            },
+        };
+        assert_eq!(
+            err.encode(false),
+            r#"{"error":{"code":-32601,"message":"unknown command `rm`"},"id":1,"jsonrpc":"2.0"}"#
+        );
+    }
+
+    #[test]
+    fn bad_lines_are_errors_not_panics() {
+        assert_eq!(
+            ClientMessage::decode(b"{oops").unwrap_err().code,
+            ErrorCode::Parse
+        );
+        assert_eq!(
+            ClientMessage::decode(b"[1]").unwrap_err().code,
+            ErrorCode::Invalid
+        );
+        let e = ClientMessage::decode(br#"{"id":4,"method":"exec","params":{"command":1}}"#)
+            .unwrap_err();
+        assert_eq!((e.code, e.id), (ErrorCode::Invalid, Some(json!(4))));
+        let e = ClientMessage::decode(br#"{"id":5,"method":"frob"}"#).unwrap_err();
+        assert_eq!(e.code, ErrorCode::UnknownCommand);
+        assert_eq!(
+            ClientMessage::decode(br#"{"method":"frob"}"#).unwrap(),
+            ClientMessage::Unknown("frob".into())
+        );
+        assert!(ClientMessage::decode(br#"{"method":"exec","params":{"command":"git"}}"#).is_err());
+        assert!(
+            ClientMessage::decode(br#"{"method":"signal","params":{"signal":"SIGKILL"}}"#).is_err()
+        );
+    }
+
+    fn arb_value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            any::<i64>().prop_map(|n| json!(n)),
+            "[a-z0-9]{0,8}".prop_map(|s| json!(s))
+        ]
+    }
+
+    fn arb_params() -> impl Strategy<Value = CommandParams> {
+        (
+            ".{0,10}",
+            prop::collection::vec(".{0,10}", 0..5),
+            prop::option::of(".{0,10}"),
+            prop::option::of("[a-f0-9]{0,12}"),
+        )
+            .prop_map(|(command, args, cwd, container_id)| CommandParams {
+                command,
+                args,
+                cwd,
+                container_id,
+            })
+    }
+
+    fn arb_client() -> impl Strategy<Value = ClientMessage> {
+        prop_oneof![
+            (
+                arb_value(),
+                any::<u32>(),
+                prop::collection::vec("[a-z]{1,6}", 0..4)
+            )
+                .prop_map(|(id, version, capabilities)| ClientMessage::Hello {
+                    id,
+                    version,
+                    capabilities
+                }),
+            (arb_value(), arb_params()).prop_map(|(id, params)| ClientMessage::Exec { id, params }),
+            (arb_value(), arb_params())
+                .prop_map(|(id, params)| ClientMessage::Check { id, params }),
+            prop::collection::vec(any::<u8>(), 0..64).prop_map(ClientMessage::Stdin),
+            Just(ClientMessage::StdinEof),
+            prop::sample::select(Signal::ALL.to_vec()).prop_map(ClientMessage::Signal),
+        ]
+    }
+
+    fn arb_server() -> impl Strategy<Value = ServerMessage> {
+        let opt = || prop::option::of(".{0,12}");
+        prop_oneof![
+            (any::<bool>(), prop::collection::vec(any::<u8>(), 0..64)).prop_map(|(err, data)| {
+                ServerMessage::Output {
+                    stream: if err { Stream::Stderr } else { Stream::Stdout },
+                    data,
+                }
+            }),
+            (
+                arb_value(),
+                any::<u32>(),
+                prop::collection::vec("[a-z]{1,6}", 0..4)
+            )
+                .prop_map(|(id, version, capabilities)| ServerMessage::Hello {
+                    id,
+                    version,
+                    capabilities
+                }),
+            (arb_value(), any::<i32>(), any::<bool>()).prop_map(|(id, n, sig)| {
+                ServerMessage::Exit {
+                    id,
+                    status: if sig {
+                        ExitStatus::Signal(n & 63)
+                    } else {
+                        ExitStatus::Code(n)
+                    },
+                }
+            }),
+            (arb_value(), any::<bool>(), opt(), opt(), opt()).prop_map(
+                |(id, allowed, rule, reason, reading)| ServerMessage::Decision {
+                    id,
+                    allowed,
+                    rule,
+                    reason,
+                    reading
+                }
+            ),
+            (
+                prop::option::of(arb_value()),
+                prop::sample::select(vec![-32700i64, -32600, -32601, -32603, 7]),
+                ".{0,12}",
+                opt(),
+                opt()
+            )
+                .prop_map(|(id, code, message, rule, reason)| ServerMessage::Error {
+                    id,
+                    error: RpcError {
+                        code: ErrorCode::from_code(code),
+                        message,
+                        rule,
+                        reason
+                    }
+                }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn client_messages_round_trip(message in arb_client()) {
+            let line = message.encode();
+            prop_assert!(!line.contains('\n'));
+            prop_assert_eq!(ClientMessage::decode(line.as_bytes()).unwrap(), message);
+        }
+
+        #[test]
+        fn server_messages_round_trip_in_binary_mode(message in arb_server()) {
+            let line = message.encode(true);
+            prop_assert!(!line.contains('\n'));
+            prop_assert_eq!(ServerMessage::decode(line.as_bytes()).unwrap(), message);
+        }
+
+        #[test]
+        fn decoding_anything_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+            let _ = ClientMessage::decode(&bytes);
+            let _ = ServerMessage::decode(&bytes);
+        }
+    }
+}
