@@ -307,7 +307,7 @@ fn signals_and_disconnects_reach_the_program() {
     let daemon = Daemon::start();
     let mut client = daemon.connect();
     client.hello();
-    client.send(json!({"jsonrpc":"2.0","id":1,"method":"exec","params":{"command":"sh","args":["-c","echo ready; sleep 30"],"cwd":"/workspace"}}));
+    client.send(json!({"jsonrpc":"2.0","id":1,"method":"exec","params":{"command":"sh","args":["-c","echo ready; exec sleep 30"],"cwd":"/workspace"}}));
     let first = client.recv();
     assert_eq!(first["method"], "output");
     client.send(json!({"jsonrpc":"2.0","method":"signal","params":{"signal":"SIGINT"}}));
