@@ -1,5 +1,13 @@
-//! The built-in Airlock command modules (placeholder until the modules land: no
-//! built-ins yet, so every command needs an agent override).
+//! The built-in Airlock command modules: `git`, `terraform`, `aws`, `docker`, `ssh` and
+//! `kubectl`, each a TOML module (see `airlock-policy` for the format) with a
+//! threat-model note, embedded so the daemon and embedders need no files.
+//!
+//! ```
+//! let policy = airlock_builtins::policy()?;
+//! let decision = policy.check("git", &["fetch", "--upload-pac=touch /tmp/x", "origin"]);
+//! assert!(!decision.is_allowed());
+//! # Ok::<(), airlock_policy::CompileError>(())
+//! ```
 #![deny(missing_docs)]
 
 use airlock_policy::{CompileError, Module, Policy};
@@ -15,28 +23,57 @@ pub struct Builtin {
     pub notes: &'static str,
 }
 
-const BUILTINS: &[Builtin] = &[];
+macro_rules! builtin {
+    ($name:literal) => {
+        Builtin {
+            name: $name,
+            source: include_str!(concat!("../modules/", $name, ".toml")),
+            notes: include_str!(concat!("../modules/", $name, ".md")),
+        }
+    };
+}
+
+const BUILTINS: &[Builtin] = &[
+    builtin!("aws"),
+    builtin!("docker"),
+    builtin!("git"),
+    builtin!("kubectl"),
+    builtin!("ssh"),
+    builtin!("terraform"),
+];
+
+impl Builtin {
+    /// The source name the module compiles under, e.g. `builtin:git.toml`.
+    pub fn source_name(&self) -> String {
+        format!("builtin:{}.toml", self.name)
+    }
+
+    /// Compiles the module.
+    pub fn compile(&self) -> Result<Module, CompileError> {
+        Module::compile(&self.source_name(), self.source)
+    }
+}
 
 /// The built-in for `name`.
 pub fn get(name: &str) -> Option<&'static Builtin> {
     BUILTINS.iter().find(|b| b.name == name)
 }
 
-/// The names of every built-in.
+/// The names of every built-in, in name order.
 pub fn names() -> impl Iterator<Item = &'static str> {
     BUILTINS.iter().map(|b| b.name)
 }
 
 /// Compiles the built-in for `name`.
 pub fn compile(name: &str) -> Option<Result<Module, CompileError>> {
-    get(name).map(|b| Module::compile(&format!("builtin:{}.toml", b.name), b.source))
+    get(name).map(Builtin::compile)
 }
 
-/// Every built-in, compiled.
+/// Every built-in, compiled into one policy.
 pub fn policy() -> Result<Policy, CompileError> {
     let mut builder = Policy::builder();
-    for b in BUILTINS {
-        builder.add(&format!("builtin:{}.toml", b.name), b.source)?;
+    for builtin in BUILTINS {
+        builder.add_module(builtin.compile()?);
     }
     Ok(builder.build())
 }
