@@ -12,6 +12,10 @@
 
 use airlock_policy::{CompileError, Module, Policy};
 
+mod git_config;
+
+pub use git_config::{ConfigRisk, git_config_risks};
+
 /// A built-in module: its name, TOML source and threat-model notes.
 #[derive(Debug)]
 pub struct Builtin {
