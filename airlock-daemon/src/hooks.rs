@@ -122,7 +122,21 @@ pub async fn run_bounded(
     input: &[u8],
     timeout: Duration,
 ) -> Result<HookOutput, String> {
+    run_program(path, &[], dir, env, input, timeout).await
+}
+
+/// Runs `program` with `args` like a hook: time limit, bounded output, killed with
+/// its process group when it overruns.
+pub async fn run_program(
+    path: &Path,
+    args: &[&str],
+    dir: &Path,
+    env: &[(String, String)],
+    input: &[u8],
+    timeout: Duration,
+) -> Result<HookOutput, String> {
     let mut child = tokio::process::Command::new(path)
+        .args(args)
         .current_dir(dir)
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))

@@ -110,6 +110,9 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
         reason: format!("`{}` is not installed where the daemon runs", module.bin()),
     })?;
     let env = agent.scope.env_plan(module).apply(std::env::vars());
+    if module.bin() == "git" {
+        check_git_config(&program, &host_cwd, &env, loaded.config.limits.hook_timeout).await?;
+    }
     let mut args = request.args.clone();
     args.extend(module.append_args().iter().cloned());
     let timeout = module
@@ -210,6 +213,50 @@ async fn run_pre_exec(
             let rule = check(agent, &rewritten)?;
             Ok((rewritten, rule))
         }
+    }
+}
+
+/// Refuses to run git while the repository's own configuration (which the agent can
+/// write) names a program for git to run: see `airlock_builtins::git_config_risks`.
+async fn check_git_config(
+    git: &Path,
+    cwd: &Path,
+    env: &std::collections::BTreeMap<String, String>,
+    timeout: Duration,
+) -> Result<(), Refusal> {
+    let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let args = ["config", "--list", "--show-scope", "--null"];
+    let output = hooks::run_program(git, &args, cwd, &env, &[], timeout)
+        .await
+        .map_err(|why| {
+            Refusal::denied(
+                "airlock.git-config",
+                format!("cannot read the repository's git configuration: {why}"),
+            )
+        })?;
+    // Outside a repository `git config --list` still lists global keys and succeeds;
+    // a failure means a configuration git cannot read: refuse.
+    if !output.status.success() {
+        let why = String::from_utf8_lossy(&output.stderr)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        return Err(Refusal::denied(
+            "airlock.git-config",
+            format!("git cannot read the repository's configuration: {why}"),
+        ));
+    }
+    let risks = airlock_builtins::git_config_risks(&String::from_utf8_lossy(&output.stdout));
+    match risks.first() {
+        None => Ok(()),
+        Some(risk) => Err(Refusal::denied(
+            "airlock.git-config",
+            format!(
+                "the repository's configuration sets `{}` ({} scope), which {}; remove it from .git/config",
+                risk.key, risk.scope, risk.why
+            ),
+        )),
     }
 }
 
@@ -332,6 +379,52 @@ mod tests {
         no_cwd.cwd = None;
         let r = prepare(&f.loaded, "a1", no_cwd).await.unwrap_err();
         assert!(r.reason.contains("runs nowhere"));
+    }
+
+    #[tokio::test]
+    async fn a_planted_git_config_refuses_git() {
+        let f = fixture(None);
+        let agent_dir = f.loaded.config_dir.join("a1");
+        std::fs::write(
+            agent_dir.join("commands/git.toml"),
+            airlock_builtins::get("git").unwrap().source,
+        )
+        .unwrap();
+        let config = DaemonConfig::parse("c", "[commands]\nenable = [\"git\"]\n").unwrap();
+        let agent = crate::load::load_agent(
+            &config,
+            &airlock_policy::Policy::default(),
+            "a1",
+            &agent_dir,
+        )
+        .unwrap();
+        let loaded = Loaded {
+            config,
+            config_dir: f.loaded.config_dir.clone(),
+            agents: [("a1".to_owned(), agent)].into(),
+        };
+        let ws = agent_dir.join("ws");
+        assert!(
+            std::process::Command::new("git")
+                .args(["init", "-q"])
+                .current_dir(&ws)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let clean = prepare(&loaded, "a1", request("git", &["status"], "/workspace")).await;
+        assert!(clean.is_ok(), "{clean:?}");
+        let mut config_file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(ws.join(".git/config"))
+            .unwrap();
+        use std::io::Write;
+        writeln!(config_file, "[filter \"x\"]\n\tsmudge = touch /tmp/pwned").unwrap();
+        let r = prepare(&loaded, "a1", request("git", &["status"], "/workspace"))
+            .await
+            .unwrap_err();
+        assert_eq!(r.rule.as_deref(), Some("airlock.git-config"));
+        assert!(r.reason.contains("filter.x.smudge"), "{}", r.reason);
     }
 
     #[tokio::test]
