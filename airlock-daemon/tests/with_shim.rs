@@ -1,0 +1,180 @@
+//! The real shim against the real daemon: what an agent in a container sees.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers fail loudly"
+)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// The shim binary beside the daemon's, built on demand when this package is tested
+/// alone.
+fn shim_binary() -> PathBuf {
+    let daemon = PathBuf::from(env!("CARGO_BIN_EXE_airlock-daemon"));
+    let shim = daemon.with_file_name("airlock-shim");
+    if !shim.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "airlock-shim"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "building the shim failed");
+    }
+    assert!(shim.exists(), "no shim at {}", shim.display());
+    shim
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    daemon: Child,
+    socket: PathBuf,
+    bin: PathBuf,
+    workspace: PathBuf,
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        &root.join("config/config.toml"),
+        "[commands]\nenable = [\"cat\", \"sh\"]\n",
+    );
+    let workspace = root.join("a1/ws");
+    std::fs::create_dir_all(&workspace).unwrap();
+    // The "container" sees the workspace at its real path: one mount, the same on both sides.
+    write(
+        &root.join("a1/airlock.toml"),
+        &format!(
+            "commands = []\n[[mounts]]\ncontainer = \"{0}\"\nhost = \"{0}\"\n",
+            workspace.canonicalize().unwrap().display()
+        ),
+    );
+    write(
+        &root.join("a1/commands/cat.toml"),
+        "[command]\nbin = \"cat\"\n",
+    );
+    write(
+        &root.join("a1/commands/sh.toml"),
+        "[command]\nbin = \"sh\"\n[[rule]]\nid = \"sh.no-rm\"\naction = \"deny\"\nargs = \"-c=*rm*\"\nreason = \"no deleting\"\n",
+    );
+    write(&root.join("agents.toml"), "[a1]\npath = \"a1\"\n");
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_airlock-daemon"))
+        .args(["start", "--config"])
+        .arg(root.join("config"))
+        .arg("--agents")
+        .arg(root.join("agents.toml"))
+        .arg("--sockets")
+        .arg(root.join("sockets"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(daemon.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("agent a1: ") {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "daemon exited early");
+    }
+    // Keep draining the daemon's stdout so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in out.lines() {});
+    let bin = root.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for name in ["cat", "sh", "rm"] {
+        std::os::unix::fs::symlink(shim_binary(), bin.join(name)).unwrap();
+    }
+    Setup {
+        socket: root.join("sockets/a1.sock"),
+        workspace: workspace.canonicalize().unwrap(),
+        bin,
+        daemon,
+        dir,
+    }
+}
+
+impl Setup {
+    fn command(&self, name: &str) -> Command {
+        let mut command = Command::new(self.bin.join(name));
+        command
+            .env("AIRLOCK_SOCKET", &self.socket)
+            .current_dir(&self.workspace);
+        command
+    }
+}
+
+#[test]
+fn the_shim_behaves_like_the_program() {
+    let s = setup();
+    // Stdin in, byte-exact binary out, with a program that reads everything first.
+    let input: Vec<u8> = (0..=255u8).cycle().take(5_000_000).collect();
+    let mut cat = s
+        .command("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = cat.stdin.take().unwrap();
+    let data = input.clone();
+    let feeder = std::thread::spawn(move || stdin.write_all(&data).unwrap());
+    let output = cat.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    assert!(output.status.success());
+    assert!(
+        output.stdout == input,
+        "cat through airlock changed the bytes ({} out)",
+        output.stdout.len()
+    );
+
+    // Exit codes and stderr come back as the program's.
+    let output = s
+        .command("sh")
+        .args(["-c", "echo out; echo err >&2; exit 42"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(42));
+    assert_eq!(output.stdout, b"out\n");
+    assert_eq!(output.stderr, b"err\n");
+
+    // Death by signal is 128 + N.
+    let output = s
+        .command("sh")
+        .args(["-c", "kill -TERM $$"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(143));
+}
+
+#[test]
+fn refusals_reach_the_agent_as_one_line_and_a_distinct_code() {
+    let s = setup();
+    let denied = s.command("sh").args(["-c", "rm -rf /"]).output().unwrap();
+    assert_eq!(denied.status.code(), Some(126));
+    assert_eq!(
+        String::from_utf8(denied.stderr).unwrap(),
+        "airlock: sh: denied by rule `sh.no-rm`: no deleting\n"
+    );
+    let unknown = s.command("rm").arg("-rf").output().unwrap();
+    assert_eq!(unknown.status.code(), Some(127));
+    let outside = s
+        .command("cat")
+        .arg("/dev/null")
+        .current_dir(s.dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(outside.status.code(), Some(126));
+    assert!(String::from_utf8_lossy(&outside.stderr).contains("airlock.cwd"));
+}
