@@ -11,10 +11,13 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+mod support;
+use support::{start_daemon, write};
 
 struct Daemon {
     child: Child,
@@ -24,11 +27,6 @@ struct Daemon {
 }
 
 const SH: &str = "[command]\nbin = \"sh\"\n[[rule]]\nid = \"sh.no-rm\"\naction = \"deny\"\nargs = \"-c=*rm *\"\nreason = \"no deleting\"\n";
-
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
 
 impl Daemon {
     fn start() -> Self {
@@ -50,32 +48,8 @@ impl Daemon {
         );
         write(&root.join("a1/commands/sh.toml"), SH);
         write(&root.join("agents.toml"), "[a1]\npath = \"a1\"\n");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_airlock-daemon"))
-            .args(["start", "--config"])
-            .arg(root.join("config"))
-            .arg("--agents")
-            .arg(root.join("agents.toml"))
-            .arg("--sockets")
-            .arg(root.join("sockets"))
-            .env("SECRET_IN_DAEMON_ENV", "daemon-secret")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let (child, stdout) = start_daemon(root, &[("SECRET_IN_DAEMON_ENV", "daemon-secret")]);
         let socket = root.join("sockets/a1.sock");
-        // The daemon prints each socket once it is listening.
-        let mut line = String::new();
-        loop {
-            line.clear();
-            assert!(
-                stdout.read_line(&mut line).unwrap() > 0,
-                "daemon exited early"
-            );
-            if line.starts_with("agent a1: ") {
-                break;
-            }
-        }
         Daemon {
             child,
             dir,

@@ -7,9 +7,12 @@
     reason = "test helpers fail loudly"
 )]
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+
+mod support;
+use support::{start_daemon, write};
 
 /// The shim binary beside the daemon's, built on demand when this package is tested
 /// alone.
@@ -43,11 +46,6 @@ impl Drop for Setup {
     }
 }
 
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
 fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
@@ -74,22 +72,7 @@ fn setup() -> Setup {
         "[command]\nbin = \"sh\"\n[[rule]]\nid = \"sh.no-rm\"\naction = \"deny\"\nargs = \"-c=*rm*\"\nreason = \"no deleting\"\n",
     );
     write(&root.join("agents.toml"), "[a1]\npath = \"a1\"\n");
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_airlock-daemon"))
-        .args(["start", "--config"])
-        .arg(root.join("config"))
-        .arg("--agents")
-        .arg(root.join("agents.toml"))
-        .arg("--sockets")
-        .arg(root.join("sockets"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(daemon.stdout.take().unwrap());
-    let mut line = String::new();
-    while !line.starts_with("agent a1: ") {
-        line.clear();
-        assert!(out.read_line(&mut line).unwrap() > 0, "daemon exited early");
-    }
+    let (daemon, out) = start_daemon(root, &[]);
     // Keep draining the daemon's stdout so it never blocks on a full pipe.
     std::thread::spawn(move || for _ in out.lines() {});
     let bin = root.join("bin");

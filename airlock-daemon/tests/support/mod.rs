@@ -1,0 +1,40 @@
+//! Helpers shared by the daemon's integration tests.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
+
+/// Writes `text` to `path`, creating its directory.
+pub fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// Starts the real daemon on the scratch configuration under `root` (`config/`,
+/// `agents.toml`, sockets in `sockets/`) with `env` added, and returns once agent `a1`
+/// is listening, with the rest of its stdout.
+pub fn start_daemon(root: &Path, env: &[(&str, &str)]) -> (Child, BufReader<ChildStdout>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_airlock-daemon"))
+        .args(["start", "--config"])
+        .arg(root.join("config"))
+        .arg("--agents")
+        .arg(root.join("agents.toml"))
+        .arg("--sockets")
+        .arg(root.join("sockets"))
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    // The daemon prints each socket once it is listening.
+    let mut line = String::new();
+    while !line.starts_with("agent a1: ") {
+        line.clear();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "daemon exited early"
+        );
+    }
+    (child, stdout)
+}
