@@ -22,6 +22,21 @@ pub fn encode(bytes: &[u8]) -> String {
     out
 }
 
+/// The value of each byte in the alphabet, or 0xff.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "built at compile time: `i < 64` and any byte indexes a 256-entry table"
+)]
+const DECODE: [u8; 256] = {
+    let mut table = [0xffu8; 256];
+    let mut i = 0;
+    while i < 64 {
+        table[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+
 /// Decodes `text`; `None` when it is not base64.
 pub fn decode(text: &str) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
@@ -36,7 +51,8 @@ pub fn decode(text: &str) -> Option<Vec<u8>> {
     let mut acc = 0u32;
     let mut bits = 0;
     for c in body.bytes() {
-        let value = ALPHABET.iter().position(|a| *a == c)? as u32;
+        let value = DECODE.get(usize::from(c)).copied().filter(|v| *v != 0xff)?;
+        let value = u32::from(value);
         acc = (acc << 6) | value;
         bits += 6;
         if bits >= 8 {
