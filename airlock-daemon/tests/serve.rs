@@ -30,15 +30,24 @@ const SH: &str = "[command]\nbin = \"sh\"\n[[rule]]\nid = \"sh.no-rm\"\naction =
 
 impl Daemon {
     fn start() -> Self {
+        Self::start_with("", "")
+    }
+
+    /// Starts with extra `[limits]` lines and extra top-level profile lines.
+    fn start_with(limits: &str, profile: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         write(
             &root.join("config/config.toml"),
-            "[commands]\nenable = [\"cat\", \"sh\"]\n[limits]\nshutdown_grace_secs = 5\n",
+            &format!(
+                "[commands]\nenable = [\"cat\", \"sh\"]\n[limits]\nshutdown_grace_secs = 5\n{limits}"
+            ),
         );
         write(
             &root.join("a1/airlock.toml"),
-            "commands = []\n[env]\nset = { PROFILE_VAR = \"from-profile\" }\n[[mounts]]\ncontainer = \"/workspace\"\nhost = \"ws\"\n",
+            &format!(
+                "commands = []\n{profile}[env]\nset = {{ PROFILE_VAR = \"from-profile\" }}\n[[mounts]]\ncontainer = \"/workspace\"\nhost = \"ws\"\n"
+            ),
         );
         std::fs::create_dir_all(root.join("a1/ws/sub")).unwrap();
         std::os::unix::fs::symlink("/etc", root.join("a1/ws/etc-link")).unwrap();
@@ -347,4 +356,55 @@ fn sigterm_shuts_down_cleanly_and_sighup_survives_a_broken_config() {
     assert!(!daemon.socket.exists(), "socket removed on exit");
     let mut rest = String::new();
     daemon.stdout.read_to_string(&mut rest).unwrap();
+}
+
+#[test]
+fn connections_over_the_cap_get_an_error_and_the_daemon_keeps_serving() {
+    let daemon = Daemon::start_with("max_connections_per_agent = 1\n", "");
+    // The first connection holds the only permit while it stays open...
+    let mut first = daemon.connect();
+    first.hello();
+    // ...so a second one is answered with an error and closed.
+    let mut second = daemon.connect();
+    let reply = second.recv();
+    assert_eq!(reply["error"]["code"], -32603, "{reply}");
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too many connections")
+    );
+    drop(first);
+    // Once the first leaves, the permit is free again (the daemon frees it on close).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (out, _, end) = daemon
+            .connect()
+            .exec("sh", &["-c", "echo ok"], "/workspace");
+        if end.get("result").is_some() {
+            assert_eq!(out, b"ok\n");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the permit was never released: {end}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn users_outside_allowed_uids_are_refused() {
+    let daemon = Daemon::start_with("", "allowed_uids = [4242]\n");
+    let (_, _, reply) = daemon
+        .connect()
+        .exec("sh", &["-c", "echo no"], "/workspace");
+    assert_eq!(reply["error"]["code"], -32600, "{reply}");
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("may not use"),
+        "{reply}"
+    );
 }
