@@ -298,12 +298,17 @@ impl Session {
         let (input_tx, input_rx) = mpsc::channel::<Input>(16);
         let (output_tx, mut output_rx) = mpsc::channel::<(Stream, Vec<u8>)>(16);
         let cancel = CancellationToken::new();
+        let forward_stdin = prepared.stdin;
         let run = tokio::spawn(executor::run(
             prepared.spec,
             input_rx,
             output_tx,
             cancel.clone(),
         ));
+        if !forward_stdin {
+            // The module says nobody may answer the program's prompts: empty stdin.
+            let _ = input_tx.send(Input::Eof).await;
+        }
         let kill = self.context.shared.kill.clone();
         let mut client_open = true;
         let mut output_open = true;
@@ -320,8 +325,8 @@ impl Session {
                 },
                 message = reader.next_message(), if client_open => {
                     let input = match message {
-                        Ok(Some(ClientMessage::Stdin(data))) => Some(Input::Data(data)),
-                        Ok(Some(ClientMessage::StdinEof)) => Some(Input::Eof),
+                        Ok(Some(ClientMessage::Stdin(data))) if forward_stdin => Some(Input::Data(data)),
+                        Ok(Some(ClientMessage::StdinEof)) if forward_stdin => Some(Input::Eof),
                         Ok(Some(ClientMessage::Signal(signal))) => Some(Input::Signal(signal)),
                         Ok(Some(_)) | Err(ReadError::Decode(_)) => None,
                         Ok(None) | Err(_) => {

@@ -72,6 +72,8 @@ pub struct Prepared {
     pub request: Request,
     /// Whether runs of this command may overlap.
     pub concurrent: bool,
+    /// Whether the client's stdin is forwarded (`[exec] stdin`).
+    pub stdin: bool,
     /// The allow rule that admitted it, if any.
     pub rule: Option<String>,
 }
@@ -128,6 +130,7 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
             timeout,
         },
         concurrent: module.exec().concurrent,
+        stdin: module.exec().stdin,
         request,
         rule,
     })

@@ -33,6 +33,14 @@ impl Daemon {
         Self::start_with("", "")
     }
 
+    /// Starts with `cat`'s module replaced by `cat_module`.
+    fn start_with_cat(cat_module: &str) -> Self {
+        let daemon = Self::start_with("", "");
+        write(&daemon.dir.path().join("a1/commands/cat.toml"), cat_module);
+        daemon.signal("HUP");
+        daemon
+    }
+
     /// Starts with extra `[limits]` lines and extra top-level profile lines.
     fn start_with(limits: &str, profile: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
@@ -407,4 +415,31 @@ fn users_outside_allowed_uids_are_refused() {
             .contains("may not use"),
         "{reply}"
     );
+}
+
+#[test]
+fn modules_can_keep_the_agent_off_the_programs_stdin() {
+    let daemon = Daemon::start_with_cat("[command]\nbin = \"cat\"\n[exec]\nstdin = false\n");
+    // The reload is asynchronous: wait until the new module is in force.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut client = daemon.connect();
+        client.hello();
+        client.send(json!({"jsonrpc":"2.0","id":1,"method":"exec","params":{"command":"cat","args":[],"cwd":"/workspace"}}));
+        client.send(
+            json!({"jsonrpc":"2.0","method":"stdin","params":{"data_b64": encode_b64(b"yes\n")}}),
+        );
+        client.send(json!({"jsonrpc":"2.0","method":"stdin_eof"}));
+        let (out, _, end) = client.collect();
+        assert_eq!(end["result"]["exit_code"], 0, "{end}");
+        if out.is_empty() {
+            break;
+        }
+        assert_eq!(out, b"yes\n");
+        assert!(
+            Instant::now() < deadline,
+            "the stdin = false module never took effect"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

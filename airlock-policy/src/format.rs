@@ -159,6 +159,8 @@ pub(crate) struct RawExec {
     #[serde(default)]
     pub concurrent: Option<bool>,
     #[serde(default)]
+    pub stdin: Option<bool>,
+    #[serde(default)]
     pub timeout_secs: Option<u64>,
 }
 

@@ -34,6 +34,9 @@ pub struct EnvSpec {
 pub struct ExecSpec {
     /// Whether several runs may overlap (`false`: the daemon serializes them).
     pub concurrent: bool,
+    /// Whether the agent's stdin reaches the program (`false`: the program's stdin is
+    /// empty, so nobody can answer its prompts).
+    pub stdin: bool,
     /// How long one run may take before the daemon kills it.
     pub timeout: Option<Duration>,
 }
@@ -126,6 +129,7 @@ impl Module {
             append: raw.args.append.clone(),
             exec: ExecSpec {
                 concurrent: raw.exec.concurrent.unwrap_or(true),
+                stdin: raw.exec.stdin.unwrap_or(true),
                 timeout: raw.exec.timeout_secs.map(Duration::from_secs),
             },
             allow_list: rules.iter().any(|r| r.action == Action::Allow),
