@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+use airlock_rpc::base64;
 use serde_json::{Value, json};
 
 mod support;
@@ -151,7 +152,7 @@ impl Client {
             if message.get("method") == Some(&json!("output")) {
                 let params = &message["params"];
                 let bytes = match params.get("data_b64") {
-                    Some(b64) => decode_b64(b64.as_str().unwrap()),
+                    Some(b64) => base64::decode(b64.as_str().unwrap()).unwrap(),
                     None => params["data"].as_str().unwrap().as_bytes().to_vec(),
                 };
                 if params["stream"] == "stdout" {
@@ -166,39 +167,6 @@ impl Client {
     }
 }
 
-fn decode_b64(text: &str) -> Vec<u8> {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0);
-    for c in text.bytes().filter(|c| *c != b'=') {
-        acc = (acc << 6) | A.iter().position(|a| *a == c).unwrap() as u32;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    out
-}
-
-fn encode_b64(bytes: &[u8]) -> String {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = (chunk[0] as u32) << 16
-            | (*chunk.get(1).unwrap_or(&0) as u32) << 8
-            | *chunk.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            out.push(if i <= chunk.len() {
-                A[((n >> (18 - 6 * i)) & 63) as usize] as char
-            } else {
-                '='
-            });
-        }
-    }
-    out
-}
-
 #[test]
 fn runs_allowed_commands_with_stdin_and_binary_output() {
     let daemon = Daemon::start();
@@ -208,7 +176,7 @@ fn runs_allowed_commands_with_stdin_and_binary_output() {
     let input: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
     for chunk in input.chunks(50_000) {
         client.send(
-            json!({"jsonrpc":"2.0","method":"stdin","params":{"data_b64": encode_b64(chunk)}}),
+            json!({"jsonrpc":"2.0","method":"stdin","params":{"data_b64": base64::encode(chunk)}}),
         );
     }
     client.send(json!({"jsonrpc":"2.0","method":"stdin_eof"}));
@@ -427,7 +395,7 @@ fn modules_can_keep_the_agent_off_the_programs_stdin() {
         client.hello();
         client.send(json!({"jsonrpc":"2.0","id":1,"method":"exec","params":{"command":"cat","args":[],"cwd":"/workspace"}}));
         client.send(
-            json!({"jsonrpc":"2.0","method":"stdin","params":{"data_b64": encode_b64(b"yes\n")}}),
+            json!({"jsonrpc":"2.0","method":"stdin","params":{"data_b64": base64::encode(b"yes\n")}}),
         );
         client.send(json!({"jsonrpc":"2.0","method":"stdin_eof"}));
         let (out, _, end) = client.collect();
