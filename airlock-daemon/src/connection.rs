@@ -21,7 +21,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::audit_log::rfc3339;
 use crate::executor::{self, Exit, Input, Stream};
+use crate::hooks::HookRequest;
 use crate::pipeline::{self, Refusal, RefusalKind, Request};
+use crate::post_exec::{Hook, RunError};
 use crate::server::{Shared, peer};
 
 /// What a connection knows about where it was accepted.
@@ -276,6 +278,7 @@ impl Session {
                 return;
             }
         };
+        let hook_timeout = loaded.config.limits.hook_timeout;
         drop(loaded);
         record.rule = prepared.rule.clone();
         record.command = prepared.request.command.clone();
@@ -295,16 +298,40 @@ impl Session {
             None => None,
         };
 
+        let post_exec = match &prepared.post_exec {
+            None => None,
+            Some(path) => match self.start_post_exec(path, &prepared, hook_timeout).await {
+                Ok(hook) => Some(hook),
+                Err(reason) => {
+                    let refusal = Refusal {
+                        kind: RefusalKind::Denied,
+                        rule: Some("airlock.post-exec".to_owned()),
+                        reason,
+                    };
+                    record.decision = AuditDecision::Deny;
+                    record.rule = refusal.rule.clone();
+                    record.reason = Some(refusal.reason.clone());
+                    self.audit(record, started);
+                    let _ = self.writer.send(&refusal_message(id, &refusal)).await;
+                    return;
+                }
+            },
+        };
+
         let (input_tx, input_rx) = mpsc::channel::<Input>(16);
-        let (output_tx, mut output_rx) = mpsc::channel::<(Stream, Vec<u8>)>(16);
+        let (output_tx, output_rx) = mpsc::channel::<(Stream, Vec<u8>)>(16);
         let cancel = CancellationToken::new();
         let forward_stdin = prepared.stdin;
-        let run = tokio::spawn(executor::run(
-            prepared.spec,
-            input_rx,
-            output_tx,
-            cancel.clone(),
-        ));
+        let token = cancel.clone();
+        let run = tokio::spawn(async move {
+            executor::run(prepared.spec, input_rx, output_tx, token)
+                .await
+                .map_err(RunError::Start)
+        });
+        let (mut output_rx, run) = match post_exec {
+            Some(hook) => hook.filter(output_rx, run, cancel.clone()),
+            None => (output_rx, run),
+        };
         if !forward_stdin {
             // The module says nobody may answer the program's prompts: empty stdin.
             let _ = input_tx.send(Input::Eof).await;
@@ -347,7 +374,10 @@ impl Session {
         let finished = match run.await {
             Ok(Ok(finished)) => finished,
             Ok(Err(e)) => {
-                let message = format!("cannot start the program: {e}");
+                let message = e.to_string();
+                if matches!(e, RunError::PostExec(_)) {
+                    record.rule = Some("airlock.post-exec".to_owned());
+                }
                 record.reason = Some(message.clone());
                 self.audit(record, started);
                 let _ = self
@@ -385,6 +415,27 @@ impl Session {
             })
             .await;
         let _ = self.writer.half.shutdown().await;
+    }
+}
+
+impl Session {
+    /// Starts the agent's post-exec hook for a prepared request.
+    async fn start_post_exec(
+        &self,
+        path: &std::path::Path,
+        prepared: &pipeline::Prepared,
+        timeout: std::time::Duration,
+    ) -> Result<Hook, String> {
+        let host_cwd = prepared.spec.cwd.display().to_string();
+        let request = HookRequest {
+            agent: &self.context.agent,
+            command: &prepared.request.command,
+            args: &prepared.request.args,
+            cwd: prepared.request.cwd.as_deref().unwrap_or_default(),
+            host_cwd: &host_cwd,
+        };
+        let env = pipeline::hook_env(&self.context.agent, &prepared.request.command);
+        Hook::start(path, &prepared.agent_dir, &env, &request, timeout).await
     }
 }
 

@@ -4,7 +4,6 @@
 //! missing run bit, a crash, a hang past the timeout, or output that is not the JSON
 //! it should be. Hook output is bounded.
 
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::Stdio;
@@ -60,9 +59,7 @@ pub async fn pre_exec(
     request: &HookRequest<'_>,
     timeout: Duration,
 ) -> PreExec {
-    let executable =
-        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
-    if !executable {
+    if !crate::doctor::is_executable(path) {
         return PreExec::Deny(format!(
             "pre-exec hook `{}` is not an executable file",
             path.display()
@@ -204,6 +201,7 @@ fn first_line(bytes: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn hook(dir: &Path, body: &str, mode: u32) -> std::path::PathBuf {
         let path = dir.join("pre-exec");

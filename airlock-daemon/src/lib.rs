@@ -14,6 +14,7 @@ mod init;
 mod load;
 mod paths;
 pub mod pipeline;
+pub mod post_exec;
 mod server;
 
 pub use cli::{Cli, run};

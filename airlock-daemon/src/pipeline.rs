@@ -76,6 +76,10 @@ pub struct Prepared {
     pub stdin: bool,
     /// The allow rule that admitted it, if any.
     pub rule: Option<String>,
+    /// The agent's post-exec hook, if it has one.
+    pub post_exec: Option<PathBuf>,
+    /// The agent's directory (where hooks run).
+    pub agent_dir: PathBuf,
 }
 
 /// Decides whether `request` from agent `name` may run, and prepares it.
@@ -133,6 +137,8 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
         stdin: module.exec().stdin,
         request,
         rule,
+        post_exec: agent.post_exec.clone(),
+        agent_dir: agent.dir.clone(),
     })
 }
 

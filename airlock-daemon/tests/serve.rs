@@ -95,6 +95,28 @@ impl Daemon {
             .collect()
     }
 
+    /// Sends SIGHUP and waits until the daemon says it reloaded.
+    fn reload(&mut self) {
+        self.signal("HUP");
+        let mut line = String::new();
+        while !line.contains("configuration reloaded") {
+            line.clear();
+            assert!(
+                self.stdout.read_line(&mut line).unwrap() > 0,
+                "daemon exited"
+            );
+        }
+    }
+
+    /// Installs `body` as the agent's `hooks/NAME` with `mode`, and reloads.
+    fn install_hook(&mut self, name: &str, body: &str, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.dir.path().join("a1/hooks").join(name);
+        write(&path, &format!("#!/bin/sh\n{body}\n"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        self.reload();
+    }
+
     fn signal(&self, signal: &str) {
         let status = Command::new("kill")
             .args(["-s", signal, &self.child.id().to_string()])
@@ -410,4 +432,69 @@ fn modules_can_keep_the_agent_off_the_programs_stdin() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+#[test]
+fn post_exec_hooks_filter_output_and_exit_status() {
+    let mut daemon = Daemon::start();
+    // Replaces all output with one line and reports success, whatever the program did.
+    daemon.install_hook(
+        "post-exec",
+        r#"read -r request
+case "$request" in *'"command":"sh"'*'"host_cwd":"/'*) ;; *) echo "bad request line" >&2; exit 1;; esac
+seen=0
+while read -r line; do case "$line" in *'"stream":"stdout"'*) seen=1;; *'"exit":{"code":3}'*) echo '{"exit_code":0}';; esac; done
+echo "{\"stream\":\"stdout\",\"data\":\"filtered $seen\"}""#,
+        0o755,
+    );
+    let (out, err, end) =
+        daemon
+            .connect()
+            .exec("sh", &["-c", "echo AKIASECRET; exit 3"], "/workspace");
+    assert_eq!(
+        out,
+        b"filtered 1",
+        "stderr: {}",
+        String::from_utf8_lossy(&err)
+    );
+    assert_eq!(end["result"]["exit_code"], 0, "{end}");
+    let record = daemon.audit().pop().unwrap();
+    assert_eq!(record["decision"], "allow", "{record}");
+    assert_eq!(record["exit_code"], 0, "{record}");
+}
+
+#[test]
+fn failing_post_exec_hooks_fail_closed() {
+    let mut daemon = Daemon::start();
+    daemon.install_hook(
+        "post-exec",
+        "cat >/dev/null; echo 'redactor broke' >&2; exit 1",
+        0o755,
+    );
+    let (out, _, end) = daemon
+        .connect()
+        .exec("sh", &["-c", "echo private"], "/workspace");
+    assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
+    assert_eq!(end["error"]["code"], -32603, "{end}");
+    let message = end["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("post-exec hook exited with 1: redactor broke"),
+        "{message}"
+    );
+    let record = daemon.audit().pop().unwrap();
+    assert_eq!(record["decision"], "error", "{record}");
+    assert_eq!(record["rule"], "airlock.post-exec", "{record}");
+
+    // A hook without its run bit: the program never starts.
+    daemon.install_hook("post-exec", "cat", 0o644);
+    let marker = daemon.dir.path().join("a1/ws/ran");
+    let (_, _, end) = daemon
+        .connect()
+        .exec("sh", &["-c", "touch ran"], "/workspace");
+    assert_eq!(end["error"]["code"], -32600, "{end}");
+    assert_eq!(end["error"]["data"]["rule"], "airlock.post-exec", "{end}");
+    assert!(
+        !marker.exists(),
+        "the program ran without its post-exec hook"
+    );
 }

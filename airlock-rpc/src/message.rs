@@ -130,7 +130,8 @@ pub enum Stream {
 }
 
 impl Stream {
-    fn name(self) -> &'static str {
+    /// The stream's name on the wire: `stdout` or `stderr`.
+    pub fn name(self) -> &'static str {
         match self {
             Stream::Stdout => "stdout",
             Stream::Stderr => "stderr",
