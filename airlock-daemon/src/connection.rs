@@ -9,8 +9,8 @@ use std::time::{Instant, SystemTime};
 
 use airlock_core::{AuditDecision, AuditRecord, GateOutcome, Peer};
 use airlock_rpc::{
-    CAP_BINARY, CAP_CHECK, CAP_SIGNALS, CAP_STDIN, ClientMessage, CommandParams, ErrorCode,
-    LineReader, ReadError, RpcError, ServerMessage, VERSION,
+    CAP_BINARY, CAP_CHECK, CAP_RAW, CAP_SIGNALS, CAP_STDIN, ClientMessage, CommandParams, Encoding,
+    ErrorCode, LineReader, ReadError, RpcError, ServerMessage, VERSION,
 };
 use serde_json::Value;
 use tokio::io::{AsyncWriteExt, BufReader};
@@ -50,7 +50,8 @@ pub async fn serve(stream: UnixStream, context: Context) {
     let (read, write) = stream.into_split();
     let mut writer = Writer {
         half: write,
-        binary: false,
+        encoding: Encoding::Text,
+        buffer: Vec::new(),
     };
     if !allowed {
         let _ = writer
@@ -62,7 +63,7 @@ pub async fn serve(stream: UnixStream, context: Context) {
             .await;
         return;
     }
-    let mut reader = LineReader::new(BufReader::new(read), max_line);
+    let mut reader = LineReader::new(BufReader::with_capacity(64 * 1024, read), max_line);
     let mut session = Session {
         context,
         peer,
@@ -78,8 +79,15 @@ pub async fn serve(stream: UnixStream, context: Context) {
             Ok(Some(ClientMessage::Hello {
                 id, capabilities, ..
             })) => {
-                session.writer.binary = capabilities.iter().any(|c| c == CAP_BINARY);
-                let capabilities = [CAP_BINARY, CAP_STDIN, CAP_SIGNALS, CAP_CHECK]
+                let has = |cap: &str| capabilities.iter().any(|c| c == cap);
+                session.writer.encoding = if has(CAP_RAW) {
+                    Encoding::Raw
+                } else if has(CAP_BINARY) {
+                    Encoding::Base64
+                } else {
+                    Encoding::Text
+                };
+                let capabilities = [CAP_BINARY, CAP_RAW, CAP_STDIN, CAP_SIGNALS, CAP_CHECK]
                     .map(str::to_owned)
                     .to_vec();
                 session
@@ -136,7 +144,8 @@ pub async fn refuse_busy(stream: UnixStream, _context: Context) {
     let (_, write) = stream.into_split();
     let mut writer = Writer {
         half: write,
-        binary: false,
+        encoding: Encoding::Text,
+        buffer: Vec::new(),
     };
     let _ = writer
         .send(&error(
@@ -179,14 +188,17 @@ fn peer_allowed(peer: Option<Peer>, allowed: Option<&BTreeSet<u32>>) -> bool {
 
 struct Writer {
     half: OwnedWriteHalf,
-    binary: bool,
+    /// How output bytes go to this client (from its `hello`).
+    encoding: Encoding,
+    /// Reused for every message.
+    buffer: Vec<u8>,
 }
 
 impl Writer {
     async fn send(&mut self, message: &ServerMessage) -> std::io::Result<()> {
-        let mut line = message.encode(self.binary);
-        line.push('\n');
-        self.half.write_all(line.as_bytes()).await
+        self.buffer.clear();
+        message.write_to(self.encoding, &mut self.buffer);
+        self.half.write_all(&self.buffer).await
     }
 }
 

@@ -4,22 +4,39 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 
 /// Encodes `bytes`.
 pub fn encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b0 = chunk.first().copied().unwrap_or(0);
-        let b1 = chunk.get(1).copied().unwrap_or(0);
-        let b2 = chunk.get(2).copied().unwrap_or(0);
-        let n = (u32::from(b0) << 16) | (u32::from(b1) << 8) | u32::from(b2);
-        for i in 0..4u32 {
-            if i as usize <= chunk.len() {
-                let index = ((n >> (18 - 6 * i)) & 63) as usize;
-                out.push(char::from(ALPHABET.get(index).copied().unwrap_or(b'A')));
-            } else {
-                out.push('=');
-            }
+    let mut out = Vec::with_capacity(bytes.len().div_ceil(3) * 4);
+    encode_into(bytes, &mut out);
+    // Only alphabet bytes and `=` were written.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends the encoding of `bytes` to `out`.
+pub fn encode_into(bytes: &[u8], out: &mut Vec<u8>) {
+    out.reserve(bytes.len().div_ceil(3) * 4);
+    let symbol = |n: u32, shift: u32| {
+        ALPHABET
+            .get(((n >> shift) & 63) as usize)
+            .copied()
+            .unwrap_or(b'A')
+    };
+    let mut chunks = bytes.chunks_exact(3);
+    for chunk in &mut chunks {
+        if let [b0, b1, b2] = *chunk {
+            let n = (u32::from(b0) << 16) | (u32::from(b1) << 8) | u32::from(b2);
+            out.extend_from_slice(&[symbol(n, 18), symbol(n, 12), symbol(n, 6), symbol(n, 0)]);
         }
     }
-    out
+    match *chunks.remainder() {
+        [b0] => {
+            let n = u32::from(b0) << 16;
+            out.extend_from_slice(&[symbol(n, 18), symbol(n, 12), b'=', b'=']);
+        }
+        [b0, b1] => {
+            let n = (u32::from(b0) << 16) | (u32::from(b1) << 8);
+            out.extend_from_slice(&[symbol(n, 18), symbol(n, 12), symbol(n, 6), b'=']);
+        }
+        _ => {}
+    }
 }
 
 /// The value of each byte in the alphabet, or 0xff.

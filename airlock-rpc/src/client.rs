@@ -11,8 +11,8 @@ use serde_json::json;
 
 use crate::frame::{DEFAULT_MAX_LINE, FrameDecoder, FrameError};
 use crate::message::{
-    CAP_BINARY, CAP_SIGNALS, CAP_STDIN, ClientMessage, CommandParams, DecodeError, ExitStatus,
-    RpcError, ServerMessage, Signal, Stream, VERSION,
+    CAP_BINARY, CAP_RAW, CAP_SIGNALS, CAP_STDIN, ClientMessage, CommandParams, DecodeError,
+    ExitStatus, RpcError, ServerMessage, Signal, Stream, VERSION,
 };
 
 /// What can go wrong on the client side.
@@ -46,6 +46,9 @@ pub enum ClientError {
     Rpc(RpcError),
 }
 
+/// How much one read from the socket takes at most.
+const READ_SIZE: usize = 256 * 1024;
+
 /// One event of a running command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -61,24 +64,28 @@ pub struct Client {
     stream: UnixStream,
     decoder: FrameDecoder,
     writer: Arc<Mutex<UnixStream>>,
-    binary: bool,
+    /// The server sends and takes bytes raw (capability `raw`).
+    raw: bool,
+    /// Where reads land.
+    buf: Vec<u8>,
 }
 
 /// Sends stdin and signals for a running command; cloneable, usable from any thread.
 #[derive(Debug, Clone)]
 pub struct InputSender {
     writer: Arc<Mutex<UnixStream>>,
+    raw: bool,
 }
 
 impl InputSender {
     fn send(&self, message: &ClientMessage) -> std::io::Result<()> {
-        let mut line = message.encode();
-        line.push('\n');
+        let mut bytes = Vec::new();
+        message.write_to(self.raw, &mut bytes);
         let mut writer = self
             .writer
             .lock()
             .map_err(|_| std::io::Error::other("writer lock poisoned"))?;
-        writer.write_all(line.as_bytes())
+        writer.write_all(&bytes)
     }
 
     /// Bytes for the program's stdin.
@@ -100,6 +107,16 @@ impl InputSender {
 impl Client {
     /// Connects to the socket at `path` and negotiates the protocol.
     pub fn connect(path: &Path) -> Result<Self, ClientError> {
+        Self::open(path, None)
+    }
+
+    /// Connects, negotiates and starts `params` in one round trip (the `exec` goes out
+    /// with the `hello`); then read [`Client::next_event`] until [`Event::Exit`].
+    pub fn start(path: &Path, params: CommandParams) -> Result<Self, ClientError> {
+        Self::open(path, Some(params))
+    }
+
+    fn open(path: &Path, exec: Option<CommandParams>) -> Result<Self, ClientError> {
         let stream = UnixStream::connect(path).map_err(|source| ClientError::Connect {
             path: path.display().to_string(),
             source,
@@ -109,22 +126,30 @@ impl Client {
             stream,
             decoder: FrameDecoder::new(DEFAULT_MAX_LINE * 2),
             writer,
-            binary: false,
+            raw: false,
+            buf: vec![0; READ_SIZE],
         };
-        client.hello()?;
-        Ok(client)
-    }
-
-    fn hello(&mut self) -> Result<(), ClientError> {
-        self.sender().send(&ClientMessage::Hello {
+        let mut first = Vec::new();
+        ClientMessage::Hello {
             id: json!(0),
             version: VERSION,
-            capabilities: vec![CAP_BINARY.into(), CAP_STDIN.into(), CAP_SIGNALS.into()],
-        })?;
-        match self.next_message()? {
+            capabilities: [CAP_BINARY, CAP_RAW, CAP_STDIN, CAP_SIGNALS]
+                .map(str::to_owned)
+                .to_vec(),
+        }
+        .write_to(false, &mut first);
+        if let Some(params) = exec {
+            ClientMessage::Exec {
+                id: json!(1),
+                params,
+            }
+            .write_to(false, &mut first);
+        }
+        client.stream.write_all(&first)?;
+        match client.next_message()? {
             ServerMessage::Hello { capabilities, .. } => {
-                self.binary = capabilities.iter().any(|c| c == CAP_BINARY);
-                Ok(())
+                client.raw = capabilities.iter().any(|c| c == CAP_RAW);
+                Ok(client)
             }
             ServerMessage::Error { error, .. } => Err(ClientError::Rpc(error)),
             _ => Err(ClientError::Unexpected),
@@ -135,6 +160,7 @@ impl Client {
     pub fn sender(&self) -> InputSender {
         InputSender {
             writer: Arc::clone(&self.writer),
+            raw: self.raw,
         }
     }
 
@@ -181,17 +207,111 @@ impl Client {
     }
 
     fn next_message(&mut self) -> Result<ServerMessage, ClientError> {
-        let mut buf = [0u8; 64 * 1024];
-        loop {
-            if let Some(line) = self.decoder.next_frame()? {
-                return Ok(ServerMessage::decode(&line)?);
+        read_message(&mut self.decoder, &mut self.stream, &mut self.buf)
+    }
+}
+
+/// Reads the next server message from `input`, with the raw bytes after its line if
+/// it announces some.
+fn read_message(
+    decoder: &mut FrameDecoder,
+    input: &mut impl Read,
+    buf: &mut [u8],
+) -> Result<ServerMessage, ClientError> {
+    let mut pending = None;
+    loop {
+        match pending {
+            None => {
+                if let Some(line) = decoder.next_frame()? {
+                    match ServerMessage::decode_header(&line)? {
+                        (message, None) => return Ok(message),
+                        (_, Some(len)) if len > DEFAULT_MAX_LINE => {
+                            return Err(FrameError::TooLong(DEFAULT_MAX_LINE).into());
+                        }
+                        (message, Some(len)) => {
+                            pending = Some((message, len));
+                            continue;
+                        }
+                    }
+                }
             }
-            let n = self.stream.read(&mut buf)?;
-            if n == 0 {
-                self.decoder.finish()?;
-                return Err(ClientError::Closed);
+            Some((ServerMessage::Output { stream, .. }, len)) => {
+                if let Some(data) = decoder.take(len) {
+                    return Ok(ServerMessage::Output { stream, data });
+                }
             }
-            self.decoder.push(buf.get(..n).unwrap_or(&[]));
+            Some(_) => return Err(ClientError::Unexpected),
         }
+        let n = input.read(buf)?;
+        if n == 0 {
+            decoder.finish()?;
+            return Err(if pending.is_some() {
+                FrameError::Truncated.into()
+            } else {
+                ClientError::Closed
+            });
+        }
+        decoder.push(buf.get(..n).unwrap_or(&[]));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Encoding;
+
+    #[test]
+    fn reads_raw_and_line_messages_split_anywhere() {
+        let messages = [
+            ServerMessage::Output {
+                stream: Stream::Stdout,
+                data: b"line\n\x00\xff{".to_vec(),
+            },
+            ServerMessage::Output {
+                stream: Stream::Stderr,
+                data: Vec::new(),
+            },
+            ServerMessage::Exit {
+                id: json!(1),
+                status: ExitStatus::Code(3),
+            },
+        ];
+        let mut wire = Vec::new();
+        for m in &messages {
+            m.write_to(Encoding::Raw, &mut wire);
+        }
+        // One byte per read: every split point is exercised.
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                match (self.0.split_first(), buf.first_mut()) {
+                    (Some((b, rest)), Some(slot)) => {
+                        *slot = *b;
+                        self.0 = rest;
+                        Ok(1)
+                    }
+                    _ => Ok(0),
+                }
+            }
+        }
+        let mut input = Trickle(&wire);
+        let mut decoder = FrameDecoder::new(DEFAULT_MAX_LINE);
+        for expected in &messages {
+            assert_eq!(
+                &read_message(&mut decoder, &mut input, &mut [0; 16]).unwrap(),
+                expected
+            );
+        }
+        assert!(matches!(
+            read_message(&mut decoder, &mut input, &mut [0; 16]),
+            Err(ClientError::Closed)
+        ));
+        // Cut inside the raw bytes: an error, not a short message.
+        let cut = wire.iter().position(|b| *b == b'\n').unwrap() + 3;
+        let mut decoder = FrameDecoder::new(DEFAULT_MAX_LINE);
+        assert!(matches!(
+            read_message(&mut decoder, &mut &wire[..cut], &mut [0; 16]),
+            Err(ClientError::Frame(FrameError::Truncated))
+        ));
     }
 }

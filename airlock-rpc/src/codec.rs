@@ -26,6 +26,8 @@ pub struct LineReader<R> {
     input: R,
     max: usize,
     line: Vec<u8>,
+    /// Raw stdin bytes still to read after a `raw` header, and those read so far.
+    raw: Option<(usize, Vec<u8>)>,
 }
 
 impl<R: AsyncBufRead + Unpin> LineReader<R> {
@@ -35,6 +37,7 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
             input,
             max,
             line: Vec::new(),
+            raw: None,
         }
     }
 
@@ -67,13 +70,33 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
         }
     }
 
-    /// The next client message; blank lines are skipped.
+    /// The next client message; blank lines are skipped, and the raw bytes after a
+    /// `stdin` line with `raw` (at most the line limit) are read into it.
     pub async fn next_message(&mut self) -> Result<Option<ClientMessage>, ReadError> {
         loop {
+            if let Some((len, bytes)) = &mut self.raw {
+                while bytes.len() < *len {
+                    let buf = self.input.fill_buf().await?;
+                    if buf.is_empty() {
+                        return Err(FrameError::Truncated.into());
+                    }
+                    let take = (*len - bytes.len()).min(buf.len());
+                    bytes.extend_from_slice(buf.get(..take).unwrap_or(&[]));
+                    self.input.consume(take);
+                }
+                let data = self.raw.take().map(|(_, bytes)| bytes).unwrap_or_default();
+                return Ok(Some(ClientMessage::Stdin(data)));
+            }
             match self.next_line().await? {
                 None => return Ok(None),
                 Some(line) if line.iter().all(u8::is_ascii_whitespace) => continue,
-                Some(line) => return Ok(Some(ClientMessage::decode(&line)?)),
+                Some(line) => match ClientMessage::decode_header(&line)? {
+                    (message, None) => return Ok(Some(message)),
+                    (_, Some(len)) if len > self.max => {
+                        return Err(FrameError::TooLong(self.max).into());
+                    }
+                    (_, Some(len)) => self.raw = Some((len, Vec::with_capacity(len))),
+                },
             }
         }
     }
@@ -98,6 +121,32 @@ mod tests {
         assert!(matches!(
             reader.next_message().await,
             Err(ReadError::Frame(FrameError::Truncated))
+        ));
+        // Raw bytes after their line, split anyhow, newlines included.
+        let mut raw = Vec::new();
+        ClientMessage::Stdin(b"a\nb\x00".to_vec()).write_to(true, &mut raw);
+        ClientMessage::StdinEof.write_to(true, &mut raw);
+        let mut reader = LineReader::new(&raw[..], 64);
+        assert_eq!(
+            reader.next_message().await.unwrap(),
+            Some(ClientMessage::Stdin(b"a\nb\x00".to_vec()))
+        );
+        assert_eq!(
+            reader.next_message().await.unwrap(),
+            Some(ClientMessage::StdinEof)
+        );
+        assert_eq!(reader.next_message().await.unwrap(), None);
+        let header = raw.iter().position(|b| *b == b'\n').unwrap() + 1;
+        let cut = &raw[..header + 2];
+        assert!(matches!(
+            LineReader::new(cut, 64).next_message().await,
+            Err(ReadError::Frame(FrameError::Truncated))
+        ));
+        let mut big = Vec::new();
+        ClientMessage::Stdin(vec![7; 100]).write_to(true, &mut big);
+        assert!(matches!(
+            LineReader::new(&big[..], 64).next_message().await,
+            Err(ReadError::Frame(FrameError::TooLong(64)))
         ));
         let long = [b'x'; 100];
         let mut reader = LineReader::new(&long[..], 64);

@@ -66,6 +66,17 @@ impl FrameDecoder {
         }
     }
 
+    /// The next `len` bytes as they are (the raw bytes after a header line), or `None`
+    /// when fewer are buffered yet.
+    pub fn take(&mut self, len: usize) -> Option<Vec<u8>> {
+        if self.buf.len() < len {
+            return None;
+        }
+        let rest = self.buf.split_off(len);
+        self.scanned = 0;
+        Some(std::mem::replace(&mut self.buf, rest))
+    }
+
     /// Call at end of stream: an unfinished line is an error.
     pub fn finish(&self) -> Result<(), FrameError> {
         if self.buf.is_empty() {

@@ -13,6 +13,7 @@ pub use client::{Client, ClientError, Event, InputSender};
 pub use codec::{LineReader, ReadError};
 pub use frame::{DEFAULT_MAX_LINE, FrameDecoder, FrameError};
 pub use message::{
-    CAP_BINARY, CAP_CHECK, CAP_SIGNALS, CAP_STDIN, ClientMessage, CommandParams, DecodeError,
-    ErrorCode, ExitStatus, RpcError, ServerMessage, Signal, Stream, VERSION, method,
+    CAP_BINARY, CAP_CHECK, CAP_RAW, CAP_SIGNALS, CAP_STDIN, ClientMessage, CommandParams,
+    DecodeError, Encoding, ErrorCode, ExitStatus, RpcError, ServerMessage, Signal, Stream, VERSION,
+    method,
 };

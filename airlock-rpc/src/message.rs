@@ -16,6 +16,20 @@ pub const CAP_STDIN: &str = "stdin";
 pub const CAP_SIGNALS: &str = "signals";
 /// Capability: the server answers `check`.
 pub const CAP_CHECK: &str = "check";
+/// Capability: output and stdin bytes travel raw, right after their line, whose
+/// `params.raw` says how many there are (instead of `data`/`data_b64`).
+pub const CAP_RAW: &str = "raw";
+
+/// How the bytes of `output` and `stdin` messages are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// As a UTF-8 `data` string (the original protocol; invalid UTF-8 is replaced).
+    Text,
+    /// As `data_b64` (capability `binary`).
+    Base64,
+    /// Raw, after the line (capability `raw`).
+    Raw,
+}
 
 /// Method names.
 pub mod method {
@@ -305,18 +319,89 @@ fn text(map: &Map<String, Value>, key: &str) -> Option<String> {
     map.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
-fn data_field(params: &Map<String, Value>) -> Result<Vec<u8>, String> {
-    match (params.get("data_b64"), params.get("data")) {
-        (Some(Value::String(b64)), _) => {
-            base64::decode(b64).ok_or_else(|| "`data_b64` is not base64".to_owned())
-        }
-        (None, Some(Value::String(data))) => Ok(data.as_bytes().to_vec()),
-        (None, None) => Ok(Vec::new()),
-        _ => Err("`data` must be a string".to_owned()),
+/// The bytes a message carries: in the line, or that many raw bytes after it.
+enum Data {
+    Bytes(Vec<u8>),
+    Raw(usize),
+}
+
+fn data_field(params: &Map<String, Value>) -> Result<Data, String> {
+    match (
+        params.get("data_b64"),
+        params.get("data"),
+        params.get("raw"),
+    ) {
+        (Some(Value::String(b64)), None, None) => base64::decode(b64)
+            .map(Data::Bytes)
+            .ok_or_else(|| "`data_b64` is not base64".to_owned()),
+        (None, Some(Value::String(data)), None) => Ok(Data::Bytes(data.as_bytes().to_vec())),
+        (None, None, Some(raw)) => raw
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok())
+            .map(Data::Raw)
+            .ok_or_else(|| "`raw` must be a byte count".to_owned()),
+        (None, None, None) => Ok(Data::Bytes(Vec::new())),
+        _ => Err(
+            "give one of `data` (a string), `data_b64` (a string) or `raw` (a count)".to_owned(),
+        ),
     }
 }
 
+/// The error for a line announcing raw bytes, read where they cannot be.
+fn raw_outside_a_reader(id: Option<Value>) -> DecodeError {
+    bad(
+        id,
+        ErrorCode::Invalid,
+        "`raw` bytes follow this line: read it with a framed reader",
+    )
+}
+
 impl ClientMessage {
+    /// Reads one line (without its newline). A `stdin` line with `raw` comes back as
+    /// empty [`ClientMessage::Stdin`] and the count of raw bytes that follow the line,
+    /// which the caller reads and puts in.
+    pub fn decode_header(line: &[u8]) -> Result<(Self, Option<usize>), DecodeError> {
+        let map = envelope(line)?;
+        if text(&map, "method").as_deref() == Some(method::STDIN) {
+            let id = map.get("id").filter(|v| !v.is_null()).cloned();
+            let params = map.get("params").and_then(Value::as_object);
+            if let Some(params) = params {
+                return match data_field(params).map_err(|m| bad(id, ErrorCode::Invalid, m))? {
+                    Data::Bytes(bytes) => Ok((ClientMessage::Stdin(bytes), None)),
+                    Data::Raw(len) => Ok((ClientMessage::Stdin(Vec::new()), Some(len))),
+                };
+            }
+        }
+        Self::decode(line).map(|m| (m, None))
+    }
+
+    /// Appends the message as a line, then its raw bytes when `raw` (stdin only).
+    pub fn write_to(&self, raw: bool, out: &mut Vec<u8>) {
+        match self {
+            ClientMessage::Stdin(data) if raw => {
+                out.extend_from_slice(
+                    format!(
+                        "{{\"jsonrpc\":\"2.0\",\"method\":\"stdin\",\"params\":{{\"raw\":{}}}}}\n",
+                        data.len()
+                    )
+                    .as_bytes(),
+                );
+                out.extend_from_slice(data);
+            }
+            ClientMessage::Stdin(data) => {
+                out.extend_from_slice(
+                    b"{\"jsonrpc\":\"2.0\",\"method\":\"stdin\",\"params\":{\"data_b64\":\"",
+                );
+                base64::encode_into(data, out);
+                out.extend_from_slice(b"\"}}\n");
+            }
+            other => {
+                out.extend_from_slice(other.encode().as_bytes());
+                out.push(b'\n');
+            }
+        }
+    }
+
     /// Reads one line (without its newline).
     pub fn decode(line: &[u8]) -> Result<Self, DecodeError> {
         let map = envelope(line)?;
@@ -372,9 +457,11 @@ impl ClientMessage {
                     ClientMessage::Check { id, params }
                 })
             }
-            method::STDIN => data_field(params)
-                .map(ClientMessage::Stdin)
-                .map_err(|m| bad(id, ErrorCode::Invalid, m)),
+            method::STDIN => match data_field(params) {
+                Ok(Data::Bytes(bytes)) => Ok(ClientMessage::Stdin(bytes)),
+                Ok(Data::Raw(_)) => Err(raw_outside_a_reader(id)),
+                Err(m) => Err(bad(id, ErrorCode::Invalid, m)),
+            },
             method::STDIN_EOF => Ok(ClientMessage::StdinEof),
             method::SIGNAL => params
                 .get("signal")
@@ -521,6 +608,49 @@ impl ServerMessage {
 
     /// Reads one line (without its newline), as a client does.
     pub fn decode(line: &[u8]) -> Result<Self, DecodeError> {
+        match Self::decode_header(line)? {
+            (message, None) => Ok(message),
+            (_, Some(_)) => Err(raw_outside_a_reader(None)),
+        }
+    }
+
+    /// Appends the message as a line (output bytes written as `encoding` says, raw
+    /// ones after the line).
+    pub fn write_to(&self, encoding: Encoding, out: &mut Vec<u8>) {
+        match (self, encoding) {
+            (ServerMessage::Output { stream, data }, Encoding::Raw) => {
+                out.extend_from_slice(
+                    format!(
+                        "{{\"jsonrpc\":\"2.0\",\"method\":\"output\",\"params\":{{\"stream\":\"{}\",\"raw\":{}}}}}\n",
+                        stream.name(),
+                        data.len()
+                    )
+                    .as_bytes(),
+                );
+                out.extend_from_slice(data);
+            }
+            (ServerMessage::Output { stream, data }, Encoding::Base64) => {
+                out.extend_from_slice(
+                    format!(
+                        "{{\"jsonrpc\":\"2.0\",\"method\":\"output\",\"params\":{{\"stream\":\"{}\",\"data_b64\":\"",
+                        stream.name()
+                    )
+                    .as_bytes(),
+                );
+                base64::encode_into(data, out);
+                out.extend_from_slice(b"\"}}\n");
+            }
+            (message, encoding) => {
+                out.extend_from_slice(message.encode(encoding != Encoding::Text).as_bytes());
+                out.push(b'\n');
+            }
+        }
+    }
+
+    /// Reads one line (without its newline). An `output` line with `raw` comes back
+    /// with empty data and the count of raw bytes that follow the line, which the
+    /// caller reads and puts in.
+    pub fn decode_header(line: &[u8]) -> Result<(Self, Option<usize>), DecodeError> {
         let map = envelope(line)?;
         let id = map.get("id").cloned();
         if let Some(method) = text(&map, "method") {
@@ -546,9 +676,22 @@ impl ServerMessage {
                     ));
                 }
             };
-            let data = data_field(params).map_err(|m| bad(None, ErrorCode::Invalid, m))?;
-            return Ok(ServerMessage::Output { stream, data });
+            return match data_field(params).map_err(|m| bad(None, ErrorCode::Invalid, m))? {
+                Data::Bytes(data) => Ok((ServerMessage::Output { stream, data }, None)),
+                Data::Raw(len) => Ok((
+                    ServerMessage::Output {
+                        stream,
+                        data: Vec::new(),
+                    },
+                    Some(len),
+                )),
+            };
         }
+        Self::decode_reply(&map, id).map(|reply| (reply, None))
+    }
+
+    /// A reply: an error or a result.
+    fn decode_reply(map: &Map<String, Value>, id: Option<Value>) -> Result<Self, DecodeError> {
         if let Some(error) = map.get("error").and_then(Value::as_object) {
             let data = error.get("data").and_then(Value::as_object);
             return Ok(ServerMessage::Error {

@@ -83,8 +83,7 @@ pub fn run() -> i32 {
 
 /// Sends the command and relays everything until it ends; returns its exit code.
 fn forward(socket: &Path, params: CommandParams) -> Result<i32, ClientError> {
-    let mut client = Client::connect(socket)?;
-    client.exec(params)?;
+    let mut client = Client::start(socket, params)?;
     let sender = client.sender();
     spawn_stdin(sender.clone());
     spawn_signals(sender);
@@ -115,7 +114,7 @@ fn forward(socket: &Path, params: CommandParams) -> Result<i32, ClientError> {
 fn spawn_stdin(sender: InputSender) {
     std::thread::spawn(move || {
         let mut stdin = std::io::stdin().lock();
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = vec![0u8; 256 * 1024];
         loop {
             match stdin.read(&mut buf) {
                 Ok(0) | Err(_) => break,

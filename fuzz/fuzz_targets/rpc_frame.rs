@@ -24,6 +24,16 @@ fuzz_target!(|data: &[u8]| {
                     assert!(line.len() <= MAX);
                     let _ = ClientMessage::decode(&line);
                     let _ = ServerMessage::decode(&line);
+                    let _ = ClientMessage::decode_header(&line);
+                    // A raw header: its bytes come next (a reader refuses more than MAX).
+                    if let Ok((_, Some(len))) = ServerMessage::decode_header(&line) {
+                        if len > MAX {
+                            return;
+                        }
+                        if let Some(bytes) = decoder.take(len) {
+                            assert_eq!(bytes.len(), len);
+                        }
+                    }
                 }
                 Ok(None) => break,
                 Err(_) => return,
