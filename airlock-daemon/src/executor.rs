@@ -4,6 +4,7 @@
 //! fires or on shutdown, and the child is always reaped.
 
 use std::collections::BTreeMap;
+use std::os::fd::AsFd;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -29,7 +30,10 @@ fn os_signal(signal: WireSignal) -> Signal {
 }
 
 /// Output is read and sent in chunks of at most this many bytes.
-pub const CHUNK: usize = 64 * 1024;
+pub const CHUNK: usize = 256 * 1024;
+
+/// The capacity asked for the program's output pipes: fewer, larger reads.
+const PIPE_SIZE: usize = 256 * 1024;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -98,6 +102,16 @@ pub async fn run(
         .and_then(Pid::from_raw);
     let bytes_out = Arc::new(AtomicU64::new(0));
     let mut readers = Vec::new();
+    for pipe in [
+        child.stdout.as_ref().map(AsFd::as_fd),
+        child.stderr.as_ref().map(AsFd::as_fd),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        // Only a hint: a smaller pipe (the system's limit) works the same, slower.
+        let _ = rustix::pipe::fcntl_setpipe_size(pipe, PIPE_SIZE);
+    }
     if let Some(stdout) = child.stdout.take() {
         readers.push(tokio::spawn(pump(
             stdout,
@@ -205,17 +219,20 @@ async fn pump(
     output: mpsc::Sender<(Stream, Vec<u8>)>,
     counter: Arc<AtomicU64>,
 ) {
-    let mut buf = vec![0u8; CHUNK];
+    // Read into spare capacity: nothing is zeroed or touched before the program writes.
+    let mut buf = Vec::with_capacity(CHUNK);
     loop {
-        match pipe.read(&mut buf).await {
+        buf.clear();
+        match pipe.read_buf(&mut buf).await {
             Ok(0) | Err(_) => return,
             Ok(n) => {
-                let chunk = buf.get(..n).unwrap_or(&[]).to_vec();
                 counter.fetch_add(n as u64, Ordering::Relaxed);
-                if output.send((stream, chunk)).await.is_err() {
+                if output.send((stream, buf.clone())).await.is_err() {
                     // The client is gone; keep draining so the program is not
                     // blocked on a full pipe before it is killed.
-                    while matches!(pipe.read(&mut buf).await, Ok(n) if n > 0) {}
+                    while matches!(pipe.read_buf(&mut buf).await, Ok(n) if n > 0) {
+                        buf.clear();
+                    }
                     return;
                 }
             }

@@ -4,7 +4,7 @@
 //!
 //! The hook's stdin is NDJSON: first the request (as the pre-exec hook sees it), then
 //! one `{"stream":"stdout"|"stderr","data_b64":"..."}` per chunk of output in the
-//! order the program wrote it (chunks are cut anywhere, at most 64 KiB), and last
+//! order the program wrote it (chunks are cut anywhere, at most 256 KiB), and last
 //! `{"exit":{"code":N}}` or `{"exit":{"signal":N}}`, then end of input. Its stdout is
 //! NDJSON the daemon forwards to the client: `{"stream":..,"data":"text"}` or
 //! `{"stream":..,"data_b64":".."}`, and `{"exit_code":N}` (0 to 255) to replace the

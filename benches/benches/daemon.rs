@@ -1,0 +1,223 @@
+//! The daemon's targets, end to end: the real `airlock-daemon` (release build) and the
+//! real static shim, as an agent uses them.
+//!
+//! - `proxied_true`: `/bin/true` run directly versus through the shim and the daemon
+//!   (target: proxied at most 1.5x direct).
+//! - `proxied_cat`: 100 MB of random bytes through a proxied `cat` (target: 300 MB/s),
+//!   next to the same bytes through `cat` directly.
+//!
+//! The bench builds what it runs first (`cargo build --release -p airlock-daemon` and
+//! the static shim exactly as `.ci/shim-size` builds it), so `cargo bench -p
+//! airlock-benches --bench daemon` is the whole command.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a benchmark's setup fails loudly"
+)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+const CAT_BYTES: usize = 100_000_000;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+fn cargo(args: &[&str], rustflags: Option<&str>) {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.args(args).current_dir(workspace());
+    if let Some(flags) = rustflags {
+        command.env("RUSTFLAGS", flags);
+    }
+    let status = command.status().unwrap();
+    assert!(status.success(), "cargo {args:?} failed");
+}
+
+/// Builds the release daemon and the static shim; returns their paths.
+fn build() -> (PathBuf, PathBuf) {
+    cargo(&["build", "--release", "-p", "airlock-daemon"], None);
+    cargo(
+        &[
+            "build",
+            "--profile",
+            "shim",
+            "-p",
+            "airlock-shim",
+            "--target",
+            "x86_64-unknown-linux-gnu",
+        ],
+        Some("-C target-feature=+crt-static"),
+    );
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace().join("target"), PathBuf::from);
+    (
+        target.join("release/airlock-daemon"),
+        target.join("x86_64-unknown-linux-gnu/shim/airlock-shim"),
+    )
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    daemon: Child,
+    socket: PathBuf,
+    workspace: PathBuf,
+    bin: PathBuf,
+    input: PathBuf,
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn setup() -> Setup {
+    let (daemon_bin, shim) = build();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let workspace = root.join("a1/ws");
+    std::fs::create_dir_all(&workspace).unwrap();
+    write(
+        &root.join("config/config.toml"),
+        "[commands]\nenable = [\"true\", \"cat\"]\n",
+    );
+    write(
+        &root.join("a1/airlock.toml"),
+        &format!(
+            "commands = []\n[[mounts]]\ncontainer = \"{0}\"\nhost = \"{0}\"\n",
+            workspace.display()
+        ),
+    );
+    write(
+        &root.join("a1/commands/true.toml"),
+        "[command]\nbin = \"true\"\n",
+    );
+    write(
+        &root.join("a1/commands/cat.toml"),
+        "[command]\nbin = \"cat\"\n",
+    );
+    write(&root.join("agents.toml"), "[a1]\npath = \"a1\"\n");
+    let bin = root.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for name in ["true", "cat"] {
+        std::os::unix::fs::symlink(&shim, bin.join(name)).unwrap();
+    }
+    let input = root.join("input.bin");
+    let mut random = std::fs::File::open("/dev/urandom").unwrap();
+    let mut bytes = vec![0u8; CAT_BYTES];
+    random.read_exact(&mut bytes).unwrap();
+    std::fs::File::create(&input)
+        .unwrap()
+        .write_all(&bytes)
+        .unwrap();
+
+    let mut daemon = Command::new(daemon_bin)
+        .args(["start", "--config"])
+        .arg(root.join("config"))
+        .arg("--agents")
+        .arg(root.join("agents.toml"))
+        .arg("--sockets")
+        .arg(root.join("sockets"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(daemon.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("agent a1: ") {
+        line.clear();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "daemon exited");
+    }
+    std::thread::spawn(move || for _ in stdout.lines() {});
+    Setup {
+        socket: root.join("sockets/a1.sock"),
+        _dir: dir,
+        daemon,
+        workspace,
+        bin,
+        input,
+    }
+}
+
+impl Setup {
+    fn command(&self, program: &Path) -> Command {
+        let mut command = Command::new(program);
+        command
+            .current_dir(&self.workspace)
+            .env_clear()
+            .env("AIRLOCK_SOCKET", &self.socket);
+        command
+    }
+
+    /// Runs `program` with the input on stdin and counts what comes out.
+    fn pipe_through(&self, program: &Path) -> usize {
+        let mut child = self
+            .command(program)
+            .stdin(std::fs::File::open(&self.input).unwrap())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = child.stdout.take().unwrap();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut total = 0;
+        loop {
+            match out.read(&mut buf).unwrap() {
+                0 => break,
+                n => total += n,
+            }
+        }
+        assert!(child.wait().unwrap().success());
+        total
+    }
+}
+
+fn daemon_targets(c: &mut Criterion) {
+    let setup = setup();
+
+    let mut group = c.benchmark_group("proxied_true");
+    group.bench_function("direct", |b| {
+        b.iter(|| {
+            assert!(
+                setup
+                    .command(Path::new("/bin/true"))
+                    .status()
+                    .unwrap()
+                    .success()
+            )
+        });
+    });
+    let shim_true = setup.bin.join("true");
+    group.bench_function("proxied", |b| {
+        b.iter(|| assert!(setup.command(&shim_true).status().unwrap().success()));
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("proxied_cat");
+    group.sample_size(10);
+    group.throughput(Throughput::Bytes(CAT_BYTES as u64));
+    group.bench_function("direct", |b| {
+        b.iter(|| assert_eq!(setup.pipe_through(Path::new("/bin/cat")), CAT_BYTES));
+    });
+    let shim_cat = setup.bin.join("cat");
+    group.bench_function("proxied", |b| {
+        b.iter(|| assert_eq!(setup.pipe_through(&shim_cat), CAT_BYTES));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, daemon_targets);
+criterion_main!(benches);
