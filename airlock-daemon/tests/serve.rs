@@ -18,7 +18,7 @@ use airlock_rpc::base64;
 use serde_json::{Value, json};
 
 mod support;
-use support::{start_daemon, write};
+use support::{peak_memory, start_daemon, write};
 
 struct Daemon {
     child: Child,
@@ -497,4 +497,107 @@ fn failing_post_exec_hooks_fail_closed() {
         !marker.exists(),
         "the program ran without its post-exec hook"
     );
+}
+
+#[test]
+fn an_unterminated_300_megabyte_line_stays_bounded() {
+    let daemon = Daemon::start();
+    let mut client = daemon.connect();
+    let junk = vec![b'x'; 1 << 20];
+    let mut sent = 0usize;
+    // The daemon stops reading at its line limit and closes: writing then fails.
+    while sent < 300 << 20 {
+        if client.stream.write_all(&junk).is_err() {
+            break;
+        }
+        sent += junk.len();
+    }
+    let mut reply = String::new();
+    let _ = client.reader.read_line(&mut reply);
+    assert!(reply.contains("-32700"), "{reply}");
+    // A raw stdin header announcing 300 MB is refused the same way, before any byte.
+    let mut client = daemon.connect();
+    client.send(json!({"jsonrpc":"2.0","id":0,"method":"hello","params":{"version":1,"capabilities":["raw"]}}));
+    let _ = client.recv();
+    client.send(json!({"jsonrpc":"2.0","id":1,"method":"exec","params":{"command":"cat","args":[],"cwd":"/workspace"}}));
+    client.send(json!({"jsonrpc":"2.0","method":"stdin","params":{"raw": 300u64 << 20}}));
+    let mut closed = String::new();
+    loop {
+        closed.clear();
+        if client.reader.read_line(&mut closed).unwrap_or(0) == 0 {
+            break;
+        }
+    }
+    let peak = peak_memory(daemon.child.id());
+    assert!(peak < 64 << 20, "daemon peak memory {peak} bytes");
+    let (out, _, end) = daemon
+        .connect()
+        .exec("sh", &["-c", "echo alive"], "/workspace");
+    assert_eq!(out, b"alive\n");
+    assert_eq!(end["result"]["exit_code"], 0);
+}
+
+#[test]
+fn two_hundred_concurrent_commands_run_in_bounded_memory() {
+    const N: usize = 200;
+    let daemon = Daemon::start_with(
+        "max_connections = 512\nmax_connections_per_agent = 256\n",
+        "",
+    );
+    // Each `cat` waits for its stdin, so all of them run at once.
+    let mut clients: Vec<Client> = (0..N)
+        .map(|_| {
+            let mut client = daemon.connect();
+            client.hello();
+            client.send(json!({"jsonrpc":"2.0","id":1,"method":"exec","params":{"command":"cat","args":[],"cwd":"/workspace"}}));
+            client
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let running = children_of(daemon.child.id());
+        if running >= N {
+            break;
+        }
+        assert!(Instant::now() < deadline, "only {running} of {N} started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for (i, client) in clients.iter_mut().enumerate() {
+        let data = format!("client {i}\n");
+        client.send(
+            json!({"jsonrpc":"2.0","method":"stdin","params":{"data_b64": base64::encode(data.as_bytes())}}),
+        );
+        client.send(json!({"jsonrpc":"2.0","method":"stdin_eof"}));
+    }
+    for (i, client) in clients.iter_mut().enumerate() {
+        let (out, _, end) = client.collect();
+        assert_eq!(end["result"]["exit_code"], 0, "{end}");
+        assert_eq!(out, format!("client {i}\n").as_bytes());
+    }
+    let peak = peak_memory(daemon.child.id());
+    assert!(peak < 64 << 20, "daemon peak memory {peak} bytes");
+    assert_eq!(
+        daemon
+            .audit()
+            .iter()
+            .filter(|r| r["command"] == "cat" && r["exit_code"] == 0)
+            .count(),
+        N
+    );
+}
+
+/// How many processes have `pid` as their parent.
+fn children_of(pid: u32) -> usize {
+    let parent = pid.to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
+        .filter(|stat| {
+            // The fields after the command's closing parenthesis: state, ppid, ...
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                == Some(parent.as_str())
+        })
+        .count()
 }

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 mod support;
-use support::{start_daemon, write};
+use support::{peak_memory, start_daemon, write};
 
 /// The shim binary beside the daemon's, built on demand when this package is tested
 /// alone.
@@ -160,4 +160,26 @@ fn refusals_reach_the_agent_as_one_line_and_a_distinct_code() {
         .unwrap();
     assert_eq!(outside.status.code(), Some(126));
     assert!(String::from_utf8_lossy(&outside.stderr).contains("airlock.cwd"));
+}
+
+#[test]
+fn a_hundred_megabytes_of_binary_output_arrive_byte_exact() {
+    let s = setup();
+    let mut data = vec![0u8; 100_000_000];
+    // A cheap deterministic byte mix with every value and no structure to hide behind.
+    let mut x: u32 = 0x9e37_79b9;
+    for byte in &mut data {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        *byte = x as u8;
+    }
+    std::fs::write(s.workspace.join("big.bin"), &data).unwrap();
+    let output = s.command("cat").arg("big.bin").output().unwrap();
+    assert!(output.status.success(), "{:?}", output.status);
+    assert_eq!(output.stdout.len(), data.len());
+    assert!(output.stdout == data, "the bytes changed on the way");
+    // The daemon streamed it: it never held a sizeable part of it.
+    let peak = peak_memory(s.daemon.id());
+    assert!(peak < 64 << 20, "daemon peak memory {peak} bytes");
 }

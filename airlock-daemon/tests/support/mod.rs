@@ -38,3 +38,19 @@ pub fn start_daemon(root: &Path, env: &[(&str, &str)]) -> (Child, BufReader<Chil
     }
     (child, stdout)
 }
+
+/// The most memory process `pid` has held (VmHWM), in bytes.
+#[allow(dead_code, reason = "not every test file measures memory")]
+pub fn peak_memory(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .expect("VmHWM in /proc/PID/status");
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    kib * 1024
+}
