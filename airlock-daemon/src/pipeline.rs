@@ -117,7 +117,10 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
     })?;
     let env = agent.scope.env_plan(module).apply(std::env::vars());
     if module.bin() == "git" {
-        check_git_config(&program, &host_cwd, &env, loaded.config.limits.hook_timeout).await?;
+        let location = airlock_builtins::git_location_args(&request.args);
+        let timeout = loaded.config.limits.hook_timeout;
+        check_git_config(&program, &location, &host_cwd, &env, timeout).await?;
+        check_rebase_todo(&program, &location, &host_cwd, &env, timeout).await?;
     }
     let mut args = request.args.clone();
     args.extend(module.append_args().iter().cloned());
@@ -227,14 +230,18 @@ async fn run_pre_exec(
 
 /// Refuses to run git while the repository's own configuration (which the agent can
 /// write) names a program for git to run: see `airlock_builtins::git_config_risks`.
+/// `location` are the agent's options that choose the repository (`-C sub`), so the
+/// repository checked is the one git will use.
 async fn check_git_config(
     git: &Path,
+    location: &[String],
     cwd: &Path,
     env: &std::collections::BTreeMap<String, String>,
     timeout: Duration,
 ) -> Result<(), Refusal> {
     let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    let args = ["config", "--list", "--show-scope", "--null"];
+    let mut args: Vec<&str> = location.iter().map(String::as_str).collect();
+    args.extend(["config", "--list", "--show-scope", "--null"]);
     let output = hooks::run_program(git, &args, cwd, &env, &[], timeout)
         .await
         .map_err(|why| {
@@ -267,6 +274,85 @@ async fn check_git_config(
             ),
         )),
     }
+}
+
+/// The most of a rebase todo list the daemon reads; a longer one is refused.
+const MAX_TODO: u64 = 1 << 20;
+
+/// Refuses to run git while the repository's rebase todo list (which the agent can
+/// write) holds a line that runs a program (`exec make`): `git rebase --continue`
+/// would run it. See `airlock_builtins::git_todo_risks`.
+async fn check_rebase_todo(
+    git: &Path,
+    location: &[String],
+    cwd: &Path,
+    env: &std::collections::BTreeMap<String, String>,
+    timeout: Duration,
+) -> Result<(), Refusal> {
+    let refuse = |why: String| Refusal::denied("airlock.git-rebase-todo", why);
+    let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut args: Vec<&str> = location.iter().map(String::as_str).collect();
+    args.extend([
+        "rev-parse",
+        "--path-format=absolute",
+        "--git-path",
+        "rebase-merge/git-rebase-todo",
+    ]);
+    let output = hooks::run_program(git, &args, cwd, &env, &[], timeout)
+        .await
+        .map_err(|why| refuse(format!("cannot locate the repository: {why}")))?;
+    if !output.status.success() {
+        // Not a repository (or not one git can use): there is no todo list, and the
+        // command itself will fail the same way.
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let path = Path::new(text.trim_end_matches(['\n', '\r']));
+    let todo = match read_todo(path) {
+        Ok(Some(todo)) => todo,
+        Ok(None) => return Ok(()),
+        Err(why) => return Err(refuse(why)),
+    };
+    match airlock_builtins::git_todo_risks(&todo).first() {
+        None => Ok(()),
+        Some(line) => Err(refuse(format!(
+            "the repository's rebase todo list holds `{}`, which git would run on the host; remove it from {}",
+            line.chars().take(200).collect::<String>(),
+            path.display()
+        ))),
+    }
+}
+
+/// Reads a todo list the agent may have planted: never blocks on a FIFO, never
+/// follows it into a device, never reads more than [`MAX_TODO`].
+fn read_todo(path: &Path) -> Result<Option<String>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read the rebase todo list: {e}")),
+    };
+    let metadata = file
+        .metadata()
+        .map_err(|e| format!("cannot read the rebase todo list: {e}"))?;
+    if !metadata.is_file() {
+        return Err(format!("`{}` is not a regular file", path.display()));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_TODO + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read the rebase todo list: {e}"))?;
+    if bytes.len() as u64 > MAX_TODO {
+        return Err(format!(
+            "the rebase todo list is longer than {MAX_TODO} bytes"
+        ));
+    }
+    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
 }
 
 /// The environment hooks run with: a plain PATH and what they are about.
@@ -434,6 +520,93 @@ mod tests {
             .unwrap_err();
         assert_eq!(r.rule.as_deref(), Some("airlock.git-config"));
         assert!(r.reason.contains("filter.x.smudge"), "{}", r.reason);
+
+        // The repository git will use is the one checked: `-C sub` reads sub's config.
+        let sub = ws.join("sub");
+        std::fs::create_dir_all(&sub).unwrap();
+        git_in(&sub, &["init", "-q"]);
+        std::fs::write(
+            ws.join(".git/config"),
+            "[core]\n\trepositoryformatversion = 0\n",
+        )
+        .unwrap();
+        let clean = prepare(&loaded, "a1", request("git", &["status"], "/workspace")).await;
+        assert!(clean.is_ok(), "{clean:?}");
+        git_in(&sub, &["config", "core.fsmonitor", "touch /tmp/pwned"]);
+        let r = prepare(
+            &loaded,
+            "a1",
+            request("git", &["-C", "sub", "status"], "/workspace"),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(r.rule.as_deref(), Some("airlock.git-config"), "{r:?}");
+        assert!(r.reason.contains("core.fsmonitor"), "{}", r.reason);
+    }
+
+    fn git_in(dir: &Path, args: &[&str]) {
+        let status = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    }
+
+    #[tokio::test]
+    async fn a_planted_rebase_todo_refuses_git() {
+        let f = fixture(None);
+        let agent_dir = f.loaded.config_dir.join("a1");
+        std::fs::write(
+            agent_dir.join("commands/git.toml"),
+            airlock_builtins::get("git").unwrap().source,
+        )
+        .unwrap();
+        let config = DaemonConfig::parse("c", "[commands]\nenable = [\"git\"]\n").unwrap();
+        let agent = crate::load::load_agent(
+            &config,
+            &airlock_policy::Policy::default(),
+            "a1",
+            &agent_dir,
+        )
+        .unwrap();
+        let loaded = Loaded {
+            config,
+            config_dir: f.loaded.config_dir.clone(),
+            agents: [("a1".to_owned(), agent)].into(),
+        };
+        let ws = agent_dir.join("ws");
+        git_in(&ws, &["init", "-q"]);
+        let todo_dir = ws.join(".git/rebase-merge");
+        std::fs::create_dir_all(&todo_dir).unwrap();
+        let todo = todo_dir.join("git-rebase-todo");
+        let continue_ = || request("git", &["rebase", "--continue"], "/workspace");
+
+        std::fs::write(
+            &todo,
+            "pick 1234 one\n# exec in a comment\nfixup 5678 two\n",
+        )
+        .unwrap();
+        let clean = prepare(&loaded, "a1", continue_()).await;
+        assert!(clean.is_ok(), "{clean:?}");
+
+        std::fs::write(&todo, "pick 1234 one\n  x touch /tmp/pwned\n").unwrap();
+        let r = prepare(&loaded, "a1", continue_()).await.unwrap_err();
+        assert_eq!(r.rule.as_deref(), Some("airlock.git-rebase-todo"), "{r:?}");
+        assert!(r.reason.contains("x touch /tmp/pwned"), "{}", r.reason);
+
+        // A FIFO in its place is refused at once, not waited on.
+        std::fs::remove_file(&todo).unwrap();
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&todo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let r = prepare(&loaded, "a1", continue_()).await.unwrap_err();
+        assert_eq!(r.rule.as_deref(), Some("airlock.git-rebase-todo"), "{r:?}");
+        assert!(r.reason.contains("not a regular file"), "{}", r.reason);
     }
 
     #[tokio::test]
