@@ -601,3 +601,27 @@ fn children_of(pid: u32) -> usize {
         })
         .count()
 }
+
+#[test]
+fn a_module_timeout_kills_the_program_and_says_so() {
+    let mut daemon = Daemon::start();
+    write(
+        &daemon.dir.path().join("a1/commands/sh.toml"),
+        &format!("{SH}[exec]\ntimeout_secs = 1\n"),
+    );
+    daemon.reload();
+    let mut client = daemon.connect();
+    client.hello();
+    client.send(json!({"jsonrpc":"2.0","id":1,"method":"exec","params":{"command":"sh","args":["-c","echo $$; exec sleep 60"],"cwd":"/workspace"}}));
+    let (out, _, end) = client.collect();
+    assert_eq!(end["result"]["signal"], 9, "{end}");
+    let pid = String::from_utf8(out).unwrap().trim().to_owned();
+    // Killed and reaped: not even a zombie is left.
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "{pid} remains"
+    );
+    let record = daemon.audit().pop().unwrap();
+    assert_eq!(record["signal"], 9, "{record}");
+    assert_eq!(record["reason"], "killed: timeout", "{record}");
+}
