@@ -100,6 +100,22 @@ pub async fn pre_exec(
     }
 }
 
+/// A hook's command: in `dir`, with exactly `env`, piped stdin/stdout/stderr, its own
+/// process group, killed when dropped.
+pub fn hook_command(path: &Path, dir: &Path, env: &[(String, String)]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(path);
+    command
+        .current_dir(dir)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    command
+}
+
 /// A finished hook's status and bounded output.
 pub struct HookOutput {
     /// How it ended.
@@ -132,16 +148,8 @@ pub async fn run_program(
     input: &[u8],
     timeout: Duration,
 ) -> Result<HookOutput, String> {
-    let mut child = tokio::process::Command::new(path)
+    let mut child = hook_command(path, dir, env)
         .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("could not start: {e}"))?;
     let mut stdin = child.stdin.take();

@@ -478,27 +478,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_planted_git_config_refuses_git() {
-        let f = fixture(None);
-        let agent_dir = f.loaded.config_dir.join("a1");
-        std::fs::write(
-            agent_dir.join("commands/git.toml"),
-            airlock_builtins::get("git").unwrap().source,
-        )
-        .unwrap();
-        let config = DaemonConfig::parse("c", "[commands]\nenable = [\"git\"]\n").unwrap();
-        let agent = crate::load::load_agent(
-            &config,
-            &airlock_policy::Policy::default(),
-            "a1",
-            &agent_dir,
-        )
-        .unwrap();
-        let loaded = Loaded {
-            config,
-            config_dir: f.loaded.config_dir.clone(),
-            agents: [("a1".to_owned(), agent)].into(),
-        };
-        let ws = agent_dir.join("ws");
+        let (_f, loaded, ws) = git_fixture();
         assert!(
             std::process::Command::new("git")
                 .args(["init", "-q"])
@@ -544,17 +524,8 @@ mod tests {
         assert!(r.reason.contains("core.fsmonitor"), "{}", r.reason);
     }
 
-    fn git_in(dir: &Path, args: &[&str]) {
-        let status = std::process::Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .status()
-            .unwrap();
-        assert!(status.success(), "git {args:?}");
-    }
-
-    #[tokio::test]
-    async fn a_planted_rebase_todo_refuses_git() {
+    /// An agent `a1` with the built-in git module and its workspace.
+    fn git_fixture() -> (Fixture, Loaded, PathBuf) {
         let f = fixture(None);
         let agent_dir = f.loaded.config_dir.join("a1");
         std::fs::write(
@@ -575,7 +546,21 @@ mod tests {
             config_dir: f.loaded.config_dir.clone(),
             agents: [("a1".to_owned(), agent)].into(),
         };
-        let ws = agent_dir.join("ws");
+        (f, loaded, agent_dir.join("ws"))
+    }
+
+    fn git_in(dir: &Path, args: &[&str]) {
+        let status = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    }
+
+    #[tokio::test]
+    async fn a_planted_rebase_todo_refuses_git() {
+        let (_f, loaded, ws) = git_fixture();
         git_in(&ws, &["init", "-q"]);
         let todo_dir = ws.join(".git/rebase-merge");
         std::fs::create_dir_all(&todo_dir).unwrap();

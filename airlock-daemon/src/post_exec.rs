@@ -17,7 +17,6 @@
 //! already passed on has reached the client; nothing else does.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use airlock_rpc::base64;
@@ -84,16 +83,8 @@ impl Hook {
         let mut line =
             serde_json::to_vec(request).map_err(|e| format!("post-exec hook input: {e}"))?;
         line.push(b'\n');
-        let mut child = tokio::process::Command::new(path)
-            .current_dir(dir)
-            .env_clear()
-            .envs(env.iter().map(|(k, v)| (k, v)))
+        let mut child = crate::hooks::hook_command(path, dir, env)
             .env("AIRLOCK_HOOK", "post-exec")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true)
             .spawn()
             .map_err(|e| format!("post-exec hook could not start: {e}"))?;
         if let Some(stdin) = child.stdin.as_mut() {

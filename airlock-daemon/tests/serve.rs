@@ -95,6 +95,15 @@ impl Daemon {
             .collect()
     }
 
+    /// Runs a command end to end: the daemon still serves.
+    fn assert_serving(&self) {
+        let (out, _, end) = self
+            .connect()
+            .exec("sh", &["-c", "echo alive"], "/workspace");
+        assert_eq!(out, b"alive\n");
+        assert_eq!(end["result"]["exit_code"], 0, "{end}");
+    }
+
     /// Sends SIGHUP and waits until the daemon says it reloaded.
     fn reload(&mut self) {
         self.signal("HUP");
@@ -327,11 +336,7 @@ fn oversized_lines_are_refused_and_the_daemon_keeps_serving() {
     let mut reply = String::new();
     let _ = client.reader.read_line(&mut reply);
     assert!(reply.contains("-32700"), "{reply}");
-    let (out, _, end) = daemon
-        .connect()
-        .exec("sh", &["-c", "echo alive"], "/workspace");
-    assert_eq!(out, b"alive\n");
-    assert_eq!(end["result"]["exit_code"], 0);
+    daemon.assert_serving();
 }
 
 #[test]
@@ -530,11 +535,7 @@ fn an_unterminated_300_megabyte_line_stays_bounded() {
     }
     let peak = peak_memory(daemon.child.id());
     assert!(peak < 64 << 20, "daemon peak memory {peak} bytes");
-    let (out, _, end) = daemon
-        .connect()
-        .exec("sh", &["-c", "echo alive"], "/workspace");
-    assert_eq!(out, b"alive\n");
-    assert_eq!(end["result"]["exit_code"], 0);
+    daemon.assert_serving();
 }
 
 #[test]
