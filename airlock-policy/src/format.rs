@@ -58,6 +58,8 @@ pub(crate) struct RawSyntax {
     #[serde(default)]
     pub double_dash: Option<RawDoubleDash>,
     #[serde(default)]
+    pub undeclared: Option<RawUndeclared>,
+    #[serde(default)]
     pub subcommands: Option<bool>,
     #[serde(default)]
     pub global: Option<Spanned<RawScope>>,
@@ -81,6 +83,14 @@ pub(crate) enum RawStyle {
 pub(crate) enum RawDoubleDash {
     EndsOptions,
     Ignored,
+}
+
+/// `undeclared = "..."`: what an undeclared option does with the word after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum RawUndeclared {
+    Either,
+    TakesValue,
 }
 
 /// `[syntax.global]` or `[syntax.commands."NAME"]`.

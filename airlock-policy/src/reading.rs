@@ -229,6 +229,12 @@ impl<'a, S: AsRef<str>> Reader<'_, 'a, '_, S> {
         choice
     }
 
+    /// Whether an undeclared option takes the next argument: always under
+    /// `undeclared = "takes-value"`, otherwise both ways (a choice point).
+    fn undeclared_takes(&mut self) -> bool {
+        self.syntax.undeclared_takes_value || self.choose()
+    }
+
     fn in_global_scope(&self) -> bool {
         self.node == Some(0)
     }
@@ -270,7 +276,7 @@ impl<'a, S: AsRef<str>> Reader<'_, 'a, '_, S> {
                 }
                 let value = match attached {
                     Some(v) => Some(v),
-                    None if self.peek_value_candidate() && self.choose() => self.take(),
+                    None if self.peek_value_candidate() && self.undeclared_takes() => self.take(),
                     None => None,
                 };
                 self.push_opt(OptKey::Long(name), global, value);
@@ -347,7 +353,7 @@ impl<'a, S: AsRef<str>> Reader<'_, 'a, '_, S> {
                         return;
                     }
                     if rest.is_empty() {
-                        let value = if self.peek_value_candidate() && self.choose() {
+                        let value = if self.peek_value_candidate() && self.undeclared_takes() {
                             self.take()
                         } else {
                             None
@@ -355,7 +361,7 @@ impl<'a, S: AsRef<str>> Reader<'_, 'a, '_, S> {
                         self.push_opt(OptKey::Short(c), global, value);
                         return;
                     }
-                    if self.choose() {
+                    if self.undeclared_takes() {
                         self.push_opt(OptKey::Short(c), global, Some(rest));
                         return;
                     }

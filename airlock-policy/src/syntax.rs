@@ -6,7 +6,7 @@ use toml::Spanned;
 
 use crate::automaton::FnvMap;
 use crate::error::{CompileError, ErrorKind, Source};
-use crate::format::{RawDoubleDash, RawScope, RawStyle, RawSyntax};
+use crate::format::{RawDoubleDash, RawScope, RawStyle, RawSyntax, RawUndeclared};
 
 /// Index of a declared option in [`Syntax::options`].
 pub(crate) type OptId = u32;
@@ -91,6 +91,9 @@ pub(crate) struct Syntax {
     pub style: Style,
     pub global_anywhere: bool,
     pub double_dash_ends_options: bool,
+    /// Undeclared options always take a following non-option word as their value
+    /// (`undeclared = "takes-value"`) instead of being read both ways.
+    pub undeclared_takes_value: bool,
     pub subcommands: bool,
     /// Whether scopes abbreviate long options unless they say otherwise.
     pub default_abbreviate: bool,
@@ -124,6 +127,7 @@ impl Syntax {
             style,
             global_anywhere: raw.global_anywhere.unwrap_or(false),
             double_dash_ends_options: raw.double_dash != Some(RawDoubleDash::Ignored),
+            undeclared_takes_value: raw.undeclared == Some(RawUndeclared::TakesValue),
             subcommands: raw.subcommands.unwrap_or(!raw.commands.is_empty()),
             default_abbreviate: raw.abbreviate.unwrap_or(false),
             nodes: vec![PathNode::default()],

@@ -394,3 +394,48 @@ fn decisions_explain_themselves() {
     let d = m.check(&["-c", "a=b", "status"]);
     assert_eq!(d.reason(), "config injection");
 }
+
+#[test]
+fn undeclared_options_can_be_told_to_take_values() {
+    let text = r#"
+[command]
+bin = "aws"
+[syntax]
+style = "gnu"
+undeclared = "takes-value"
+[syntax.commands.s3]
+flags = ["--recursive"]
+[[rule]]
+action = "deny"
+args = "delete-*"
+"#;
+    let m = module(text);
+    // Each undeclared option takes its value: one reading, however many options.
+    let argv: Vec<String> = ["ec2", "run-instances"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain((0..10).flat_map(|i| [format!("--o{i}"), format!("v{i}")]))
+        .collect();
+    assert_eq!(m.readings(&argv).unwrap().len(), 1);
+    assert_eq!(m.check(&argv).verdict(), Verdict::Allow);
+    assert_eq!(
+        verdict(&m, "dynamodb describe-table --table-name delete-me"),
+        Verdict::Allow
+    );
+    assert_eq!(
+        verdict(&m, "dynamodb delete-table --table-name t"),
+        Verdict::Deny
+    );
+    assert_eq!(verdict(&m, "dynamodb -x delete-table"), Verdict::Allow);
+    assert_eq!(verdict(&m, "s3 --recursive delete-me"), Verdict::Deny);
+    // The default still reads both ways.
+    let m = module(&text.replace("undeclared = \"takes-value\"\n", ""));
+    assert_eq!(
+        verdict(&m, "dynamodb describe-table --table-name delete-me"),
+        Verdict::Deny
+    );
+    assert_eq!(
+        m.readings(&argv).err(),
+        Some(crate::Unreadable::TooAmbiguous)
+    );
+}
