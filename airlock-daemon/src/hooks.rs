@@ -116,6 +116,26 @@ pub fn hook_command(path: &Path, dir: &Path, env: &[(String, String)]) -> tokio:
     command
 }
 
+/// Starts a hook. A file just written is briefly "busy" (ETXTBSY) while any process
+/// forked in that moment still holds it open: that is retried a few times.
+pub async fn spawn_hook(
+    command: &mut tokio::process::Command,
+) -> std::io::Result<tokio::process::Child> {
+    let mut tries = 0;
+    loop {
+        match command.spawn() {
+            Err(e)
+                if e.raw_os_error() == Some(rustix::io::Errno::TXTBSY.raw_os_error())
+                    && tries < 5 =>
+            {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(10 * tries)).await;
+            }
+            result => return result,
+        }
+    }
+}
+
 /// A finished hook's status and bounded output.
 pub struct HookOutput {
     /// How it ended.
@@ -148,9 +168,10 @@ pub async fn run_program(
     input: &[u8],
     timeout: Duration,
 ) -> Result<HookOutput, String> {
-    let mut child = hook_command(path, dir, env)
-        .args(args)
-        .spawn()
+    let mut command = hook_command(path, dir, env);
+    command.args(args);
+    let mut child = spawn_hook(&mut command)
+        .await
         .map_err(|e| format!("could not start: {e}"))?;
     let mut stdin = child.stdin.take();
     let stdout = child.stdout.take();

@@ -83,9 +83,10 @@ impl Hook {
         let mut line =
             serde_json::to_vec(request).map_err(|e| format!("post-exec hook input: {e}"))?;
         line.push(b'\n');
-        let mut child = crate::hooks::hook_command(path, dir, env)
-            .env("AIRLOCK_HOOK", "post-exec")
-            .spawn()
+        let mut command = crate::hooks::hook_command(path, dir, env);
+        command.env("AIRLOCK_HOOK", "post-exec");
+        let mut child = crate::hooks::spawn_hook(&mut command)
+            .await
             .map_err(|e| format!("post-exec hook could not start: {e}"))?;
         if let Some(stdin) = child.stdin.as_mut() {
             // A pipe holds far more than one request line; a hook that died at once
