@@ -599,7 +599,7 @@ fn compose_shares_only_the_socket_and_the_workspace_with_the_agent() {
         );
         assert!(
             !source.starts_with('.') && !source.starts_with("${"),
-            "{source}"
+            "the agent mounts the host path `{source}`: give it named volumes only"
         );
         if *target == entry.sockets_volume() {
             assert!(read_only, "the agent's socket volume must be read-only");
