@@ -12,24 +12,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 mod support;
-use support::{peak_memory, start_daemon, write};
-
-/// The shim binary beside the daemon's, built on demand when this package is tested
-/// alone.
-fn shim_binary() -> PathBuf {
-    let daemon = PathBuf::from(env!("CARGO_BIN_EXE_airlock-daemon"));
-    let shim = daemon.with_file_name("airlock-shim");
-    if !shim.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "airlock-shim"])
-            .status()
-            .unwrap();
-        assert!(status.success(), "building the shim failed");
-    }
-    assert!(shim.exists(), "no shim at {}", shim.display());
-    shim
-}
+use support::{peak_memory, shim_binary, start_daemon, write};
 
 struct Setup {
     dir: tempfile::TempDir,

@@ -1,7 +1,7 @@
 //! Helpers shared by the daemon's integration tests.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 
 /// Writes `text` to `path`, creating its directory.
@@ -53,4 +53,22 @@ pub fn peak_memory(pid: u32) -> u64 {
         .and_then(|n| n.parse().ok())
         .unwrap();
     kib * 1024
+}
+
+/// The shim binary beside the daemon's, built on demand when this package is tested
+/// alone.
+#[allow(dead_code, reason = "not every test file runs the shim")]
+pub fn shim_binary() -> PathBuf {
+    let daemon = PathBuf::from(env!("CARGO_BIN_EXE_airlock-daemon"));
+    let shim = daemon.with_file_name("airlock-shim");
+    if !shim.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "airlock-shim"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "building the shim failed");
+    }
+    assert!(shim.exists(), "no shim at {}", shim.display());
+    shim
 }

@@ -1,0 +1,458 @@
+//! The whole promise, end to end, with real programs: an agent in a sandbox uses git
+//! over SSH without ever holding the key.
+//!
+//! - A real `sshd` on 127.0.0.1 (a free high port, its own config and host key) serves
+//!   a bare repository to a key whose private half lives in a directory only the
+//!   daemon's side sees.
+//! - The real daemon serves agent `a1`, whose profile injects `GIT_SSH_COMMAND` with
+//!   that key and mounts a workspace; the built-in git module decides.
+//! - The "container" is bubblewrap with its own mount, pid, network, ipc and uts
+//!   namespaces (no network at all), only `/usr` of the host, no real git, the
+//!   workspace at `/workspace`, the agent socket at `/run/docker-airlock.sock` and the
+//!   shim on `PATH` as `git`.
+//!
+//! Inside, `git clone`, `commit` and `push` over SSH work; reading the key fails; `git -c
+//! core.sshCommand=...`, an abbreviated `--upload-pack` and a `core.fsmonitor` planted in
+//! `.git/config` run nothing on the host (a marker file stays absent, while the same
+//! payloads run directly by the host's git do create it); the audit log holds one
+//! record per request.
+//!
+//! Needs `sshd`, `ssh-keygen`, `bwrap` and `git` (`.ci/run` installs them). Without them
+//! the test fails under `CI=true` and is skipped, loudly, elsewhere.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers fail loudly"
+)]
+
+use std::io::BufRead;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+mod support;
+use support::{shim_binary, start_daemon, write};
+
+const SSHD: &str = "/usr/sbin/sshd";
+const BWRAP: &str = "/usr/bin/bwrap";
+
+/// Kills a child process when the test ends, however it ends.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Whether the tools are here; outside CI a missing one skips the test loudly.
+fn tools_present() -> bool {
+    let missing: Vec<&str> = [SSHD, BWRAP, "/usr/bin/ssh-keygen", "/usr/bin/ssh"]
+        .into_iter()
+        .filter(|p| !Path::new(p).exists())
+        .chain(
+            (!Command::new("git")
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success()))
+            .then_some("git"),
+        )
+        .collect();
+    let sandbox_works = missing.is_empty()
+        && Command::new(BWRAP)
+            .args(["--unshare-all", "--ro-bind", "/usr", "/usr"])
+            .args([
+                "--symlink",
+                "usr/lib64",
+                "/lib64",
+                "--symlink",
+                "usr/lib",
+                "/lib",
+            ])
+            .args(["/usr/bin/true"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if missing.is_empty() && sandbox_works {
+        return true;
+    }
+    let why = if missing.is_empty() {
+        "bubblewrap cannot create namespaces here".to_owned()
+    } else {
+        format!("missing {}", missing.join(", "))
+    };
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "the end-to-end test must run in CI: {why}"
+    );
+    eprintln!(
+        "\n*** SKIPPED e2e_ssh: {why} (install openssh-server, openssh-client, bubblewrap, git) ***\n"
+    );
+    false
+}
+
+fn run(command: &mut Command) -> Output {
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn git(dir: &Path, args: &[&str]) -> Output {
+    run(Command::new("git").args(args).current_dir(dir))
+}
+
+/// The host side: sshd with its keys, the bare repository, and the agent's key.
+struct Remote {
+    _sshd: Guard,
+    port: u16,
+    user: String,
+    repo: PathBuf,
+    key: PathBuf,
+    known_hosts: PathBuf,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_remote(host: &Path) -> Remote {
+    let keys = host.join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let keygen = |path: &Path| {
+        run(Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(path));
+    };
+    let host_key = host.join("ssh_host_ed25519_key");
+    keygen(&host_key);
+    let key = keys.join("id_ed25519");
+    keygen(&key);
+    let authorized = host.join("authorized_keys");
+    std::fs::copy(key.with_extension("pub"), &authorized).unwrap();
+
+    let repo = host.join("srv/repo.git");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "--bare", "-b", "main"]);
+    let seed = host.join("seed");
+    git(host, &["clone", "-q", repo.to_str().unwrap(), "seed"]);
+    std::fs::write(seed.join("README"), "seeded\n").unwrap();
+    git(&seed, &["add", "README"]);
+    git(
+        &seed,
+        &[
+            "-c",
+            "user.name=seed",
+            "-c",
+            "user.email=seed@example.invalid",
+            "commit",
+            "-q",
+            "-m",
+            "seed",
+        ],
+    );
+    git(&seed, &["push", "-q", "origin", "HEAD:main"]);
+
+    let user = String::from_utf8(run(Command::new("id").arg("-un")).stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let port = free_port();
+    let config = host.join("sshd_config");
+    write(
+        &config,
+        &format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile none\nAuthorizedKeysFile {}\n\
+             PubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+             PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nLogLevel ERROR\n",
+            host_key.display(),
+            authorized.display()
+        ),
+    );
+    // sshd insists on its privilege-separation directory.
+    let _ = std::fs::create_dir_all("/run/sshd");
+    let sshd = Guard(
+        Command::new(SSHD)
+            .args(["-D", "-e", "-f"])
+            .arg(&config)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "sshd never listened on {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let public = std::fs::read_to_string(host_key.with_extension("pub")).unwrap();
+    let mut fields = public.split_whitespace();
+    let known_hosts = host.join("known_hosts");
+    write(
+        &known_hosts,
+        &format!(
+            "[127.0.0.1]:{port} {} {}\n",
+            fields.next().unwrap(),
+            fields.next().unwrap()
+        ),
+    );
+    Remote {
+        _sshd: sshd,
+        port,
+        user,
+        repo,
+        key,
+        known_hosts,
+    }
+}
+
+/// The daemon's configuration: git only, the agent's key through its profile.
+fn configure_daemon(root: &Path, remote: &Remote, workspace: &Path) {
+    write(
+        &root.join("config/config.toml"),
+        &format!(
+            "[commands]\nenable = [\"git\"]\n[log]\npath = \"{}\"\n",
+            root.join("audit.log").display()
+        ),
+    );
+    let ssh = format!(
+        "ssh -F /dev/null -i {} -o IdentitiesOnly=yes -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes -o BatchMode=yes",
+        remote.key.display(),
+        remote.known_hosts.display()
+    );
+    write(
+        &root.join("agent/airlock.toml"),
+        &format!(
+            "commands = [\"git\"]\n\
+             [env]\nset = {{ GIT_SSH_COMMAND = \"{ssh}\", GIT_AUTHOR_NAME = \"agent\", GIT_AUTHOR_EMAIL = \"agent@example.invalid\", GIT_COMMITTER_NAME = \"agent\", GIT_COMMITTER_EMAIL = \"agent@example.invalid\" }}\n\
+             [[mounts]]\ncontainer = \"/workspace\"\nhost = \"{}\"\n",
+            workspace.display()
+        ),
+    );
+    write(&root.join("agents.toml"), "[a1]\npath = \"agent\"\n");
+}
+
+/// The "container": bubblewrap with only /usr of the host, no real git, no network.
+struct Container {
+    workspace: PathBuf,
+    socket: PathBuf,
+    shim: PathBuf,
+}
+
+impl Container {
+    /// Runs `argv` inside, in `/workspace/<dir>`.
+    fn run(&self, dir: &str, argv: &[&str]) -> Output {
+        Command::new(BWRAP)
+            .args([
+                "--unshare-pid",
+                "--unshare-net",
+                "--unshare-ipc",
+                "--unshare-uts",
+            ])
+            .args(["--die-with-parent", "--new-session"])
+            .args(["--ro-bind", "/usr", "/usr"])
+            .args([
+                "--symlink",
+                "usr/bin",
+                "/bin",
+                "--symlink",
+                "usr/lib",
+                "/lib",
+            ])
+            .args([
+                "--symlink",
+                "usr/lib64",
+                "/lib64",
+                "--symlink",
+                "usr/sbin",
+                "/sbin",
+            ])
+            // The host's gits are not in the container: only the shim answers to `git`.
+            .args(["--tmpfs", "/usr/local"])
+            .args(hide_if_present("/usr/bin/git", "--ro-bind", "/dev/null"))
+            .args(hide_if_present("/usr/lib/git-core", "--tmpfs", ""))
+            .args(["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"])
+            .arg("--bind")
+            .arg(&self.workspace)
+            .arg("/workspace")
+            .arg("--bind")
+            .arg(&self.socket)
+            .arg("/run/docker-airlock.sock")
+            .arg("--ro-bind")
+            .arg(&self.shim)
+            .arg("/opt/airlock/bin/airlock-shim")
+            .args(["--symlink", "airlock-shim", "/opt/airlock/bin/git"])
+            .args(["--chdir", &format!("/workspace/{dir}")])
+            .args([
+                "/usr/bin/env",
+                "-i",
+                "PATH=/opt/airlock/bin:/usr/bin",
+                "HOME=/tmp",
+            ])
+            .args(argv)
+            .output()
+            .unwrap()
+    }
+
+    /// Runs `argv` inside and expects exit `code`.
+    fn expect(&self, dir: &str, argv: &[&str], code: i32) -> Output {
+        let output = self.run(dir, argv);
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{argv:?} in /workspace/{dir}: stdout {} stderr {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+}
+
+/// bwrap arguments that cover `path` (with `/dev/null` or an empty tmpfs) if it exists.
+fn hide_if_present<'a>(path: &'a str, how: &'a str, source: &'a str) -> Vec<&'a str> {
+    match (Path::new(path).exists(), source.is_empty()) {
+        (false, _) => Vec::new(),
+        (true, true) => vec![how, path],
+        (true, false) => vec![how, source, path],
+    }
+}
+
+fn audit(root: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(root.join("audit.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[test]
+fn an_agent_in_a_sandbox_uses_git_over_ssh_without_the_key() {
+    if !tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let remote = start_remote(&root.join("host"));
+    let workspace = root.join("workspace");
+    std::fs::create_dir_all(&workspace).unwrap();
+    configure_daemon(&root, &remote, &workspace);
+    let (daemon, stdout) = start_daemon(&root, &[]);
+    let _daemon = Guard(daemon);
+    std::thread::spawn(move || for _ in stdout.lines() {});
+    let container = Container {
+        workspace: workspace.clone(),
+        socket: root.join("sockets/a1.sock"),
+        shim: shim_binary(),
+    };
+    let marker = root.join("host/marker");
+    let url = format!(
+        "ssh://{}@127.0.0.1:{}{}",
+        remote.user,
+        remote.port,
+        remote.repo.display()
+    );
+
+    // The everyday path: clone, commit, push, all over SSH with the daemon's key.
+    container.expect("", &["git", "clone", "-q", &url, "repo"], 0);
+    assert_eq!(
+        std::fs::read_to_string(workspace.join("repo/README")).unwrap(),
+        "seeded\n"
+    );
+    container.expect("repo", &["sh", "-c", "echo from the sandbox > new.txt"], 0);
+    container.expect("repo", &["git", "add", "new.txt"], 0);
+    container.expect("repo", &["git", "commit", "-q", "-m", "from the agent"], 0);
+    container.expect("repo", &["git", "push", "-q", "origin", "HEAD:main"], 0);
+    let head = git(&remote.repo, &["log", "-1", "--format=%s %an", "main"]);
+    assert_eq!(
+        String::from_utf8_lossy(&head.stdout),
+        "from the agent agent\n"
+    );
+
+    // The key is nowhere in the container, and neither is the host's home.
+    let key = remote.key.to_str().unwrap();
+    let read = container.run("", &["cat", key]);
+    assert!(!read.status.success(), "the sandbox read the key");
+    assert!(!container.run("", &["ls", "/root"]).status.success());
+    // Nor is the real git: only the shim answers.
+    assert!(
+        !container
+            .run("", &["/usr/bin/git", "--version"])
+            .status
+            .success()
+    );
+
+    // Attacks: each refused with its rule, and nothing runs on the host.
+    let touch = format!("touch {}", marker.display());
+    let ssh_command = format!("core.sshCommand=sh -c '{touch}'");
+    let refused = container.expect("repo", &["git", "-c", &ssh_command, "fetch"], 126);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("git.config-injection"));
+    let upload = format!("--upload-pac={touch}");
+    let refused = container.expect("repo", &["git", "fetch", &upload, "origin"], 126);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("git.upload-pack"));
+    let plant = format!("printf '[core]\\n\\tfsmonitor = {touch}\\n' >> .git/config");
+    container.expect("repo", &["sh", "-c", &plant], 0);
+    let refused = container.expect("repo", &["git", "status"], 126);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("airlock.git-config"));
+    assert!(!marker.exists(), "an attack ran a command on the host");
+
+    // Controls: the same payloads do run when the host's git is used directly, so the
+    // marker's absence above means something.
+    let repo = workspace.join("repo");
+    let _ = Command::new("git")
+        .args(["-c", &ssh_command, "fetch", "-q"])
+        .current_dir(&repo)
+        .env_remove("GIT_SSH_COMMAND")
+        .output()
+        .unwrap();
+    assert!(marker.exists(), "control: core.sshCommand did not fire");
+    std::fs::remove_file(&marker).unwrap();
+    let _ = Command::new("git")
+        .args(["status", "--short"])
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    assert!(
+        marker.exists(),
+        "control: the planted fsmonitor did not fire"
+    );
+
+    // One audit record per request, with the decision and the rule.
+    let records = audit(&root);
+    let summary: Vec<(String, String, Option<String>)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["argv"][0].as_str().unwrap_or("").to_owned(),
+                r["decision"].as_str().unwrap().to_owned(),
+                r["rule"].as_str().map(str::to_owned),
+            )
+        })
+        .collect();
+    let expected = [
+        ("clone", "allow", None),
+        ("add", "allow", None),
+        ("commit", "allow", None),
+        ("push", "allow", None),
+        ("-c", "deny", Some("git.config-injection")),
+        ("fetch", "deny", Some("git.upload-pack")),
+        ("status", "deny", Some("airlock.git-config")),
+    ];
+    let expected: Vec<(String, String, Option<String>)> = expected
+        .iter()
+        .map(|(a, d, r)| ((*a).to_owned(), (*d).to_owned(), r.map(str::to_owned)))
+        .collect();
+    assert_eq!(summary, expected, "{records:#?}");
+    for record in &records[..4] {
+        assert_eq!(record["exit_code"], 0, "{record}");
+        assert_eq!(record["agent"], "a1");
+    }
+}
