@@ -172,6 +172,26 @@ fn check(config: &ConfigArgs) -> CliResult {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    // A hook the daemon cannot run denies every request: say so now.
+    let broken: Vec<String> = loaded
+        .agents
+        .iter()
+        .flat_map(|(name, agent)| {
+            [&agent.pre_exec, &agent.post_exec]
+                .into_iter()
+                .flatten()
+                .filter(|path| !crate::doctor::is_executable(path))
+                .map(move |path| {
+                    format!(
+                        "error: agent `{name}`: hook `{}` is not an executable file; every request would be denied",
+                        path.display()
+                    )
+                })
+        })
+        .collect();
+    if !broken.is_empty() {
+        return Err(broken.join("\n"));
+    }
     for (name, agent) in &loaded.agents {
         println!(
             "ok: agent `{name}` ({}): {}",

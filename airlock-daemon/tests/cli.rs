@@ -173,6 +173,17 @@ fn check_validates_config_and_agents() {
     assert_eq!(explained.status.code(), Some(1));
     assert!(text(&explained.stdout).contains("unknown command"));
 
+    // A hook without its run bit would deny every request: check says so.
+    write(&agent.join("hooks/post-exec"), "#!/bin/sh\ncat\n");
+    let hook = daemon().arg("check").args(args).output().unwrap();
+    assert_eq!(hook.status.code(), Some(2));
+    assert!(
+        text(&hook.stderr).contains("hooks/post-exec` is not an executable file"),
+        "{}",
+        text(&hook.stderr)
+    );
+    std::fs::remove_file(agent.join("hooks/post-exec")).unwrap();
+
     write(
         &config.join("config.toml"),
         "[commands]\nenable = [\"git\"]\nextra = 1\n",
