@@ -49,7 +49,12 @@ impl Daemon {
         write(
             &root.join("config/config.toml"),
             &format!(
-                "[commands]\nenable = [\"cat\", \"sh\"]\n[limits]\nshutdown_grace_secs = 5\n{limits}"
+                "[commands]\nenable = [\"cat\", \"sh\"]\n[limits]\n{}{limits}",
+                if limits.contains("shutdown_grace_secs") {
+                    ""
+                } else {
+                    "shutdown_grace_secs = 5\n"
+                }
             ),
         );
         write(
@@ -625,4 +630,28 @@ fn a_module_timeout_kills_the_program_and_says_so() {
     let record = daemon.audit().pop().unwrap();
     assert_eq!(record["signal"], 9, "{record}");
     assert_eq!(record["reason"], "killed: timeout", "{record}");
+}
+
+#[test]
+fn sigterm_lets_running_commands_finish_within_the_grace_then_kills_the_rest() {
+    let mut daemon = Daemon::start_with("shutdown_grace_secs = 1\n", "");
+    let start = |script: &str| {
+        let mut client = daemon.connect();
+        client.hello();
+        client.send(json!({"jsonrpc":"2.0","id":1,"method":"exec","params":{"command":"sh","args":["-c",script],"cwd":"/workspace"}}));
+        // The program runs once it has printed.
+        assert_eq!(client.recv()["method"], "output");
+        client
+    };
+    let mut short = start("echo started; sleep 0.3; echo done");
+    let mut long = start("echo started; exec sleep 60");
+    daemon.signal("TERM");
+    let (out, _, end) = short.collect();
+    assert_eq!(out, b"done\n", "a command inside the grace period finishes");
+    assert_eq!(end["result"]["exit_code"], 0, "{end}");
+    let (_, _, end) = long.collect();
+    assert_eq!(end["result"]["signal"], 9, "the rest is killed: {end}");
+    let status = daemon.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(!daemon.socket.exists());
 }
