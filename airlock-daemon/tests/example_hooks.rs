@@ -1,5 +1,6 @@
-//! The example hooks in `examples/hooks/`, each installed in an agent of the real daemon
-//! and driven through the real shim, and the redaction filter also fed directly.
+//! The example hooks in `examples/hooks/`, each copied into an agent of the real daemon
+//! and driven over the agent's socket with raw JSON-RPC lines; the redaction filter is
+//! also fed the post-exec protocol directly, and `approve` runs as its own process.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -8,15 +9,17 @@
     reason = "test helpers fail loudly"
 )]
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use airlock_rpc::base64;
+use serde_json::{Value, json};
 
 mod support;
-use support::{shim_binary, start_daemon, write};
+use support::{start_daemon, write};
 
 fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -24,12 +27,15 @@ fn example(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// A running daemon with one agent, `a1`, whose workspace is mounted at the same
+/// path inside the "container" as on the host.
 struct Agent {
-    dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
+    /// The scratch root (canonical): `config/`, `a1/`, `ws/`, repositories.
+    root: PathBuf,
     daemon: Child,
     socket: PathBuf,
     workspace: PathBuf,
-    bin: PathBuf,
 }
 
 impl Drop for Agent {
@@ -39,21 +45,22 @@ impl Drop for Agent {
     }
 }
 
-/// A daemon whose agent `a1` has `hook` (a file from `examples/hooks/`) installed as
-/// `hooks/<as_name>`, and `files` (relative to the agent directory) written.
-fn agent_with(hook: &str, as_name: &str, files: &[(&str, &str)]) -> Agent {
+/// Starts a daemon whose agent has the example hooks `hooks` installed (`(example
+/// file, name in hooks/)`), `files` written (relative to the agent directory) and
+/// `limits` added to `[limits]`.
+fn agent_with(hooks: &[(&str, &str)], files: &[(&str, &str)], limits: &str) -> Agent {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().canonicalize().unwrap();
     write(
         &root.join("config/config.toml"),
-        "[commands]\nenable = [\"git\", \"cat\", \"sh\"]\n",
+        &format!("[commands]\nenable = [\"git\", \"cat\", \"sh\"]\n[limits]\n{limits}"),
     );
     let workspace = root.join("ws");
     std::fs::create_dir_all(&workspace).unwrap();
     write(
         &root.join("a1/airlock.toml"),
         &format!(
-            "commands = []\n[env]\nset = {{ GIT_AUTHOR_NAME = \"agent\", GIT_AUTHOR_EMAIL = \"a@example.invalid\", GIT_COMMITTER_NAME = \"agent\", GIT_COMMITTER_EMAIL = \"a@example.invalid\" }}\n[[mounts]]\ncontainer = \"{0}\"\nhost = \"{0}\"\n",
+            "commands = []\n[[mounts]]\ncontainer = \"{0}\"\nhost = \"{0}\"\n",
             workspace.display()
         ),
     );
@@ -68,48 +75,165 @@ fn agent_with(hook: &str, as_name: &str, files: &[(&str, &str)]) -> Agent {
     for (path, text) in files {
         write(&root.join("a1").join(path), text);
     }
-    let installed = root.join("a1/hooks").join(as_name);
-    std::fs::create_dir_all(installed.parent().unwrap()).unwrap();
-    std::fs::copy(example(hook), &installed).unwrap();
+    for (file, name) in hooks {
+        let installed = root.join("a1/hooks").join(name);
+        std::fs::create_dir_all(installed.parent().unwrap()).unwrap();
+        // Copied, not linked: the daemon runs what is in the agent's directory.
+        std::fs::copy(example(file), &installed).unwrap();
+    }
     write(&root.join("agents.toml"), "[a1]\npath = \"a1\"\n");
     let (daemon, out) = start_daemon(&root, &[]);
     std::thread::spawn(move || for _ in out.lines() {});
-    let bin = root.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    for name in ["git", "cat", "sh"] {
-        std::os::unix::fs::symlink(shim_binary(), bin.join(name)).unwrap();
-    }
     Agent {
         socket: root.join("sockets/a1.sock"),
         workspace,
-        bin,
+        root,
         daemon,
-        dir,
+        _dir: dir,
+    }
+}
+
+/// What came back for one request.
+#[derive(Debug)]
+struct Reply {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    /// The final message: a result or an error.
+    end: Value,
+}
+
+impl Reply {
+    fn exit_code(&self) -> Option<i64> {
+        self.end["result"]["exit_code"].as_i64()
+    }
+
+    /// Asserts the request ran and exited 0.
+    fn assert_ok(&self, what: &str) {
+        assert_eq!(
+            self.exit_code(),
+            Some(0),
+            "{what}: {} / {}",
+            self.end,
+            String::from_utf8_lossy(&self.stderr)
+        );
+    }
+
+    /// Asserts the pre-exec hook refused, and returns its reason.
+    fn denied_by_hook(&self, what: &str) -> String {
+        assert_eq!(self.end["error"]["code"], -32600, "{what}: {}", self.end);
+        assert_eq!(
+            self.end["error"]["data"]["rule"], "airlock.pre-exec",
+            "{what}: {}",
+            self.end
+        );
+        self.end["error"]["data"]["reason"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 }
 
 impl Agent {
-    fn root(&self) -> PathBuf {
-        self.dir.path().canonicalize().unwrap()
+    fn agent_dir(&self) -> PathBuf {
+        self.root.join("a1")
     }
 
-    /// `name args...` through the shim, in `cwd`.
-    fn command(&self, name: &str, args: &[&str], cwd: &Path) -> Command {
-        let mut command = Command::new(self.bin.join(name));
-        command
-            .args(args)
-            .env("AIRLOCK_SOCKET", &self.socket)
-            .current_dir(cwd);
-        command
+    /// Runs `command args` in `cwd` (a path inside the workspace) over the socket,
+    /// with `stdin` (written from another thread while the output is read).
+    fn exec_with_stdin(&self, command: &str, args: &[&str], cwd: &Path, stdin: &[u8]) -> Reply {
+        let stream = UnixStream::connect(&self.socket).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let mut writer = stream.try_clone().unwrap();
+        let mut reader = BufReader::new(stream);
+        let send = |writer: &mut UnixStream, value: Value| {
+            let mut line = value.to_string();
+            line.push('\n');
+            writer.write_all(line.as_bytes()).unwrap();
+        };
+        send(
+            &mut writer,
+            json!({"jsonrpc":"2.0","id":0,"method":"hello","params":{"version":1,"capabilities":["binary","stdin"]}}),
+        );
+        let hello = read_message(&mut reader);
+        assert_eq!(hello["result"]["version"], 1, "{hello}");
+        send(
+            &mut writer,
+            json!({"jsonrpc":"2.0","id":1,"method":"exec","params":{"command":command,"args":args,"cwd":cwd}}),
+        );
+        let input = stdin.to_vec();
+        let feeder = std::thread::spawn(move || {
+            for chunk in input.chunks(50_000) {
+                let message = json!({"jsonrpc":"2.0","method":"stdin","params":{"data_b64": base64::encode(chunk)}});
+                let mut line = message.to_string();
+                line.push('\n');
+                // A refused request closes the connection; later writes may fail.
+                if writer.write_all(line.as_bytes()).is_err() {
+                    return;
+                }
+            }
+            let _ = writer.write_all(b"{\"jsonrpc\":\"2.0\",\"method\":\"stdin_eof\"}\n");
+        });
+        let mut reply = Reply {
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            end: Value::Null,
+        };
+        loop {
+            let message = read_message(&mut reader);
+            if message.get("method") == Some(&json!("output")) {
+                let params = &message["params"];
+                let bytes = match params.get("data_b64") {
+                    Some(b64) => base64::decode(b64.as_str().unwrap()).unwrap(),
+                    None => params["data"].as_str().unwrap().as_bytes().to_vec(),
+                };
+                match params["stream"].as_str().unwrap() {
+                    "stdout" => reply.stdout.extend(bytes),
+                    _ => reply.stderr.extend(bytes),
+                }
+            } else {
+                reply.end = message;
+                break;
+            }
+        }
+        feeder.join().unwrap();
+        reply
     }
 
-    fn run(&self, name: &str, args: &[&str], cwd: &Path) -> Output {
-        self.command(name, args, cwd).output().unwrap()
+    fn exec(&self, command: &str, args: &[&str], cwd: &Path) -> Reply {
+        self.exec_with_stdin(command, args, cwd, b"")
+    }
+
+    fn audit(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.root.join("config/audit.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     }
 }
 
+fn read_message(reader: &mut BufReader<UnixStream>) -> Value {
+    let mut line = String::new();
+    assert!(
+        reader.read_line(&mut line).unwrap() > 0,
+        "connection closed"
+    );
+    serde_json::from_str(&line).unwrap()
+}
+
+/// Runs the host's git (not through the daemon) and returns its stdout.
 fn host_git(dir: &Path, args: &[&str]) -> String {
     let output = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.invalid",
+            "-c",
+            "protocol.file.allow=always",
+        ])
         .args(args)
         .current_dir(dir)
         .output()
@@ -126,99 +250,322 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-#[test]
-fn remote_allowlist_lets_push_reach_only_listed_remotes() {
-    let setup = |root: &Path| {
-        for name in ["allowed.git", "other.git"] {
-            std::fs::create_dir_all(root.join(name)).unwrap();
-            host_git(&root.join(name), &["init", "-q", "--bare", "-b", "main"]);
-        }
-    };
-    let agent = agent_with("remote-allowlist", "pre-exec", &[]);
-    let root = agent.root();
-    setup(&root);
-    let allowed = root.join("allowed.git");
-    let other = root.join("other.git");
+fn bare_repo(path: &Path) {
+    std::fs::create_dir_all(path).unwrap();
+    host_git(path, &["init", "-q", "--bare", "-b", "main"]);
+}
+
+/// Every ref of a repository, to show that nothing reached it.
+fn refs(repo: &Path) -> String {
+    host_git(repo, &["for-each-ref", "--format=%(refname) %(objectname)"])
+}
+
+/// A workspace repository with one commit, `origin` = `allowed.git` (listed) and
+/// `evil` = `other.git` (not listed), both bare repositories beside the workspace.
+struct Remotes {
+    agent: Agent,
+    repo: PathBuf,
+    allowed: PathBuf,
+    other: PathBuf,
+}
+
+fn remotes() -> Remotes {
+    let agent = agent_with(&[("remote-allowlist", "pre-exec")], &[], "");
+    let allowed = agent.root.join("allowed.git");
+    let other = agent.root.join("other.git");
+    bare_repo(&allowed);
+    bare_repo(&other);
     write(
-        &root.join("a1/allowed-remotes"),
-        &format!("# where pushes may go\n{}\n", allowed.display()),
+        &agent.agent_dir().join("allowed-remotes"),
+        &format!(
+            "# where pushes may go\n{}\nhttps://example.invalid/team/*.git\n",
+            allowed.display()
+        ),
     );
     let repo = agent.workspace.join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::create_dir_all(repo.join("sub")).unwrap();
     host_git(&repo, &["init", "-q", "-b", "main"]);
     std::fs::write(repo.join("f"), "x\n").unwrap();
     host_git(&repo, &["add", "f"]);
-    host_git(
-        &repo,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.invalid",
-            "commit",
-            "-q",
-            "-m",
-            "one",
-        ],
-    );
+    host_git(&repo, &["commit", "-q", "-m", "one"]);
     host_git(
         &repo,
         &["remote", "add", "origin", allowed.to_str().unwrap()],
     );
     host_git(&repo, &["remote", "add", "evil", other.to_str().unwrap()]);
+    Remotes {
+        agent,
+        repo,
+        allowed,
+        other,
+    }
+}
 
-    let pushed = agent.run("git", &["push", "-q", "origin", "HEAD:main"], &repo);
-    assert_eq!(pushed.status.code(), Some(0), "{}", stderr(&pushed));
-    assert_eq!(host_git(&allowed, &["log", "--format=%s", "main"]), "one\n");
-    let status = agent.run("git", &["status", "--short"], &repo);
-    assert_eq!(status.status.code(), Some(0), "other commands pass");
-
-    let other_path = other.to_str().unwrap().to_owned();
-    for argv in [
-        vec!["push", "evil", "HEAD:main"],
-        vec!["push", &other_path, "HEAD:main"],
-        vec!["push", "-f", "-o", "ci.skip", "evil", "HEAD:main"],
-        vec!["push", "-fo", "ci.skip", "evil", "HEAD:main"],
-        vec!["push", "--rep=evil"],
-        vec!["push", "--repo", "evil", "--all"],
-        vec!["-C", ".", "push", "evil", "HEAD:main"],
-        vec!["push", "--", "evil", "HEAD:main"],
-    ] {
-        let refused = agent.run("git", &argv, &repo);
+#[test]
+fn remote_allowlist_lets_pushes_reach_listed_remotes() {
+    let r = remotes();
+    let head = host_git(&r.repo, &["rev-parse", "HEAD"]);
+    let allowed_path = r.allowed.to_str().unwrap();
+    let allowed_url = format!("file://{allowed_path}");
+    for (n, argv) in [
+        vec!["push", "-q", "origin", "HEAD:refs/heads/b0"],
+        vec!["push", "-q", allowed_path, "HEAD:refs/heads/b1"],
+        vec!["push", "-q", &allowed_url, "HEAD:refs/heads/b2"],
+        vec![
+            "-C",
+            "sub",
+            "push",
+            "-qf",
+            "--",
+            "origin",
+            "HEAD:refs/heads/b3",
+        ],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        r.agent
+            .exec("git", &argv, &r.repo)
+            .assert_ok(&format!("{argv:?}"));
         assert_eq!(
-            refused.status.code(),
-            Some(126),
-            "{argv:?}: {}",
-            stderr(&refused)
-        );
-        assert!(
-            stderr(&refused).contains("is not allowed") && stderr(&refused).contains("other.git"),
-            "{argv:?}: {}",
-            stderr(&refused)
+            host_git(&r.allowed, &["rev-parse", &format!("b{n}")]),
+            head,
+            "{argv:?} reached the allowed repository"
         );
     }
-    // A push URL configured on an allowed remote's name is what counts.
-    host_git(
-        &repo,
-        &["remote", "set-url", "--push", "origin", &other_path],
-    );
-    let refused = agent.run("git", &["push", "origin", "HEAD:main"], &repo);
-    assert_eq!(refused.status.code(), Some(126), "{}", stderr(&refused));
-    // Options that cannot be placed are refused, not guessed (here the policy already
-    // refuses; the hook would too).
-    let refused = agent.run("git", &["push", "--re", "evil"], &repo);
-    assert_eq!(refused.status.code(), Some(126));
-    assert!(
-        stderr(&refused).contains("abbreviates more than one option")
-            || stderr(&refused).contains("cannot tell"),
-        "{}",
-        stderr(&refused)
-    );
+    // Without an operand: `--repo`, else the branch's remote (here origin).
+    host_git(&r.repo, &["config", "branch.main.remote", "origin"]);
+    host_git(&r.repo, &["config", "branch.main.merge", "refs/heads/main"]);
+    r.agent
+        .exec("git", &["push", "-q", "--repo=origin"], &r.repo)
+        .assert_ok("push --repo");
+    assert_eq!(host_git(&r.allowed, &["rev-parse", "main"]), head);
+    std::fs::write(r.repo.join("f"), "y\n").unwrap();
+    host_git(&r.repo, &["commit", "-qam", "two"]);
+    r.agent
+        .exec("git", &["push", "-q"], &r.repo)
+        .assert_ok("push");
     assert_eq!(
-        host_git(&other, &["for-each-ref"]),
-        "",
-        "nothing reached other.git"
+        host_git(&r.allowed, &["rev-parse", "main"]),
+        host_git(&r.repo, &["rev-parse", "HEAD"])
     );
+    // Commands that push nothing pass untouched.
+    r.agent
+        .exec("git", &["status", "--short"], &r.repo)
+        .assert_ok("status");
+    // Every push went out with --no-recurse-submodules added.
+    let pushes: Vec<Value> = r
+        .agent
+        .audit()
+        .into_iter()
+        .filter(|a| a["argv"].as_array().unwrap().iter().any(|w| w == "push"))
+        .collect();
+    assert_eq!(pushes.len(), 6, "{pushes:?}");
+    for audit in &pushes {
+        assert!(
+            audit["argv"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("--no-recurse-submodules")),
+            "{audit}"
+        );
+    }
+    assert_eq!(refs(&r.other), "", "nothing reached other.git");
+}
+
+#[test]
+fn remote_allowlist_refuses_every_spelling_of_another_destination() {
+    let r = remotes();
+    let other = r.other.to_str().unwrap().to_owned();
+    let other_url = format!("file://{other}");
+    let dotted = format!("{}/../other.git", r.allowed.display());
+    let refused = |argv: &[&str]| {
+        let reply = r.agent.exec("git", argv, &r.repo);
+        let reason = reply.denied_by_hook(&format!("{argv:?}"));
+        assert_eq!(refs(&r.other), "", "{argv:?} reached other.git");
+        reason
+    };
+    for argv in [
+        vec!["push", "evil", "HEAD:main"],
+        vec!["push", &other, "HEAD:main"],
+        vec!["push", &other_url, "HEAD:main"],
+        vec!["push", &dotted, "HEAD:main"],
+        vec!["push", "-f", "evil", "HEAD:main"],
+        vec!["push", "-f", "-o", "ci.skip", "evil", "HEAD:main"],
+        vec!["push", "-fo", "ci.skip", "evil", "HEAD:main"],
+        vec!["push", "--push-option", "x", "evil", "HEAD:main"],
+        vec!["push", "--rep=evil"],
+        vec!["push", "--repo", "evil", "--all"],
+        vec!["push", "--repo=origin", "evil", "HEAD:main"],
+        vec!["push", "--", "evil", "HEAD:main"],
+        vec!["push", "--end-of-options", "evil", "HEAD:main"],
+        vec!["-C", "sub", "push", "evil", "HEAD:main"],
+        vec!["--no-pager", "push", "evil", "HEAD:main"],
+        // A global option that takes a value: `HEAD` is not the subcommand.
+        vec!["--attr-source", "HEAD", "push", "evil", "HEAD:main"],
+    ] {
+        let reason = refused(&argv);
+        assert!(
+            reason.contains("is not allowed") && reason.contains("other.git"),
+            "{argv:?}: {reason}"
+        );
+    }
+    // Ways of not saying where: each is refused with its own reason.
+    for (argv, why) in [
+        (vec!["push", "../other.git", "HEAD:main"], "relative path"),
+        (
+            vec!["push", "https://example.invalid/team/%2e%2e/x.git"],
+            "`%`",
+        ),
+        (
+            vec!["push", "https://example.invalid/team/../x.git"],
+            "`..`",
+        ),
+        (
+            vec![
+                "push",
+                "--recurse-submodules=on-demand",
+                "origin",
+                "HEAD:main",
+            ],
+            "submodules",
+        ),
+        (vec!["send-pack", &other, "main"], "cannot check"),
+        (
+            vec!["--unknown-global", "push", "evil"],
+            "unknown git option",
+        ),
+    ] {
+        let reason = refused(&argv);
+        assert!(reason.contains(why), "{argv:?}: {reason}");
+    }
+    // A glob stands for one path segment of plain characters, never `/`, `#` or `@`.
+    for url in [
+        "https://example.invalid/team/x/y.git",
+        "https://evil.invalid#/team/x.git",
+    ] {
+        let reason = refused(&["push", url, "HEAD:main"]);
+        assert!(reason.contains("is not allowed"), "{url}: {reason}");
+    }
+}
+
+#[test]
+fn remote_allowlist_reads_the_repository_configuration_as_git_does() {
+    let r = remotes();
+    let other = r.other.to_str().unwrap().to_owned();
+    let allowed = r.allowed.to_str().unwrap().to_owned();
+    let config = |args: &[&str]| {
+        host_git(
+            &r.repo,
+            &["config"].iter().chain(args).copied().collect::<Vec<_>>(),
+        )
+    };
+    let unset = |section: &str| host_git(&r.repo, &["config", "--remove-section", section]);
+    let expect_refused = |argv: &[&str], what: &str| {
+        let reason = r.agent.exec("git", argv, &r.repo).denied_by_hook(what);
+        assert!(reason.contains("other.git"), "{what}: {argv:?}: {reason}");
+        assert_eq!(refs(&r.other), "", "{what}: reached other.git");
+    };
+
+    // Aliases are followed, whatever their case or subsection.
+    config(&["alias.p", "push evil"]);
+    expect_refused(&["p", "HEAD:main"], "alias");
+    expect_refused(&["P", "HEAD:main"], "alias, other case");
+    unset("alias");
+    config(&["alias.Team.up", "push evil"]);
+    expect_refused(&["team.UP", "HEAD:main"], "alias with a subsection");
+    unset("alias.Team");
+    // The push URL of an allowed remote's name is what counts.
+    config(&["remote.origin.pushurl", &other]);
+    expect_refused(&["push", "origin", "HEAD:main"], "pushurl");
+    host_git(&r.repo, &["config", "--unset", "remote.origin.pushurl"]);
+    // pushInsteadOf rewrites a URL given directly as well as a remote's.
+    config(&[&format!("url.{other}.pushInsteadOf"), &allowed]);
+    expect_refused(&["push", &allowed, "HEAD:main"], "pushInsteadOf, URL");
+    expect_refused(&["push", "origin", "HEAD:main"], "pushInsteadOf, name");
+    unset(&format!("url.{other}"));
+    // The default destination follows pushRemote and pushDefault.
+    config(&["branch.main.pushRemote", "evil"]);
+    expect_refused(&["push"], "branch pushRemote");
+    unset("branch.main");
+    config(&["remote.pushDefault", "evil"]);
+    expect_refused(&["push", "-f"], "remote.pushDefault");
+    unset("remote");
+    // Remotes defined the old way, in .git/remotes/.
+    write(
+        &r.repo.join(".git/remotes/legacy"),
+        &format!("URL: {other}\nPush: refs/heads/main:refs/heads/main\n"),
+    );
+    expect_refused(&["push", "legacy"], ".git/remotes");
+    // After all that, origin still works.
+    r.agent
+        .exec("git", &["push", "-q", "origin", "HEAD:main"], &r.repo)
+        .assert_ok("origin");
+}
+
+#[test]
+fn remote_allowlist_keeps_submodules_where_they_are() {
+    let r = remotes();
+    // A submodule whose own remote is not listed, with a commit only it has, and a
+    // .git/config that asks git to push submodules along.
+    let sub_remote = r.agent.root.join("sub-remote.git");
+    bare_repo(&sub_remote);
+    let seed = r.agent.root.join("seed");
+    std::fs::create_dir_all(&seed).unwrap();
+    host_git(&seed, &["init", "-q", "-b", "main"]);
+    std::fs::write(seed.join("a"), "a\n").unwrap();
+    host_git(&seed, &["add", "a"]);
+    host_git(&seed, &["commit", "-q", "-m", "s1"]);
+    host_git(&seed, &["push", "-q", sub_remote.to_str().unwrap(), "main"]);
+    host_git(
+        &r.repo,
+        &[
+            "submodule",
+            "add",
+            "-q",
+            sub_remote.to_str().unwrap(),
+            "lib",
+        ],
+    );
+    host_git(&r.repo, &["commit", "-q", "-m", "add lib"]);
+    let lib = r.repo.join("lib");
+    std::fs::write(lib.join("b"), "b\n").unwrap();
+    host_git(&lib, &["add", "b"]);
+    host_git(&lib, &["commit", "-q", "-m", "s2"]);
+    host_git(&r.repo, &["add", "lib"]);
+    host_git(&r.repo, &["commit", "-q", "-m", "bump lib"]);
+    host_git(&r.repo, &["config", "push.recurseSubmodules", "on-demand"]);
+    let before = refs(&sub_remote);
+
+    r.agent
+        .exec("git", &["push", "-q", "origin", "HEAD:main"], &r.repo)
+        .assert_ok("push with submodules");
+    assert_eq!(
+        host_git(&r.allowed, &["rev-parse", "main"]),
+        host_git(&r.repo, &["rev-parse", "HEAD"])
+    );
+    assert_eq!(refs(&sub_remote), before, "the submodule was pushed along");
+
+    // Control: the same push without the hook does push the submodule.
+    let control = r.agent.root.join("control.git");
+    bare_repo(&control);
+    host_git(
+        &r.repo,
+        &["push", "-q", control.to_str().unwrap(), "HEAD:main"],
+    );
+    assert_ne!(refs(&sub_remote), before, "the control pushed no submodule");
+}
+
+#[test]
+fn remote_allowlist_without_its_list_refuses_pushes() {
+    let r = remotes();
+    std::fs::remove_file(r.agent.agent_dir().join("allowed-remotes")).unwrap();
+    let reason = r
+        .agent
+        .exec("git", &["push", "origin", "HEAD:main"], &r.repo)
+        .denied_by_hook("no list");
+    assert!(reason.contains("no allowlist"), "{reason}");
+    assert_eq!(refs(&r.allowed), "");
 }
 
 /// Feeds the redaction hook chunks directly: (stdout, stderr) it prints.
@@ -305,40 +652,26 @@ fn redact_hides_secrets_even_when_chunks_cut_them() {
 
 #[test]
 fn redact_works_as_the_daemons_post_exec_hook() {
-    let agent = agent_with("redact", "post-exec", &[]);
+    let agent = agent_with(&[("redact", "post-exec")], &[], "");
     let mut input = vec![b'.'; 300_000];
     input.extend_from_slice(format!("\nkey {KEY_ID}\n").as_bytes());
     input.extend(vec![b'-'; 300_000]);
-    let mut cat = agent
-        .command("cat", &[], &agent.workspace)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = cat.stdin.take().unwrap();
-    let data = input.clone();
-    let feeder = std::thread::spawn(move || stdin.write_all(&data).unwrap());
-    let output = cat.wait_with_output().unwrap();
-    feeder.join().unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+    let reply = agent.exec_with_stdin("cat", &[], &agent.workspace, &input);
+    reply.assert_ok("cat");
     let expected = [
         vec![b'.'; 300_000],
         b"\nkey [REDACTED AWS KEY ID]\n".to_vec(),
         vec![b'-'; 300_000],
     ]
     .concat();
-    assert!(
-        output.stdout == expected,
-        "{} bytes out",
-        output.stdout.len()
-    );
-    let failed = agent.run(
+    assert!(reply.stdout == expected, "{} bytes out", reply.stdout.len());
+    let failed = agent.exec(
         "sh",
         &["-c", &format!("echo {KEY_ID}; exit 3")],
         &agent.workspace,
     );
     assert_eq!(
-        failed.status.code(),
+        failed.exit_code(),
         Some(3),
         "the exit status passes through"
     );
@@ -382,21 +715,20 @@ fn approve(agent_dir: &Path, args: &[&str]) -> String {
 
 #[test]
 fn approval_gate_holds_each_command_for_a_person() {
-    let agent = agent_with(
-        "approval-gate",
-        "pre-exec",
+    let agent = std::sync::Arc::new(agent_with(
+        &[("approval-gate", "pre-exec")],
         &[("approvals/timeout", "30\n")],
-    );
-    let agent_dir = agent.root().join("a1");
+        "",
+    ));
+    let agent_dir = agent.agent_dir();
     let marker = agent.workspace.join("ran");
+    let spawn = |script: &'static str| {
+        let agent = agent.clone();
+        std::thread::spawn(move || agent.exec("sh", &["-c", script], &agent.workspace))
+    };
 
     // Approved: it runs.
-    let held = agent
-        .command("sh", &["-c", "touch ran; echo ran"], &agent.workspace)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let held = spawn("touch ran; echo ran");
     let id = pending_id(&agent_dir);
     assert!(!marker.exists(), "ran before approval");
     let listing = approve(&agent_dir, &[]);
@@ -405,37 +737,25 @@ fn approval_gate_holds_each_command_for_a_person() {
         "{listing}"
     );
     approve(&agent_dir, &[&id]);
-    let output = held.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert_eq!(output.stdout, b"ran\n");
+    let reply = held.join().unwrap();
+    reply.assert_ok("approved");
+    assert_eq!(reply.stdout, b"ran\n");
     std::fs::remove_file(&marker).unwrap();
 
     // Denied, with the person's reason.
-    let held = agent
-        .command("sh", &["-c", "touch ran"], &agent.workspace)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let held = spawn("touch ran");
     let id = pending_id(&agent_dir);
     approve(&agent_dir, &["--deny", &id, "not", "today"]);
-    let output = held.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(126));
-    assert!(
-        stderr(&output).contains("denied by a person: not today"),
-        "{}",
-        stderr(&output)
-    );
+    let reason = held.join().unwrap().denied_by_hook("denied");
+    assert!(reason.contains("denied by a person: not today"), "{reason}");
     assert!(!marker.exists());
 
     // Nobody answers: the gate's timeout denies.
     write(&agent_dir.join("approvals/timeout"), "0.5\n");
-    let output = agent.run("sh", &["-c", "touch ran"], &agent.workspace);
-    assert_eq!(output.status.code(), Some(126));
-    assert!(
-        stderr(&output).contains("no approval within 0.5 s"),
-        "{}",
-        stderr(&output)
-    );
+    let reason = agent
+        .exec("sh", &["-c", "touch ran"], &agent.workspace)
+        .denied_by_hook("timeout");
+    assert!(reason.contains("no approval within 0.5 s"), "{reason}");
     assert!(!marker.exists());
     // Ids are checked: nothing outside approvals/ can be named.
     let bad = Command::new(example("approve"))
