@@ -164,7 +164,7 @@ impl Agent {
         );
         let input = stdin.to_vec();
         let feeder = std::thread::spawn(move || {
-            for chunk in input.chunks(50_000) {
+            for chunk in input.chunks(65_536) {
                 let message = json!({"jsonrpc":"2.0","method":"stdin","params":{"data_b64": base64::encode(chunk)}});
                 let mut line = message.to_string();
                 line.push('\n');
@@ -568,11 +568,27 @@ fn remote_allowlist_without_its_list_refuses_pushes() {
     assert_eq!(refs(&r.allowed), "");
 }
 
-/// Feeds the redaction hook chunks directly: (stdout, stderr) it prints.
-fn redact(chunks: &[(&str, &[u8])]) -> (Vec<u8>, Vec<u8>) {
+/// What the redaction hook printed, and how it ended.
+struct Filtered {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    /// The longest line it printed.
+    longest_line: usize,
+    status: std::process::ExitStatus,
+    /// Its own stderr.
+    message: String,
+}
+
+/// Runs the redaction hook as a process and feeds it the post-exec protocol: the
+/// request, `chunks` as `{"stream","data_b64"}` lines and, if `exit`, the exit line.
+fn filter_raw(chunks: &[(&str, &[u8])], extra: &[&str], exit: bool) -> Filtered {
     let mut child = Command::new(example("redact"))
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("AIRLOCK_HOOK", "post-exec")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut input = String::from(
@@ -584,98 +600,341 @@ fn redact(chunks: &[(&str, &[u8])]) -> (Vec<u8>, Vec<u8>) {
             base64::encode(data)
         ));
     }
-    input.push_str("{\"exit\":{\"code\":0}}\n");
+    for line in extra {
+        input.push_str(line);
+        input.push('\n');
+    }
+    if exit {
+        input.push_str("{\"exit\":{\"code\":0}}\n");
+    }
     let mut stdin = child.stdin.take().unwrap();
-    let feeder = std::thread::spawn(move || stdin.write_all(input.as_bytes()).unwrap());
+    // Written from a thread: the hook streams, so it answers while it reads.
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
     let output = child.wait_with_output().unwrap();
     feeder.join().unwrap();
-    assert!(output.status.success());
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    for line in output.stdout.lines() {
-        let value: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+    let mut filtered = Filtered {
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+        longest_line: 0,
+        status: output.status,
+        message: stderr(&output),
+    };
+    for line in output
+        .stdout
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+    {
+        filtered.longest_line = filtered.longest_line.max(line.len() + 1);
+        let value: Value = serde_json::from_slice(line).unwrap();
+        assert_eq!(value.as_object().unwrap().len(), 2, "{value}");
         let data = base64::decode(value["data_b64"].as_str().unwrap()).unwrap();
         match value["stream"].as_str().unwrap() {
-            "stdout" => out.extend(data),
-            _ => err.extend(data),
+            "stdout" => filtered.stdout.extend(data),
+            "stderr" => filtered.stderr.extend(data),
+            other => panic!("stream {other}"),
         }
     }
-    (out, err)
+    filtered
 }
 
-const KEY_ID: &str = "AKIAABCDEFGHIJKLMNOP";
+/// Feeds `data` on stdout cut into chunks of the given sizes (cycling), and returns
+/// what reached stdout; the hook must exit 0.
+fn filter(data: &[u8], sizes: &[usize]) -> Vec<u8> {
+    let mut chunks = Vec::new();
+    let mut at = 0;
+    for size in sizes.iter().cycle() {
+        if at >= data.len() {
+            break;
+        }
+        let end = (at + size).min(data.len());
+        chunks.push(("stdout", &data[at..end]));
+        at = end;
+    }
+    let filtered = filter_raw(&chunks, &[], true);
+    assert!(filtered.status.success(), "{}", filtered.message);
+    assert!(filtered.stderr.is_empty());
+    filtered.stdout
+}
+
+const PEM: &str = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACDmC0q3VfiJb3GOQr9v0i+CRXgDnkq6mFqzP4hRzGv6QAAAJgHEjEwBxIx\n-----END OPENSSH PRIVATE KEY-----";
+
+/// Every kind of secret the hook knows, each as (what a program prints, what the
+/// agent must see instead).
+fn secrets() -> Vec<(String, String)> {
+    let redacted = |kind: &str| format!("[REDACTED {kind}]");
+    vec![
+        ("AKIAIOSFODNN7EXAMPLE".into(), redacted("AWS KEY ID")),
+        ("ASIAY34FZKBOKMUTVV7A".into(), redacted("AWS KEY ID")),
+        (
+            "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
+            "aws_secret_access_key = [REDACTED]".into(),
+        ),
+        (
+            "\"SecretAccessKey\": \"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\"".into(),
+            "\"SecretAccessKey\": \"[REDACTED]\"".into(),
+        ),
+        (
+            "AWS_SESSION_TOKEN=IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQ".into(),
+            "AWS_SESSION_TOKEN=[REDACTED]".into(),
+        ),
+        (format!("ghp_{}", "a1B2c3D4e5".repeat(4)), redacted("GITHUB TOKEN")),
+        (format!("gho_{}", "Z9y8X7w6V5".repeat(4)), redacted("GITHUB TOKEN")),
+        (format!("ghs_{}", "0123456789".repeat(4)), redacted("GITHUB TOKEN")),
+        (
+            format!("github_pat_11ABCDEFG0{}_{}", "x".repeat(12), "Yz0".repeat(20)),
+            redacted("GITHUB TOKEN"),
+        ),
+        (
+            "xoxb-1234567890-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx".into(),
+            redacted("SLACK TOKEN"),
+        ),
+        (
+            "Authorization: Bearer abc.def-ghi_jkl~mno+pq/rs=".into(),
+            "Authorization: Bearer [REDACTED]".into(),
+        ),
+        (
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U".into(),
+            redacted("JWT"),
+        ),
+        (PEM.into(), redacted("PRIVATE KEY")),
+    ]
+}
+
+/// Text with every secret on its own line between ordinary words, and look-alikes
+/// that must pass: (input, expected output).
+fn sample() -> (Vec<u8>, Vec<u8>) {
+    let mut input =
+        String::from("start: AKIA, ghp_short, xAKIAIOSFODNN7EXAMPLE, BEGIN PRIVATE KEY in prose\n");
+    let mut expected = input.clone();
+    for (i, (secret, shown)) in secrets().iter().enumerate() {
+        input.push_str(&format!("line {i} <{secret}> after\n"));
+        expected.push_str(&format!("line {i} <{shown}> after\n"));
+    }
+    input.push_str("end without a newline");
+    expected.push_str("end without a newline");
+    (input.into_bytes(), expected.into_bytes())
+}
 
 #[test]
-fn redact_hides_secrets_even_when_chunks_cut_them() {
-    let pem = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\nQyNTUxOQAAACD\n-----END OPENSSH PRIVATE KEY-----\n";
-    let token = format!("ghp_{}", "a1B2".repeat(9));
-    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
-    let mut binary: Vec<u8> = (0..=255u8).collect();
-    binary.push(b'\n');
-    let text = format!(
-        "id {KEY_ID} ok\naws_secret_access_key = {}\n{pem}after the key\nAuthorization: Bearer abc.def-ghi_jkl\ntoken {token} and {jwt}\nxoxb-1234567890-abcdef\n",
-        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-    );
-    // Cut everywhere that hurts: inside the key id, inside the PEM block, in the token.
-    let bytes = text.as_bytes();
-    let cuts = [6, 12, 60, 100, 140, 230, 250, bytes.len()];
-    let mut chunks: Vec<(&str, &[u8])> = Vec::new();
-    let mut start = 0;
-    for cut in cuts {
-        chunks.push(("stdout", &bytes[start..cut]));
-        start = cut;
+fn redact_hides_each_kind_of_secret_however_the_chunks_cut_it() {
+    let (input, expected) = sample();
+    // Whole, then cut at every byte, then at sizes that put cuts everywhere else.
+    for sizes in [
+        vec![input.len()],
+        vec![1],
+        vec![2, 3, 5, 7, 11, 13],
+        vec![64, 1],
+    ] {
+        let out = filter(&input, &sizes);
+        assert!(
+            out == expected,
+            "chunks of {sizes:?}:\n{}",
+            String::from_utf8_lossy(&out)
+        );
     }
-    chunks.push(("stderr", &binary));
-    let (out, err) = redact(&chunks);
-    let out = String::from_utf8(out).unwrap();
-    assert_eq!(
-        out,
-        "id [REDACTED AWS KEY ID] ok\naws_secret_access_key = [REDACTED]\n[REDACTED PRIVATE KEY]\nafter the key\nAuthorization: Bearer [REDACTED]\ntoken [REDACTED GITHUB TOKEN] and [REDACTED JWT]\n[REDACTED SLACK TOKEN]\n"
-    );
-    assert_eq!(err, binary, "binary output passes byte for byte");
+    // Both streams, interleaved, each redacted on its own.
+    let chunks: Vec<(&str, &[u8])> = input
+        .chunks(9)
+        .flat_map(|c| [("stdout", c), ("stderr", c)])
+        .collect();
+    let both = filter_raw(&chunks, &[], true);
+    assert!(both.status.success(), "{}", both.message);
+    assert!(both.stdout == expected && both.stderr == expected);
+}
 
-    // A line far longer than the hook holds, with a key id across a chunk boundary.
-    let mut long = vec![b'x'; 200_000];
-    long.extend_from_slice(KEY_ID.as_bytes());
-    long.extend(vec![b'y'; 200_000]);
-    long.push(b'\n');
-    let boundary = 200_000 + 7;
-    let (out, _) = redact(&[("stdout", &long[..boundary]), ("stdout", &long[boundary..])]);
-    let expected = [
-        vec![b'x'; 200_000],
-        b"[REDACTED AWS KEY ID]".to_vec(),
-        vec![b'y'; 200_000],
-        b"\n".to_vec(),
-    ]
-    .concat();
-    assert!(out == expected, "long line: {} bytes out", out.len());
+#[test]
+fn redact_passes_binary_output_byte_for_byte() {
+    // Every byte value, invalid UTF-8 included, many times over.
+    let binary: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
+    assert!(filter(&binary, &[65_536]) == binary);
+    assert!(filter(&binary, &[4096, 77]) == binary);
+    // A secret inside binary output: only the secret changes.
+    let key = b"AKIAIOSFODNN7EXAMPLE";
+    let mut input = binary[..1000].to_vec();
+    input.extend_from_slice(b"\xff ");
+    input.extend_from_slice(key);
+    input.extend_from_slice(b" \x00");
+    input.extend_from_slice(&binary[..1000]);
+    let mut expected = binary[..1000].to_vec();
+    expected.extend_from_slice(b"\xff [REDACTED AWS KEY ID] \x00");
+    expected.extend_from_slice(&binary[..1000]);
+    assert!(filter(&input, &[1003]) == expected);
+}
+
+#[test]
+fn redact_cuts_long_lines_without_cutting_secrets() {
+    // A 300 KB line with no newline: the hook must release it in pieces, and secrets
+    // across 64 KiB chunk boundaries still come out whole.
+    let mut input = Vec::new();
+    let mut expected = Vec::new();
+    for (i, (secret, shown)) in secrets().iter().enumerate() {
+        // On one line: a key's newlines written as `\n`, as JSON does.
+        let secret = &secret.replace('\n', "\\n");
+        let boundary = 65_536 * (i / 4 + 1) + 4_000 * (i % 4);
+        let pad = boundary - secret.len() / 2 - input.len() - 1;
+        let filler: Vec<u8> = (0..pad).map(|n| b"abc=+/ "[n % 7]).collect();
+        for (out, text) in [(&mut input, secret), (&mut expected, shown)] {
+            out.extend_from_slice(&filler);
+            out.extend_from_slice(format!(" {text} ").as_bytes());
+        }
+    }
+    assert!(input.len() > 250_000 && !input.contains(&b'\n'));
+    for sizes in [vec![65_536], vec![65_536, 1], vec![200_000], vec![1000, 3]] {
+        let out = filter(&input, &sizes);
+        assert!(
+            out == expected,
+            "chunks of {sizes:?}: {} bytes out",
+            out.len()
+        );
+    }
+    // Where the hook cuts: it holds back the last 8 KiB of a line longer than 64 KiB,
+    // so with 64 KiB chunks it cuts at 8 KiB before each chunk's end. A secret across
+    // such a cut is released whole.
+    let mut input = Vec::new();
+    let mut expected = Vec::new();
+    for (i, (secret, shown)) in secrets().iter().enumerate() {
+        let secret = &secret.replace('\n', "\\n");
+        let cut = 65_536 * (i + 2) - 8_192;
+        let filler = vec![b'.'; cut - secret.len() / 2 - input.len() - 1];
+        for (out, text) in [(&mut input, secret), (&mut expected, shown)] {
+            out.extend_from_slice(&filler);
+            out.extend_from_slice(format!(" {text} ").as_bytes());
+        }
+    }
+    let out = filter(&input, &[65_536]);
+    assert!(
+        out == expected,
+        "secrets across cuts: {} bytes out",
+        out.len()
+    );
+    // A chunk far bigger than the daemon sends still comes out in lines under 1 MiB.
+    let big: Vec<u8> = (0..=255u8).cycle().take(3 << 20).collect();
+    let filtered = filter_raw(&[("stdout", &big)], &[], true);
+    assert!(filtered.status.success(), "{}", filtered.message);
+    assert!(filtered.stdout == big);
+    assert!(
+        filtered.longest_line <= 1 << 20,
+        "{}",
+        filtered.longest_line
+    );
+}
+
+#[test]
+fn redact_withholds_private_key_blocks_across_chunks() {
+    let mut input = String::from("before\n");
+    let body: String = (0..2000).map(|i| format!("{:064x}\n", i * 7919)).collect();
+    input.push_str(&format!(
+        "-----BEGIN RSA PRIVATE KEY-----\n{body}-----END RSA PRIVATE KEY-----\nafter\n"
+    ));
+    // One line of JSON with the key's newlines escaped, as in a service-account file.
+    input.push_str("{\"private_key\": \"-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADAN\\n-----END PRIVATE KEY-----\\n\", \"ok\": 1}\n");
+    let expected = "before\n[REDACTED PRIVATE KEY]\nafter\n{\"private_key\": \"[REDACTED PRIVATE KEY]\\n\", \"ok\": 1}\n";
+    let bytes = input.as_bytes();
+    // The END line cut at every place within it.
+    let end = input.find("-----END RSA").unwrap();
+    for cut in end..end + 31 {
+        let filtered = filter_raw(
+            &[("stdout", &bytes[..cut]), ("stdout", &bytes[cut..])],
+            &[],
+            true,
+        );
+        assert_eq!(String::from_utf8(filtered.stdout).unwrap(), expected);
+    }
+    for sizes in [vec![1], vec![65_536], vec![100, 7]] {
+        assert_eq!(String::from_utf8(filter(bytes, &sizes)).unwrap(), expected);
+    }
+    // A block that never ends withholds the rest of the stream, and says so.
+    let unended = format!("a\n-----BEGIN EC PRIVATE KEY-----\n{body}");
+    let out = String::from_utf8(filter(unended.as_bytes(), &[4096])).unwrap();
+    assert!(
+        out.starts_with("a\n[REDACTED PRIVATE KEY]\n[REDACTED: a private key block did not end"),
+        "{out}"
+    );
+    assert!(!out.contains(&body[..64]));
+}
+
+#[test]
+fn redact_fails_on_input_that_is_not_the_protocol() {
+    let ok = filter_raw(&[("stdout", b"x")], &[], true);
+    assert!(ok.status.success(), "{}", ok.message);
+    for extra in [
+        "not json",
+        "{\"stream\":\"stdin\",\"data_b64\":\"eA==\"}",
+        "{\"stream\":\"stdout\",\"data_b64\":\"not base64!\"}",
+        "{\"stream\":\"stdout\"}",
+        "[1]",
+    ] {
+        let bad = filter_raw(&[("stdout", b"x")], &[extra], true);
+        assert!(!bad.status.success(), "{extra}");
+        assert!(
+            bad.message.contains("redact: unexpected input"),
+            "{}",
+            bad.message
+        );
+    }
+    let cut_short = filter_raw(&[("stdout", b"x")], &[], false);
+    assert!(!cut_short.status.success(), "no exit line");
 }
 
 #[test]
 fn redact_works_as_the_daemons_post_exec_hook() {
     let agent = agent_with(&[("redact", "post-exec")], &[], "");
-    let mut input = vec![b'.'; 300_000];
-    input.extend_from_slice(format!("\nkey {KEY_ID}\n").as_bytes());
-    input.extend(vec![b'-'; 300_000]);
+    // 200 KB of binary-ish output through `cat`, each secret straddling a multiple of
+    // 64 KiB (where chunks are likely to be cut) or sitting between them.
+    let filler = |n: usize, seed: usize| -> Vec<u8> {
+        (0..n)
+            .map(|i| match (i * 31 + seed) % 97 {
+                0 => b'\n',
+                k => b"\x00\xff\xfe abc=+/-.:\x80"[k % 14],
+            })
+            .collect()
+    };
+    let mut input = Vec::new();
+    let mut expected = Vec::new();
+    for (i, (secret, shown)) in secrets().iter().enumerate() {
+        let target = if i % 2 == 0 {
+            65_536 * (i / 2 + 1) - secret.len() / 2
+        } else {
+            input.len() + 1000
+        };
+        let pad = filler(target - input.len() - 1, i);
+        for (out, text) in [(&mut input, secret), (&mut expected, shown)] {
+            out.extend_from_slice(&pad);
+            out.extend_from_slice(format!("\n{text}\n").as_bytes());
+        }
+    }
+    assert!(input.len() > 200_000);
     let reply = agent.exec_with_stdin("cat", &[], &agent.workspace, &input);
     reply.assert_ok("cat");
-    let expected = [
-        vec![b'.'; 300_000],
-        b"\nkey [REDACTED AWS KEY ID]\n".to_vec(),
-        vec![b'-'; 300_000],
-    ]
-    .concat();
-    assert!(reply.stdout == expected, "{} bytes out", reply.stdout.len());
+    assert!(
+        reply.stdout == expected,
+        "{} bytes out, {} expected",
+        reply.stdout.len(),
+        expected.len()
+    );
+    // The exit status passes through unchanged, and stderr is filtered too.
     let failed = agent.exec(
         "sh",
-        &["-c", &format!("echo {KEY_ID}; exit 3")],
+        &[
+            "-c",
+            "echo AKIAIOSFODNN7EXAMPLE; echo ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa >&2; exit 3",
+        ],
         &agent.workspace,
     );
-    assert_eq!(
-        failed.exit_code(),
-        Some(3),
-        "the exit status passes through"
-    );
+    assert_eq!(failed.exit_code(), Some(3), "{}", failed.end);
     assert_eq!(failed.stdout, b"[REDACTED AWS KEY ID]\n");
+    assert_eq!(failed.stderr, b"[REDACTED GITHUB TOKEN]\n");
+    // Many short lines (a long `git log`): the hook keeps up, and finishes within the
+    // daemon's hook timeout after the program ends (work per chunk, not per line).
+    let lines = agent.exec("sh", &["-c", "yes | head -c 3000000"], &agent.workspace);
+    lines.assert_ok("yes");
+    assert!(
+        lines.stdout == b"y\n".repeat(1_500_000),
+        "{} bytes",
+        lines.stdout.len()
+    );
 }
 
 /// Waits for the gate's one pending request and returns its id.
