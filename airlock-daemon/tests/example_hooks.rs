@@ -937,91 +937,282 @@ fn redact_works_as_the_daemons_post_exec_hook() {
     );
 }
 
-/// Waits for the gate's one pending request and returns its id.
-fn pending_id(agent_dir: &Path) -> String {
+/// The ids of the requests waiting in `agent_dir`, once there are `n` of them.
+fn pending_ids(agent_dir: &Path, n: usize) -> Vec<String> {
     let pending = agent_dir.join("approvals/pending");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Ok(entries) = std::fs::read_dir(&pending) {
-            let ids: Vec<String> = entries
+            let mut ids: Vec<String> = entries
                 .filter_map(Result::ok)
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .filter_map(|n| n.strip_suffix(".json").map(str::to_owned))
+                .filter(|n| !n.starts_with('.'))
                 .collect();
-            if let [id] = ids.as_slice() {
-                return id.clone();
+            if ids.len() == n {
+                ids.sort();
+                return ids;
             }
         }
-        assert!(Instant::now() < deadline, "no request is pending");
+        assert!(Instant::now() < deadline, "{n} requests never waited");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
-fn approve(agent_dir: &Path, args: &[&str]) -> String {
-    let output = Command::new(example("approve"))
+/// Runs `approve --dir AGENT_DIR args...` as a process.
+fn approve(agent_dir: &Path, args: &[&str]) -> Output {
+    Command::new(example("approve"))
         .arg("--dir")
         .arg(agent_dir)
         .args(args)
         .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
+        .unwrap()
+}
+
+fn approve_ok(agent_dir: &Path, args: &[&str]) -> String {
+    let output = approve(agent_dir, args);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
         "approve {args:?}: {}",
         stderr(&output)
     );
     String::from_utf8(output.stdout).unwrap()
 }
 
-#[test]
-fn approval_gate_holds_each_command_for_a_person() {
-    let agent = std::sync::Arc::new(agent_with(
+/// An agent with the approval gate, the gate's timeout set to `timeout` and the
+/// daemon's hook timeout to `hook_timeout`.
+fn gated(timeout: &str, hook_timeout: u32) -> Agent {
+    agent_with(
         &[("approval-gate", "pre-exec")],
-        &[("approvals/timeout", "30\n")],
-        "",
-    ));
-    let agent_dir = agent.agent_dir();
-    let marker = agent.workspace.join("ran");
-    let spawn = |script: &'static str| {
-        let agent = agent.clone();
-        std::thread::spawn(move || agent.exec("sh", &["-c", script], &agent.workspace))
-    };
+        &[("approvals/timeout", timeout)],
+        &format!("hook_timeout_secs = {hook_timeout}\n"),
+    )
+}
 
-    // Approved: it runs.
-    let held = spawn("touch ran; echo ran");
-    let id = pending_id(&agent_dir);
-    assert!(!marker.exists(), "ran before approval");
-    let listing = approve(&agent_dir, &[]);
+/// Sends `sh -c script` from another thread of `scope` (it waits for a person). The
+/// scope joins it, so the daemon outlives every request even when a test fails.
+fn hold<'s>(
+    scope: &'s std::thread::Scope<'s, '_>,
+    agent: &'s Agent,
+    script: &'s str,
+    cwd: &'s Path,
+) -> std::thread::ScopedJoinHandle<'s, Reply> {
+    scope.spawn(move || agent.exec("sh", &["-c", script], cwd))
+}
+
+#[test]
+fn approval_gate_runs_what_a_person_approves_and_refuses_what_they_deny() {
+    let agent = gated("20\n", 30);
+    let dir = agent.agent_dir();
+    let ws = agent.workspace.clone();
+    assert_eq!(approve_ok(&dir, &[]), "nothing is waiting\n");
+    std::thread::scope(|scope| {
+        // Approved: it waits, then runs.
+        let held = hold(scope, &agent, "touch ran-1; echo ran", &ws);
+        let [id] = pending_ids(&dir, 1).try_into().unwrap();
+        assert!(!ws.join("ran-1").exists(), "ran before approval");
+        let listing = approve_ok(&dir, &[]);
+        assert!(
+            listing.contains(&id)
+                && listing.contains("\"sh\" \"-c\" \"touch ran-1; echo ran\"")
+                && listing.contains(&format!("in {}", json!(ws))),
+            "{listing}"
+        );
+        assert_eq!(approve_ok(&dir, &[&id]), format!("approved {id}\n"));
+        let reply = held.join().unwrap();
+        reply.assert_ok("approved");
+        assert_eq!(reply.stdout, b"ran\n");
+        assert!(ws.join("ran-1").exists());
+        // A decided request is gone; deciding again is refused.
+        assert_eq!(pending_ids(&dir, 0).len(), 0);
+        let again = approve(&dir, &["--deny", &id]);
+        assert_eq!(again.status.code(), Some(1), "{}", stderr(&again));
+
+        // Two at once: each gets its own answer.
+        let first = hold(scope, &agent, "touch ran-2", &ws);
+        let second = hold(scope, &agent, "touch ran-3", &ws);
+        let ids = pending_ids(&dir, 2);
+        let script_of = |id: &str| -> String {
+            let text =
+                std::fs::read_to_string(dir.join(format!("approvals/pending/{id}.json"))).unwrap();
+            let record: Value = serde_json::from_str(&text).unwrap();
+            record["args"][1].as_str().unwrap().to_owned()
+        };
+        let (run, deny) = if script_of(&ids[0]) == "touch ran-2" {
+            (&ids[0], &ids[1])
+        } else {
+            (&ids[1], &ids[0])
+        };
+        approve_ok(&dir, &["--deny", deny, "not", "before", "the\nrelease"]);
+        approve_ok(&dir, &[run]);
+        first.join().unwrap().assert_ok("first");
+        let reason = second.join().unwrap().denied_by_hook("second");
+        assert_eq!(reason, "denied by a person: not before the release");
+        assert!(ws.join("ran-2").exists() && !ws.join("ran-3").exists());
+    });
+}
+
+#[test]
+fn approval_gate_denies_when_nobody_answers() {
+    let agent = gated("0.5\n", 10);
+    let dir = agent.agent_dir();
+    let ws = agent.workspace.clone();
+    let reason = agent
+        .exec("sh", &["-c", "touch ran"], &ws)
+        .denied_by_hook("timeout");
     assert!(
-        listing.contains(&id) && listing.contains("\"touch ran; echo ran\""),
-        "{listing}"
+        reason.starts_with("no approval within 0.5 s (request "),
+        "{reason}"
     );
-    approve(&agent_dir, &[&id]);
-    let reply = held.join().unwrap();
-    reply.assert_ok("approved");
-    assert_eq!(reply.stdout, b"ran\n");
-    std::fs::remove_file(&marker).unwrap();
+    assert!(!ws.join("ran").exists());
+    // Its id, from the reason: too late to approve now.
+    let id = reason
+        .trim_end_matches(')')
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    let late = approve(&dir, &[&id]);
+    assert_eq!(late.status.code(), Some(1), "{}", stderr(&late));
+    assert!(dir.join(format!("approvals/decisions/{id}")).exists());
+    // A bad timeout setting denies at once instead of guessing.
+    write(&dir.join("approvals/timeout"), "5 minutes\n");
+    let reason = agent
+        .exec("sh", &["-c", "touch ran"], &ws)
+        .denied_by_hook("bad");
+    assert!(reason.contains("must be seconds"), "{reason}");
+}
 
-    // Denied, with the person's reason.
-    let held = spawn("touch ran");
-    let id = pending_id(&agent_dir);
-    approve(&agent_dir, &["--deny", &id, "not", "today"]);
-    let reason = held.join().unwrap().denied_by_hook("denied");
-    assert!(reason.contains("denied by a person: not today"), "{reason}");
-    assert!(!marker.exists());
+/// The pending record of request `id`.
+fn pending_record(dir: &Path, id: &str) -> Value {
+    let path = dir.join(format!("approvals/pending/{id}.json"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
 
-    // Nobody answers: the gate's timeout denies.
-    write(&agent_dir.join("approvals/timeout"), "0.5\n");
+/// Sends `signal` to the gate process holding request `id`.
+fn signal_gate(dir: &Path, id: &str, signal: &str) {
+    let pid = pending_record(dir, id)["pid"].as_u64().unwrap().to_string();
+    let status = Command::new("kill")
+        .args(["-s", signal, &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn approval_decisions_are_made_once() {
+    let agent = gated("4\n", 30);
+    let dir = agent.agent_dir();
+    let ws = agent.workspace.clone();
+    std::thread::scope(|scope| {
+        // A person denies while the gate is stopped (not looking); a second decision
+        // arriving before the gate acts is refused, and the first one holds.
+        let held = hold(scope, &agent, "touch ran", &ws);
+        let [id] = pending_ids(&dir, 1).try_into().unwrap();
+        signal_gate(&dir, &id, "STOP");
+        approve_ok(&dir, &["--deny", &id, "first", "answer"]);
+        let second = approve(&dir, &[&id]);
+        assert_eq!(second.status.code(), Some(1));
+        assert!(
+            stderr(&second).contains("already decided: \"deny\""),
+            "{}",
+            stderr(&second)
+        );
+        signal_gate(&dir, &id, "CONT");
+        let reason = held.join().unwrap().denied_by_hook("first answer");
+        assert_eq!(reason, "denied by a person: first answer");
+
+        // The gate's time runs out while it is stopped: approving is refused from
+        // then on, and the gate denies when it wakes.
+        let held = hold(scope, &agent, "touch ran", &ws);
+        let [id] = pending_ids(&dir, 1).try_into().unwrap();
+        signal_gate(&dir, &id, "STOP");
+        let expires = pending_record(&dir, &id)["expires"].as_f64().unwrap();
+        let now = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs_f64()
+        };
+        // Waiting for the clock to pass a deadline, not for a result.
+        while now() < expires {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let late = approve(&dir, &[&id]);
+        assert_eq!(late.status.code(), Some(1));
+        assert!(stderr(&late).contains("timed out"), "{}", stderr(&late));
+        signal_gate(&dir, &id, "CONT");
+        let reason = held.join().unwrap().denied_by_hook("expired");
+        assert!(reason.starts_with("no approval within 4 s"), "{reason}");
+    });
+    assert!(!ws.join("ran").exists());
+}
+
+#[test]
+fn approval_gate_killed_by_the_daemon_leaves_nothing_to_approve() {
+    // The gate would wait 60 s, but the daemon kills hooks after 1 s.
+    let agent = gated("60\n", 1);
+    let dir = agent.agent_dir();
     let reason = agent
         .exec("sh", &["-c", "touch ran"], &agent.workspace)
-        .denied_by_hook("timeout");
-    assert!(reason.contains("no approval within 0.5 s"), "{reason}");
-    assert!(!marker.exists());
-    // Ids are checked: nothing outside approvals/ can be named.
-    let bad = Command::new(example("approve"))
-        .arg("--dir")
-        .arg(&agent_dir)
-        .arg("../../etc")
-        .output()
-        .unwrap();
-    assert_eq!(bad.status.code(), Some(2));
+        .denied_by_hook("killed");
+    assert!(reason.contains("timed out"), "{reason}");
+    // The killed gate could not clean up: its pending file stays, unlocked.
+    let [id] = pending_ids(&dir, 1).try_into().unwrap();
+    let stale = approve(&dir, &[&id]);
+    assert_eq!(stale.status.code(), Some(1));
+    assert!(
+        stderr(&stale).contains("its gate is gone"),
+        "{}",
+        stderr(&stale)
+    );
+    assert!(
+        !dir.join(format!("approvals/decisions/{id}")).exists(),
+        "no decision recorded for a dead request"
+    );
+    // Listing clears it away.
+    let listing = approve_ok(&dir, &[]);
+    assert!(listing.contains(&format!("{id}  removed")), "{listing}");
+    assert_eq!(pending_ids(&dir, 0).len(), 0);
+    assert!(!agent.workspace.join("ran").exists());
+}
+
+#[test]
+fn approve_shows_agent_text_escaped_and_takes_only_real_ids() {
+    let agent = gated("20\n", 30);
+    let dir = agent.agent_dir();
+    // A working directory and arguments chosen to fool the person reading the list.
+    let sneaky = agent
+        .workspace
+        .join("x\u{1b}[2K\rapproved: echo hello\u{202e}");
+    std::fs::create_dir_all(&sneaky).unwrap();
+    std::thread::scope(|scope| {
+        let held = hold(scope, &agent, "echo \u{1b}]0;title\u{7}; true", &sneaky);
+        let [id] = pending_ids(&dir, 1).try_into().unwrap();
+        let listing = approve_ok(&dir, &[]);
+        assert!(
+            listing.is_ascii() && !listing.bytes().any(|b| b < 0x20 && b != b'\n'),
+            "{listing:?}"
+        );
+        assert!(
+            listing.contains("x\\u001b[2K\\rapproved: echo hello\\u202e"),
+            "{listing}"
+        );
+        assert!(
+            listing.contains("\"echo \\u001b]0;title\\u0007; true\""),
+            "{listing}"
+        );
+        assert_eq!(listing.lines().count(), 2, "{listing}");
+        // Ids are 32 hex digits: nothing else names a file.
+        for bad in ["../../etc/passwd", "..", &id[..31], &id.to_uppercase(), ""] {
+            let output = approve(&dir, &[bad]);
+            assert_eq!(output.status.code(), Some(2), "{bad:?}");
+            let output = approve(&dir, &["--deny", bad, "x"]);
+            assert_eq!(output.status.code(), Some(2), "--deny {bad:?}");
+        }
+        approve_ok(&dir, &["--deny", &id]);
+        let reason = held.join().unwrap().denied_by_hook("sneaky");
+        assert_eq!(reason, "denied by a person: denied");
+    });
 }
