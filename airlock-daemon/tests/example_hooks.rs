@@ -497,6 +497,14 @@ fn remote_allowlist_reads_the_repository_configuration_as_git_does() {
         &format!("URL: {other}\nPush: refs/heads/main:refs/heads/main\n"),
     );
     expect_refused(&["push", "legacy"], ".git/remotes");
+    // A remote whose transport program comes from the configuration.
+    config(&["remote.origin.vcs", "fd"]);
+    let reason = r
+        .agent
+        .exec("git", &["push", "origin", "HEAD:main"], &r.repo)
+        .denied_by_hook("vcs");
+    assert!(reason.contains("transport program"), "{reason}");
+    host_git(&r.repo, &["config", "--unset", "remote.origin.vcs"]);
     // After all that, origin still works.
     r.agent
         .exec("git", &["push", "-q", "origin", "HEAD:main"], &r.repo)
