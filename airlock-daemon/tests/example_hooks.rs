@@ -197,6 +197,31 @@ fn remote_allowlist_lets_push_reach_only_listed_remotes() {
             stderr(&refused)
         );
     }
+    // Rewriting configured in the repository is what counts: an allowed URL that
+    // `pushInsteadOf` sends elsewhere is refused.
+    let allowed_path = allowed.to_str().unwrap().to_owned();
+    host_git(
+        &repo,
+        &[
+            "config",
+            &format!("url.{other_path}.pushInsteadOf"),
+            &allowed_path,
+        ],
+    );
+    let refused = agent.run("git", &["push", &allowed_path, "HEAD:main"], &repo);
+    assert_eq!(refused.status.code(), Some(126), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("other.git"),
+        "{}",
+        stderr(&refused)
+    );
+    host_git(
+        &repo,
+        &["config", "--remove-section", &format!("url.{other_path}")],
+    );
+    let pushed = agent.run("git", &["push", "-q", &allowed_path, "HEAD:main"], &repo);
+    assert_eq!(pushed.status.code(), Some(0), "{}", stderr(&pushed));
+
     // A push URL configured on an allowed remote's name is what counts.
     host_git(
         &repo,
