@@ -266,7 +266,9 @@ async fn filter(
     let failure = match failure {
         Some(why) => Some(why),
         None => {
-            let remaining = deadline.deadline() - tokio::time::Instant::now();
+            let remaining = deadline
+                .deadline()
+                .saturating_duration_since(tokio::time::Instant::now());
             match tokio::time::timeout(remaining, hook.child.wait()).await {
                 Ok(Ok(status)) if status.success() => None,
                 Ok(Ok(status)) => Some(describe(status, &errors.await.unwrap_or_default())),
