@@ -117,10 +117,15 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
     })?;
     let env = agent.scope.env_plan(module).apply(std::env::vars());
     if module.bin() == "git" {
-        let location = airlock_builtins::git_location_args(&request.args);
-        let timeout = loaded.config.limits.hook_timeout;
-        check_git_config(&program, &location, &host_cwd, &env, timeout).await?;
-        check_rebase_todo(&program, &location, &host_cwd, &env, timeout).await?;
+        let probe = GitProbe {
+            git: &program,
+            location: airlock_builtins::git_location_args(&request.args),
+            cwd: &host_cwd,
+            env: env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            timeout: loaded.config.limits.hook_timeout,
+        };
+        check_git_config(&probe).await?;
+        check_rebase_todo(&probe).await?;
     }
     let mut args = request.args.clone();
     args.extend(module.append_args().iter().cloned());
@@ -228,21 +233,30 @@ async fn run_pre_exec(
     }
 }
 
+/// Runs the host's git, the way the request will, for the checks that look at the
+/// repository the agent controls: the agent's options that choose the repository
+/// (`-C sub`), the request's working directory and the program's environment.
+struct GitProbe<'a> {
+    git: &'a Path,
+    location: Vec<String>,
+    cwd: &'a Path,
+    env: Vec<(String, String)>,
+    timeout: Duration,
+}
+
+impl GitProbe<'_> {
+    async fn run(&self, args: &[&str]) -> Result<hooks::HookOutput, String> {
+        let mut argv: Vec<&str> = self.location.iter().map(String::as_str).collect();
+        argv.extend(args);
+        hooks::run_program(self.git, &argv, self.cwd, &self.env, &[], self.timeout).await
+    }
+}
+
 /// Refuses to run git while the repository's own configuration (which the agent can
 /// write) names a program for git to run: see `airlock_builtins::git_config_risks`.
-/// `location` are the agent's options that choose the repository (`-C sub`), so the
-/// repository checked is the one git will use.
-async fn check_git_config(
-    git: &Path,
-    location: &[String],
-    cwd: &Path,
-    env: &std::collections::BTreeMap<String, String>,
-    timeout: Duration,
-) -> Result<(), Refusal> {
-    let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    let mut args: Vec<&str> = location.iter().map(String::as_str).collect();
-    args.extend(["config", "--list", "--show-scope", "--null"]);
-    let output = hooks::run_program(git, &args, cwd, &env, &[], timeout)
+async fn check_git_config(probe: &GitProbe<'_>) -> Result<(), Refusal> {
+    let output = probe
+        .run(&["config", "--list", "--show-scope", "--null"])
         .await
         .map_err(|why| {
             Refusal::denied(
@@ -282,23 +296,15 @@ const MAX_TODO: u64 = 1 << 20;
 /// Refuses to run git while the repository's rebase todo list (which the agent can
 /// write) holds a line that runs a program (`exec make`): `git rebase --continue`
 /// would run it. See `airlock_builtins::git_todo_risks`.
-async fn check_rebase_todo(
-    git: &Path,
-    location: &[String],
-    cwd: &Path,
-    env: &std::collections::BTreeMap<String, String>,
-    timeout: Duration,
-) -> Result<(), Refusal> {
+async fn check_rebase_todo(probe: &GitProbe<'_>) -> Result<(), Refusal> {
     let refuse = |why: String| Refusal::denied("airlock.git-rebase-todo", why);
-    let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    let mut args: Vec<&str> = location.iter().map(String::as_str).collect();
-    args.extend([
-        "rev-parse",
-        "--path-format=absolute",
-        "--git-path",
-        "rebase-merge/git-rebase-todo",
-    ]);
-    let output = hooks::run_program(git, &args, cwd, &env, &[], timeout)
+    let output = probe
+        .run(&[
+            "rev-parse",
+            "--path-format=absolute",
+            "--git-path",
+            "rebase-merge/git-rebase-todo",
+        ])
         .await
         .map_err(|why| refuse(format!("cannot locate the repository: {why}")))?;
     if !output.status.success() {
