@@ -96,10 +96,7 @@ pub async fn run(
         .process_group(0)
         .kill_on_drop(true)
         .spawn()?;
-    let group = child
-        .id()
-        .and_then(|id| i32::try_from(id).ok())
-        .and_then(Pid::from_raw);
+    let group = process_group(&child);
     let bytes_out = Arc::new(AtomicU64::new(0));
     let mut readers = Vec::new();
     for pipe in [
@@ -201,7 +198,17 @@ pub async fn run(
     })
 }
 
-fn kill_group(group: Option<Pid>, child: &mut tokio::process::Child) {
+/// The process group a child started with `process_group(0)` leads (its pid), while
+/// it has not been reaped.
+pub(crate) fn process_group(child: &tokio::process::Child) -> Option<Pid> {
+    child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .and_then(Pid::from_raw)
+}
+
+/// Kills `group` (or, without one, the child alone).
+pub(crate) fn kill_group(group: Option<Pid>, child: &mut tokio::process::Child) {
     match group {
         Some(group) => {
             let _ = kill_process_group(group, Signal::KILL);

@@ -308,19 +308,8 @@ async fn filter(
 impl Hook {
     /// Kills the hook's whole process group.
     fn kill(&mut self) {
-        let group = self
-            .child
-            .id()
-            .and_then(|id| i32::try_from(id).ok())
-            .and_then(rustix::process::Pid::from_raw);
-        match group {
-            Some(group) => {
-                let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-            }
-            None => {
-                let _ = self.child.start_kill();
-            }
-        }
+        let group = crate::executor::process_group(&self.child);
+        crate::executor::kill_group(group, &mut self.child);
     }
 }
 
