@@ -34,7 +34,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod support;
-use support::{shim_binary, start_daemon, write};
+use support::{host_git, shim_binary, start_daemon, write};
 
 const SSHD: &str = "/usr/sbin/sshd";
 const BWRAP: &str = "/usr/bin/bwrap";
@@ -104,10 +104,6 @@ fn run(command: &mut Command) -> Output {
     output
 }
 
-fn git(dir: &Path, args: &[&str]) -> Output {
-    run(Command::new("git").args(args).current_dir(dir))
-}
-
 /// The host side: sshd with its keys, the bare repository, and the agent's key.
 struct Remote {
     _sshd: Guard,
@@ -143,12 +139,12 @@ fn start_remote(host: &Path) -> Remote {
 
     let repo = host.join("srv/repo.git");
     std::fs::create_dir_all(&repo).unwrap();
-    git(&repo, &["init", "-q", "--bare", "-b", "main"]);
+    host_git(&repo, &["init", "-q", "--bare", "-b", "main"]);
     let seed = host.join("seed");
-    git(host, &["clone", "-q", repo.to_str().unwrap(), "seed"]);
+    host_git(host, &["clone", "-q", repo.to_str().unwrap(), "seed"]);
     std::fs::write(seed.join("README"), "seeded\n").unwrap();
-    git(&seed, &["add", "README"]);
-    git(
+    host_git(&seed, &["add", "README"]);
+    host_git(
         &seed,
         &[
             "-c",
@@ -161,7 +157,7 @@ fn start_remote(host: &Path) -> Remote {
             "seed",
         ],
     );
-    git(&seed, &["push", "-q", "origin", "HEAD:main"]);
+    host_git(&seed, &["push", "-q", "origin", "HEAD:main"]);
 
     let user = String::from_utf8(run(Command::new("id").arg("-un")).stdout)
         .unwrap()
@@ -371,11 +367,8 @@ fn an_agent_in_a_sandbox_uses_git_over_ssh_without_the_key() {
     container.expect("repo", &["git", "add", "new.txt"], 0);
     container.expect("repo", &["git", "commit", "-q", "-m", "from the agent"], 0);
     container.expect("repo", &["git", "push", "-q", "origin", "HEAD:main"], 0);
-    let head = git(&remote.repo, &["log", "-1", "--format=%s %an", "main"]);
-    assert_eq!(
-        String::from_utf8_lossy(&head.stdout),
-        "from the agent agent\n"
-    );
+    let head = host_git(&remote.repo, &["log", "-1", "--format=%s %an", "main"]);
+    assert_eq!(head, "from the agent agent\n");
 
     // The key is nowhere in the container, and neither is the host's home.
     let key = remote.key.to_str().unwrap();

@@ -19,7 +19,7 @@ use airlock_rpc::base64;
 use serde_json::{Value, json};
 
 mod support;
-use support::{start_daemon, write};
+use support::{host_git, start_daemon, write};
 
 fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -221,29 +221,6 @@ fn read_message(reader: &mut BufReader<UnixStream>) -> Value {
         "connection closed"
     );
     serde_json::from_str(&line).unwrap()
-}
-
-/// Runs the host's git (not through the daemon) and returns its stdout.
-fn host_git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.invalid",
-            "-c",
-            "protocol.file.allow=always",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
 }
 
 fn stderr(output: &Output) -> String {

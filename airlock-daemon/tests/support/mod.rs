@@ -72,3 +72,27 @@ pub fn shim_binary() -> PathBuf {
     assert!(shim.exists(), "no shim at {}", shim.display());
     shim
 }
+
+/// Runs the host's git (not through the daemon) and returns its stdout.
+#[allow(dead_code, reason = "not every test file runs git")]
+pub fn host_git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.invalid",
+            "-c",
+            "protocol.file.allow=always",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
