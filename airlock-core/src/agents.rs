@@ -8,6 +8,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::access::{self, CommandAccess, RawAccess, RawSshAgent, SshAgentSpec};
 use crate::cwd::Mount;
 use crate::source_error::SourceError;
 
@@ -73,6 +74,11 @@ pub struct AgentProfile {
     /// Local users allowed to connect to the agent's socket; `None`: the daemon's
     /// own user and root only.
     pub allowed_uids: Option<BTreeSet<u32>>,
+    /// What each command may reach beyond the mounts and the system
+    /// (`[access.COMMAND]`), by command name.
+    pub access: BTreeMap<String, CommandAccess>,
+    /// The keys of the agent's ssh-agent (`[ssh_agent]`).
+    pub ssh_agent: SshAgentSpec,
 }
 
 #[derive(Deserialize)]
@@ -85,6 +91,10 @@ struct RawProfile {
     mounts: Vec<Spanned<RawMount>>,
     #[serde(default)]
     allowed_uids: Option<Vec<u32>>,
+    #[serde(default)]
+    access: BTreeMap<Spanned<String>, RawAccess>,
+    #[serde(default)]
+    ssh_agent: RawSshAgent,
 }
 
 #[derive(Default, Deserialize)]
@@ -156,12 +166,16 @@ impl AgentProfile {
                 host: m.host.get_ref().clone(),
             });
         }
+        let access = access::access(raw.access).map_err(|(span, m)| error(span, m))?;
+        let ssh_agent = access::ssh_agent(raw.ssh_agent).map_err(|(span, m)| error(span, m))?;
         Ok(Self {
             name: name.to_owned(),
             commands: (!commands.is_empty()).then_some(commands),
             env_set,
             mounts,
             allowed_uids: raw.allowed_uids.map(|u| u.into_iter().collect()),
+            access,
+            ssh_agent,
         })
     }
 }
@@ -214,6 +228,72 @@ mod tests {
         assert_eq!(p.allowed_uids.unwrap().len(), 1);
         let all = AgentProfile::parse("a", "p", "commands = []\n").unwrap();
         assert!(all.commands.is_none());
+    }
+
+    #[test]
+    fn reads_access_and_ssh_agent() {
+        let text = "commands = [\"git\"]\n[access.git]\nread = [\"~/.gitconfig\", \"/etc/extra\"]\nwrite = [\"cache\"]\nconnect = [22, 443]\n[access.kubectl]\nread = [\"~/.kube/config\"]\n[ssh_agent]\nkeys = [\"~/.ssh/id_ed25519\"]\n";
+        let p = AgentProfile::parse("a", "p", text).unwrap();
+        let git = &p.access["git"];
+        assert_eq!(git.read.len(), 2);
+        assert_eq!(git.read[0].written, PathBuf::from("~/.gitconfig"));
+        assert_eq!(&text[git.read[1].span.clone()], "\"/etc/extra\"");
+        assert_eq!(git.write[0].written, PathBuf::from("cache"));
+        assert_eq!(git.connect, Some(vec![22, 443]));
+        assert!(git.bind.is_empty());
+        assert_eq!(p.access["kubectl"].connect, None, "no list: any port");
+        assert_eq!(
+            p.ssh_agent.keys[0].written,
+            PathBuf::from("~/.ssh/id_ed25519")
+        );
+        let none = AgentProfile::parse("a", "p", "commands = []\n").unwrap();
+        assert!(none.access.is_empty() && none.ssh_agent.keys.is_empty());
+    }
+
+    #[test]
+    fn rejects_bad_access() {
+        for (text, line, needle) in [
+            (
+                "commands = []\n[access.git]\nconnect = [0]\n",
+                3,
+                "not a TCP port",
+            ),
+            (
+                "commands = []\n[access.git]\nbind = [70000]\n",
+                3,
+                "not a TCP port",
+            ),
+            (
+                "commands = []\n[access.git]\nread = [\"../x\"]\n",
+                3,
+                "without `.` or `..`",
+            ),
+            (
+                "commands = []\n[access.git]\nread = [\"~op/x\"]\n",
+                3,
+                "absolute path",
+            ),
+            (
+                "commands = []\n[access.git]\nwrite = [\"\"]\n",
+                3,
+                "empty path",
+            ),
+            ("commands = []\n[access.git]\nexec = [\"/x\"]\n", 3, "exec"),
+            (
+                "commands = []\n[access.\"../x\"]\nread = []\n",
+                2,
+                "not a command name",
+            ),
+            (
+                "commands = []\n[ssh_agent]\nkeys = [\"./k\"]\n",
+                3,
+                "without `.` or `..`",
+            ),
+        ] {
+            let e = AgentProfile::parse("a", "p", text).unwrap_err();
+            assert_eq!(e.location.line, line, "{text}: {e}");
+            assert!(e.message.contains(needle), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -19,6 +19,30 @@ pub struct DaemonConfig {
     pub log: LogConfig,
     /// Limits on connections, lines, time.
     pub limits: Limits,
+    /// How programs are confined (`[confinement]`).
+    pub confinement: ConfinementConfig,
+}
+
+/// `[confinement]`: how the daemon confines the programs it runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfinementConfig {
+    /// The mechanism.
+    pub mode: ConfinementMode,
+    /// Extra host paths every program may read and execute, beyond the built-in
+    /// system list (e.g. `/opt/tools`). Absolute.
+    pub system: Vec<PathBuf>,
+}
+
+/// `mode` in `[confinement]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConfinementMode {
+    /// Every program runs under Landlock; the daemon refuses to start without it.
+    #[default]
+    Landlock,
+    /// Programs run with the daemon user's whole reach. Only for hosts without
+    /// Landlock, said explicitly.
+    None,
 }
 
 /// `[log]`.
@@ -70,6 +94,17 @@ struct RawConfig {
     log: RawLog,
     #[serde(default)]
     limits: RawLimits,
+    #[serde(default)]
+    confinement: RawConfinement,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfinement {
+    #[serde(default)]
+    mode: ConfinementMode,
+    #[serde(default)]
+    system: Vec<Spanned<PathBuf>>,
 }
 
 #[derive(Deserialize)]
@@ -169,8 +204,32 @@ impl DaemonConfig {
             Some(mb) => mb.get_ref().saturating_mul(1 << 20),
             None => 64 << 20,
         };
+        let mut system = Vec::new();
+        for path in raw.confinement.system {
+            let clean = path.get_ref().is_absolute()
+                && path.get_ref().components().all(|c| {
+                    matches!(
+                        c,
+                        std::path::Component::RootDir | std::path::Component::Normal(_)
+                    )
+                });
+            if !clean {
+                return Err(error(
+                    path.span(),
+                    format!(
+                        "`{}` must be an absolute path without `.` or `..`",
+                        path.get_ref().display()
+                    ),
+                ));
+            }
+            system.push(path.into_inner());
+        }
         Ok(Self {
             enable,
+            confinement: ConfinementConfig {
+                mode: raw.confinement.mode,
+                system,
+            },
             log: LogConfig {
                 path: raw.log.path,
                 max_size_bytes,
@@ -195,6 +254,34 @@ mod tests {
         assert_eq!(c.enable.iter().collect::<Vec<_>>(), ["git", "terraform"]);
         assert_eq!(c.log.max_files, 5);
         assert_eq!(c.limits, Limits::default());
+        assert_eq!(
+            c.confinement.mode,
+            ConfinementMode::Landlock,
+            "confined unless said"
+        );
+    }
+
+    #[test]
+    fn reads_confinement() {
+        let c = DaemonConfig::parse(
+            "c",
+            "[commands]\nenable = [\"git\"]\n[confinement]\nmode = \"none\"\nsystem = [\"/opt/tools\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.confinement.mode, ConfinementMode::None);
+        assert_eq!(c.confinement.system, [PathBuf::from("/opt/tools")]);
+        let e = DaemonConfig::parse(
+            "c",
+            "[commands]\nenable = [\"git\"]\n[confinement]\nmode = \"off\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.location.line, 4, "{e}");
+        let e = DaemonConfig::parse(
+            "c",
+            "[commands]\nenable = [\"git\"]\n[confinement]\nsystem = [\"opt\"]\n",
+        )
+        .unwrap_err();
+        assert_eq!((e.location.line, e.location.column), (4, 11), "{e}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! processes: the daemon reads the files and hands their text here.
 #![deny(missing_docs)]
 
+mod access;
 mod agents;
 mod audit;
 mod config;
@@ -12,9 +13,10 @@ mod env;
 mod gate;
 mod source_error;
 
+pub use access::{CommandAccess, HostPath, SshAgentSpec};
 pub use agents::{AgentProfile, AgentsFile};
 pub use audit::{AuditDecision, AuditRecord, Peer};
-pub use config::{DaemonConfig, Limits, LogConfig};
+pub use config::{ConfinementConfig, ConfinementMode, DaemonConfig, Limits, LogConfig};
 pub use cwd::{CwdError, Mount, confine, translate};
 pub use env::EnvPlan;
 pub use gate::{AgentScope, GateOutcome, ScopeError};
