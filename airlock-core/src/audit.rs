@@ -47,6 +47,10 @@ pub struct AuditRecord {
     pub argv: Vec<String>,
     /// The cwd the client claimed.
     pub cwd: Option<String>,
+    /// The host directory the program ran in (the open directory it entered).
+    pub host_cwd: Option<String>,
+    /// The confinement the program ran under (`landlock-v7`, `none`), for runs.
+    pub confinement: Option<String>,
     /// What happened.
     pub decision: AuditDecision,
     /// The rule (or engine id) that decided.
@@ -93,6 +97,8 @@ mod tests {
             command: "git".into(),
             argv: vec!["commit".into(), "-m".into(), "line\nbreak".into()],
             cwd: Some("/workspace".into()),
+            host_cwd: Some("/srv/a1/ws".into()),
+            confinement: Some("landlock-v7".into()),
             decision: AuditDecision::Allow,
             rule: None,
             reason: None,

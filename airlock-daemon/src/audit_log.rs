@@ -136,6 +136,8 @@ mod tests {
             command: "git".into(),
             argv: vec![format!("arg{n}")],
             cwd: None,
+            host_cwd: None,
+            confinement: None,
             decision: AuditDecision::Deny,
             rule: Some("git.daemon".into()),
             reason: None,

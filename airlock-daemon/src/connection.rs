@@ -217,6 +217,8 @@ impl Session {
             command: request.command.clone(),
             argv: request.args.clone(),
             cwd: request.cwd.clone(),
+            host_cwd: None,
+            confinement: None,
             decision: AuditDecision::Error,
             rule: None,
             reason: None,
@@ -293,6 +295,8 @@ impl Session {
         let hook_timeout = loaded.config.limits.hook_timeout;
         drop(loaded);
         record.rule = prepared.rule.clone();
+        record.confinement = Some(prepared.confinement.clone());
+        record.host_cwd = Some(prepared.spec.cwd.path.display().to_string());
         record.command = prepared.request.command.clone();
         record.argv = prepared.request.args.clone();
         let serial = if prepared.concurrent {
@@ -438,7 +442,7 @@ impl Session {
         prepared: &pipeline::Prepared,
         timeout: std::time::Duration,
     ) -> Result<Hook, String> {
-        let host_cwd = prepared.spec.cwd.display().to_string();
+        let host_cwd = prepared.spec.cwd.path.display().to_string();
         let request = HookRequest {
             agent: &self.context.agent,
             command: &prepared.request.command,

@@ -4,9 +4,9 @@
 //! fires or on shutdown, and the child is always reaped.
 
 use std::collections::BTreeMap;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,6 +16,9 @@ use rustix::process::{Pid, Signal, kill_process_group};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+use crate::confine;
+use crate::workdir::WorkDir;
 
 pub use airlock_rpc::{ExitStatus as Exit, Signal as WireSignal, Stream};
 
@@ -36,18 +39,52 @@ pub const CHUNK: usize = 256 * 1024;
 const PIPE_SIZE: usize = 256 * 1024;
 
 /// What to run.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Spec {
     /// The program's absolute path.
     pub program: PathBuf,
     /// Its arguments (after the program name).
     pub args: Vec<String>,
-    /// The host working directory.
-    pub cwd: PathBuf,
+    /// The host working directory, held open and checked.
+    pub cwd: WorkDir,
     /// The whole environment.
     pub env: BTreeMap<String, String>,
     /// When to kill it.
     pub timeout: Duration,
+    /// The Landlock ruleset the program runs under (`None`: unconfined).
+    pub ruleset: Option<OwnedFd>,
+}
+
+/// A command for `program` that starts in `cwd` (entered with `fchdir`), confined by
+/// `ruleset` when there is one, dies with the daemon, with exactly `env`, piped stdio
+/// and its own process group, killed when dropped. `cwd` and `ruleset` must stay open
+/// until the command is spawned.
+pub fn confined_command<'e>(
+    program: &Path,
+    cwd: &OwnedFd,
+    ruleset: Option<&OwnedFd>,
+    env: impl IntoIterator<Item = (&'e String, &'e String)>,
+) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(program);
+    command
+        .env_clear()
+        .envs(env)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let cwd = cwd.as_raw_fd();
+    let ruleset = confine::raw(ruleset);
+    let parent = rustix::process::getpid();
+    #[expect(
+        unsafe_code,
+        reason = "the closure runs between fork and exec and makes only async-signal-safe system calls (see confine::enter)"
+    )]
+    unsafe {
+        command.pre_exec(move || confine::enter(cwd, ruleset, parent));
+    }
+    command
 }
 
 /// Input from the client.
@@ -85,17 +122,16 @@ pub async fn run(
     output: mpsc::Sender<(Stream, Vec<u8>)>,
     cancel: CancellationToken,
 ) -> std::io::Result<Finished> {
-    let mut child = tokio::process::Command::new(&spec.program)
-        .args(&spec.args)
-        .current_dir(&spec.cwd)
-        .env_clear()
-        .envs(&spec.env)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true)
-        .spawn()?;
+    let mut child = confined_command(
+        &spec.program,
+        &spec.cwd.fd,
+        spec.ruleset.as_ref(),
+        &spec.env,
+    )
+    .args(&spec.args)
+    .spawn()?;
+    // The child has its own copies: the ruleset is no longer needed here.
+    drop(spec.ruleset);
     let group = process_group(&child);
     let bytes_out = Arc::new(AtomicU64::new(0));
     let mut readers = Vec::new();
@@ -270,9 +306,10 @@ mod tests {
         Spec {
             program: PathBuf::from(program),
             args: args.iter().map(|s| s.to_string()).collect(),
-            cwd: std::env::temp_dir(),
+            cwd: WorkDir::open(&std::env::temp_dir()).unwrap(),
             env: [("PATH".to_owned(), "/usr/bin:/bin".to_owned())].into(),
             timeout: Duration::from_secs(30),
+            ruleset: None,
         }
     }
 

@@ -170,6 +170,16 @@ pub async fn run_program(
 ) -> Result<HookOutput, String> {
     let mut command = hook_command(path, dir, env);
     command.args(args);
+    run_command(command, input, timeout).await
+}
+
+/// Runs a prepared command like a hook: `input` on stdin, a time limit, bounded
+/// output, killed with its process group when it overruns.
+pub async fn run_command(
+    mut command: tokio::process::Command,
+    input: &[u8],
+    timeout: Duration,
+) -> Result<HookOutput, String> {
     let mut child = spawn_hook(&mut command)
         .await
         .map_err(|e| format!("could not start: {e}"))?;

@@ -5,6 +5,7 @@
 
 pub mod audit_log;
 mod cli;
+pub mod confine;
 mod connection;
 mod doctor;
 pub mod executor;
@@ -15,6 +16,8 @@ mod load;
 mod paths;
 pub mod pipeline;
 pub mod post_exec;
+pub mod scratch;
 mod server;
+pub mod workdir;
 
 pub use cli::{Cli, run};

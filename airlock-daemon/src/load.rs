@@ -5,8 +5,14 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use airlock_core::{AgentProfile, AgentScope, AgentsFile, DaemonConfig, ScopeError, SourceError};
+use airlock_core::{
+    AgentProfile, AgentScope, AgentsFile, CommandAccess, DaemonConfig, HostPath, ScopeError,
+    SourceError,
+};
 use airlock_policy::{CompileError, Policy};
+
+use crate::confine::{ConfineError, Confiner, Grants};
+use crate::scratch::HomeLink;
 
 /// Everything the daemon serves, loaded and checked.
 #[derive(Debug)]
@@ -17,6 +23,8 @@ pub struct Loaded {
     pub config_dir: PathBuf,
     /// The agents, by name.
     pub agents: BTreeMap<String, Agent>,
+    /// How programs are confined.
+    pub confiner: Confiner,
 }
 
 /// One agent, ready to serve.
@@ -32,6 +40,39 @@ pub struct Agent {
     pub pre_exec: Option<PathBuf>,
     /// `hooks/post-exec`, if present.
     pub post_exec: Option<PathBuf>,
+    /// What each command may reach beyond the mounts (`[access.COMMAND]`), with its
+    /// paths resolved on the host.
+    pub access: BTreeMap<String, Access>,
+}
+
+/// What one command may reach, resolved.
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// The paths and ports the profile grants.
+    pub grants: Grants,
+    /// The declared `~/...` paths, linked into the run's private home.
+    pub home: Vec<HomeLink>,
+}
+
+impl Agent {
+    /// What a run of `command` (whose program is `program`) may reach: the mounts, the
+    /// run's `scratch` directory, the program, and what the profile declares.
+    pub fn grants(&self, command: &str, program: &Path, scratch: &Path) -> Grants {
+        let mut grants = self
+            .access
+            .get(command)
+            .map(|a| a.grants.clone())
+            .unwrap_or_default();
+        grants.read_write.extend(self.mount_roots.iter().cloned());
+        grants.read_write.push(scratch.to_owned());
+        grants.exec.push(program.to_owned());
+        grants
+    }
+
+    /// The links of `command`'s private home.
+    pub fn home_links(&self, command: &str) -> &[HomeLink] {
+        self.access.get(command).map_or(&[], |a| a.home.as_slice())
+    }
 }
 
 /// Why loading failed.
@@ -59,6 +100,9 @@ pub enum LoadError {
         /// What is wrong.
         source: Box<ScopeError>,
     },
+    /// Confinement cannot be set up.
+    #[error("error: {0}")]
+    Confine(#[from] ConfineError),
     /// A mount's host path does not exist.
     #[error("agent `{agent}`: mount host path `{}` cannot be resolved: {source}", path.display())]
     Mount {
@@ -92,6 +136,7 @@ pub fn load(config_dir: &Path, agents_file: Option<&Path>) -> Result<Loaded, Loa
         &config_path.display().to_string(),
         &read_text(&config_path)?,
     )?;
+    let confiner = Confiner::new(&config.confinement)?;
     let builtins = airlock_builtins::policy().map_err(|e| LoadError::Module(Box::new(e)))?;
     let mut agents = BTreeMap::new();
     if let Some(file) = agents_file {
@@ -107,6 +152,7 @@ pub fn load(config_dir: &Path, agents_file: Option<&Path>) -> Result<Loaded, Loa
         config,
         config_dir: config_dir.to_owned(),
         agents,
+        confiner,
     })
 }
 
@@ -118,11 +164,47 @@ pub fn load_agent(
     dir: &Path,
 ) -> Result<Agent, LoadError> {
     let profile_path = dir.join("airlock.toml");
-    let profile = AgentProfile::parse(
-        name,
-        &profile_path.display().to_string(),
-        &read_text(&profile_path)?,
-    )?;
+    let profile_source = profile_path.display().to_string();
+    let profile_text = read_text(&profile_path)?;
+    let profile = AgentProfile::parse(name, &profile_source, &profile_text)?;
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let mut access = BTreeMap::new();
+    for (command, declared) in &profile.access {
+        let resolve = |path: &HostPath| {
+            resolve_declared(path, dir, home.as_deref()).map_err(|message| {
+                SourceError::new(&profile_source, &profile_text, path.span.clone(), message)
+            })
+        };
+        let CommandAccess {
+            read,
+            write,
+            connect,
+            bind,
+        } = declared;
+        let read: Vec<PathBuf> = read.iter().map(&resolve).collect::<Result<_, _>>()?;
+        let write: Vec<PathBuf> = write.iter().map(&resolve).collect::<Result<_, _>>()?;
+        let home = declared
+            .read
+            .iter()
+            .zip(&read)
+            .chain(declared.write.iter().zip(&write))
+            .filter_map(|(path, target)| {
+                let relative = path.written.strip_prefix("~").ok()?;
+                (!relative.as_os_str().is_empty()).then(|| HomeLink {
+                    relative: relative.to_owned(),
+                    target: target.clone(),
+                })
+            })
+            .collect();
+        let grants = Grants {
+            read,
+            read_write: write,
+            exec: Vec::new(),
+            connect: connect.clone(),
+            bind: bind.clone(),
+        };
+        access.insert(command.clone(), Access { grants, home });
+    }
     let mut overrides = Vec::new();
     let commands_dir = dir.join("commands");
     if commands_dir.is_dir() {
@@ -171,5 +253,28 @@ pub fn load_agent(
         mount_roots,
         pre_exec: hook("pre-exec"),
         post_exec: hook("post-exec"),
+        access,
+    })
+}
+
+/// The host path a profile declares, which must exist: the error is the message for
+/// the declaration's line and column.
+fn resolve_declared(
+    path: &HostPath,
+    agent_dir: &Path,
+    home: Option<&Path>,
+) -> Result<PathBuf, String> {
+    let resolved = path.resolve(agent_dir, home).ok_or_else(|| {
+        format!(
+            "`{}` is under `~`, but the daemon has no HOME",
+            path.written.display()
+        )
+    })?;
+    std::fs::canonicalize(&resolved).map_err(|e| {
+        format!(
+            "`{}` ({}) cannot be used: {e}",
+            path.written.display(),
+            resolved.display()
+        )
     })
 }

@@ -6,11 +6,16 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use airlock_core::{GateOutcome, confine, translate};
+use std::collections::BTreeMap;
+use std::os::fd::OwnedFd;
 
-use crate::executor::Spec;
+use airlock_core::GateOutcome;
+
+use crate::executor::{Spec, confined_command};
 use crate::hooks::{self, HookRequest, PreExec};
 use crate::load::{Agent, Loaded};
+use crate::scratch::Scratch;
+use crate::workdir::{WorkDir, WorkDirError};
 
 /// What a request asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +59,14 @@ impl Refusal {
         }
     }
 
+    fn internal(reason: String) -> Self {
+        Self {
+            kind: RefusalKind::Internal,
+            rule: None,
+            reason,
+        }
+    }
+
     fn unknown(command: &str) -> Self {
         Self {
             kind: RefusalKind::UnknownCommand,
@@ -64,7 +77,7 @@ impl Refusal {
 }
 
 /// A request that may run.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Prepared {
     /// What to run.
     pub spec: Spec,
@@ -80,6 +93,10 @@ pub struct Prepared {
     pub post_exec: Option<PathBuf>,
     /// The agent's directory (where hooks run).
     pub agent_dir: PathBuf,
+    /// The run's private directory (`TMPDIR`, `HOME`), removed when this is dropped.
+    pub scratch: Scratch,
+    /// The confinement the program runs under, for the audit log.
+    pub confinement: String,
 }
 
 /// Decides whether `request` from agent `name` may run, and prepares it.
@@ -91,7 +108,7 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
         )
     })?;
     let rule = check(agent, &request)?;
-    let host_cwd = resolve_cwd(agent, request.cwd.as_deref())?;
+    let cwd = resolve_cwd(agent, request.cwd.as_deref())?;
     let (request, rule) = match &agent.pre_exec {
         None => (request, rule),
         Some(hook) => {
@@ -100,7 +117,7 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
                 hook,
                 name,
                 request,
-                &host_cwd,
+                &cwd.path,
                 loaded.config.limits.hook_timeout,
             )
             .await?
@@ -110,18 +127,31 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
         return Err(Refusal::unknown(&request.command));
     };
     let search = std::env::var_os("PATH").unwrap_or_default();
-    let program = crate::doctor::find_program(module.bin(), &search).ok_or_else(|| Refusal {
-        kind: RefusalKind::Internal,
-        rule: None,
-        reason: format!("`{}` is not installed where the daemon runs", module.bin()),
+    let program = crate::doctor::find_program(module.bin(), &search).ok_or_else(|| {
+        Refusal::internal(format!(
+            "`{}` is not installed where the daemon runs",
+            module.bin()
+        ))
     })?;
-    let env = agent.scope.env_plan(module).apply(std::env::vars());
+    let scratch = Scratch::create(agent.home_links(&request.command)).map_err(|e| {
+        Refusal::internal(format!("cannot create the run's private directory: {e}"))
+    })?;
+    let grants = agent.grants(&request.command, &program, scratch.root());
+    let ruleset = loaded
+        .confiner
+        .ruleset(&grants)
+        .map_err(|e| Refusal::internal(e.to_string()))?;
+    let mut env = agent.scope.env_plan(module).apply(std::env::vars());
+    env.insert("TMPDIR".to_owned(), scratch.tmp().display().to_string());
+    env.insert("HOME".to_owned(), scratch.home().display().to_string());
+    env.insert("PWD".to_owned(), cwd.path.display().to_string());
     if module.bin() == "git" {
         let probe = GitProbe {
             git: &program,
             location: airlock_builtins::git_location_args(&request.args),
-            cwd: &host_cwd,
-            env: env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            cwd: &cwd,
+            ruleset: ruleset.as_ref(),
+            env: &env,
             timeout: loaded.config.limits.hook_timeout,
         };
         check_git_config(&probe).await?;
@@ -137,9 +167,10 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
         spec: Spec {
             program,
             args,
-            cwd: host_cwd,
+            cwd,
             env,
             timeout,
+            ruleset,
         },
         concurrent: module.exec().concurrent,
         stdin: module.exec().stdin,
@@ -147,6 +178,8 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
         rule,
         post_exec: agent.post_exec.clone(),
         agent_dir: agent.dir.clone(),
+        scratch,
+        confinement: loaded.confiner.label(),
     })
 }
 
@@ -169,31 +202,26 @@ fn check(agent: &Agent, request: &Request) -> Result<Option<String>, Refusal> {
     }
 }
 
-/// Translates the claimed cwd through the mounts, resolves it and confines it.
-pub fn resolve_cwd(agent: &Agent, cwd: Option<&str>) -> Result<PathBuf, Refusal> {
+/// Translates the claimed cwd through the mounts, opens it and confines what was
+/// opened: the program enters exactly this directory.
+pub fn resolve_cwd(agent: &Agent, cwd: Option<&str>) -> Result<WorkDir, Refusal> {
     let cwd = cwd.filter(|c| !c.is_empty()).ok_or_else(|| {
         Refusal::denied(
             "airlock.cwd",
             "the request has no working directory; it runs nowhere",
         )
     })?;
-    let host = translate(&agent.scope.profile().mounts, cwd)
-        .map_err(|e| Refusal::denied("airlock.cwd", e.to_string()))?;
-    let resolved = std::fs::canonicalize(&host).map_err(|e| {
-        Refusal::denied(
-            "airlock.cwd",
-            format!("the working directory `{cwd}` cannot be resolved: {e}"),
-        )
-    })?;
-    confine(&agent.mount_roots, &resolved)
-        .map_err(|e| Refusal::denied("airlock.cwd", e.to_string()))?;
-    if !resolved.is_dir() {
-        return Err(Refusal::denied(
-            "airlock.cwd",
-            format!("`{cwd}` is not a directory"),
-        ));
-    }
-    Ok(resolved)
+    WorkDir::open_confined(&agent.scope.profile().mounts, &agent.mount_roots, cwd).map_err(|e| {
+        let reason = match &e {
+            WorkDirError::Open { source, .. }
+                if source.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) =>
+            {
+                format!("`{cwd}` is not a directory")
+            }
+            _ => e.to_string(),
+        };
+        Refusal::denied("airlock.cwd", reason)
+    })
 }
 
 async fn run_pre_exec(
@@ -235,20 +263,22 @@ async fn run_pre_exec(
 
 /// Runs the host's git, the way the request will, for the checks that look at the
 /// repository the agent controls: the agent's options that choose the repository
-/// (`-C sub`), the request's working directory and the program's environment.
+/// (`-C sub`), the request's working directory, the program's environment and its
+/// confinement.
 struct GitProbe<'a> {
     git: &'a Path,
     location: Vec<String>,
-    cwd: &'a Path,
-    env: Vec<(String, String)>,
+    cwd: &'a WorkDir,
+    ruleset: Option<&'a OwnedFd>,
+    env: &'a BTreeMap<String, String>,
     timeout: Duration,
 }
 
 impl GitProbe<'_> {
     async fn run(&self, args: &[&str]) -> Result<hooks::HookOutput, String> {
-        let mut argv: Vec<&str> = self.location.iter().map(String::as_str).collect();
-        argv.extend(args);
-        hooks::run_program(self.git, &argv, self.cwd, &self.env, &[], self.timeout).await
+        let mut command = confined_command(self.git, &self.cwd.fd, self.ruleset, self.env);
+        command.args(&self.location).args(args);
+        hooks::run_command(command, &[], self.timeout).await
     }
 }
 
@@ -376,6 +406,10 @@ mod tests {
     use airlock_core::DaemonConfig;
     use std::os::unix::fs::PermissionsExt;
 
+    fn config_default() -> airlock_core::ConfinementConfig {
+        airlock_core::ConfinementConfig::default()
+    }
+
     const GIT: &str = "[command]\nbin = \"git\"\n[[rule]]\nid = \"git.daemon\"\naction = \"deny\"\ncommand = \"daemon\"\n";
 
     struct Fixture {
@@ -415,6 +449,7 @@ mod tests {
             config,
             config_dir: dir.path().to_owned(),
             agents: [("a1".to_owned(), agent)].into(),
+            confiner: crate::confine::Confiner::new(&config_default()).unwrap(),
         };
         Fixture {
             _dir: dir,
@@ -441,7 +476,7 @@ mod tests {
         )
         .await
         .unwrap();
-        assert!(prepared.spec.cwd.ends_with("ws/src"));
+        assert!(prepared.spec.cwd.path.ends_with("ws/src"));
         assert!(prepared.spec.program.ends_with("git"));
         assert_eq!(prepared.spec.args, ["status"]);
     }
@@ -551,6 +586,7 @@ mod tests {
             config,
             config_dir: f.loaded.config_dir.clone(),
             agents: [("a1".to_owned(), agent)].into(),
+            confiner: crate::confine::Confiner::new(&config_default()).unwrap(),
         };
         (f, loaded, agent_dir.join("ws"))
     }

@@ -416,9 +416,10 @@ mod tests {
         let spec = Spec {
             program: PathBuf::from("/bin/sh"),
             args,
-            cwd: std::env::temp_dir(),
+            cwd: crate::workdir::WorkDir::open(&std::env::temp_dir()).unwrap(),
             env: env.iter().cloned().collect(),
             timeout: Duration::from_secs(30),
+            ruleset: None,
         };
         let (in_tx, in_rx) = mpsc::channel(4);
         in_tx.send(Input::Eof).await.unwrap();

@@ -230,8 +230,12 @@ fn configure_daemon(root: &Path, remote: &Remote, workspace: &Path) {
         &format!(
             "commands = [\"git\"]\n\
              [env]\nset = {{ GIT_SSH_COMMAND = \"{ssh}\", GIT_AUTHOR_NAME = \"agent\", GIT_AUTHOR_EMAIL = \"agent@example.invalid\", GIT_COMMITTER_NAME = \"agent\", GIT_COMMITTER_EMAIL = \"agent@example.invalid\" }}\n\
-             [[mounts]]\ncontainer = \"/workspace\"\nhost = \"{}\"\n",
-            workspace.display()
+             [[mounts]]\ncontainer = \"/workspace\"\nhost = \"{}\"\n\
+             [access.git]\nread = [\"{}\", \"{}\"]\nconnect = [{}]\n",
+            workspace.display(),
+            remote.known_hosts.display(),
+            remote.key.display(),
+            remote.port,
         ),
     );
     write(&root.join("agents.toml"), "[a1]\npath = \"agent\"\n");

@@ -28,7 +28,9 @@ fn example(name: &str) -> PathBuf {
 }
 
 /// A running daemon with one agent, `a1`, whose workspace is mounted at the same
-/// path inside the "container" as on the host.
+/// path inside the "container" as on the host, and whose git may also write the
+/// repositories in `remotes/` (declared in its profile: beyond the mounts, the kernel
+/// lets git reach nothing else).
 struct Agent {
     _dir: tempfile::TempDir,
     /// The scratch root (canonical): `config/`, `a1/`, `ws/`, repositories.
@@ -57,11 +59,13 @@ fn agent_with(hooks: &[(&str, &str)], files: &[(&str, &str)], limits: &str) -> A
     );
     let workspace = root.join("ws");
     std::fs::create_dir_all(&workspace).unwrap();
+    std::fs::create_dir_all(root.join("remotes")).unwrap();
     write(
         &root.join("a1/airlock.toml"),
         &format!(
-            "commands = []\n[[mounts]]\ncontainer = \"{0}\"\nhost = \"{0}\"\n",
-            workspace.display()
+            "commands = []\n[[mounts]]\ncontainer = \"{0}\"\nhost = \"{0}\"\n[access.git]\nwrite = [\"{1}\"]\n",
+            workspace.display(),
+            root.join("remotes").display()
         ),
     );
     write(
@@ -238,7 +242,7 @@ fn refs(repo: &Path) -> String {
 }
 
 /// A workspace repository with one commit, `origin` = `allowed.git` (listed) and
-/// `evil` = `other.git` (not listed), both bare repositories beside the workspace.
+/// `evil` = `other.git` (not listed), both bare repositories in `remotes/`.
 struct Remotes {
     agent: Agent,
     repo: PathBuf,
@@ -248,8 +252,8 @@ struct Remotes {
 
 fn remotes() -> Remotes {
     let agent = agent_with(&[("remote-allowlist", "pre-exec")], &[], "");
-    let allowed = agent.root.join("allowed.git");
-    let other = agent.root.join("other.git");
+    let allowed = agent.root.join("remotes/allowed.git");
+    let other = agent.root.join("remotes/other.git");
     bare_repo(&allowed);
     bare_repo(&other);
     write(
@@ -493,7 +497,7 @@ fn remote_allowlist_keeps_submodules_where_they_are() {
     let r = remotes();
     // A submodule whose own remote is not listed, with a commit only it has, and a
     // .git/config that asks git to push submodules along.
-    let sub_remote = r.agent.root.join("sub-remote.git");
+    let sub_remote = r.agent.root.join("remotes/sub-remote.git");
     bare_repo(&sub_remote);
     let seed = r.agent.root.join("seed");
     std::fs::create_dir_all(&seed).unwrap();
