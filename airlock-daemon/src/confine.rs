@@ -148,18 +148,23 @@ impl Confiner {
     /// The confiner for `config` on this kernel. Fails when the configuration asks for
     /// Landlock and the kernel has none.
     pub fn new(config: &ConfinementConfig) -> Result<Self, ConfineError> {
+        Self::for_kernel(config, kernel_abi())
+    }
+
+    /// The confiner for `config` on a kernel offering Landlock ABI `kernel` (0 or less:
+    /// none).
+    fn for_kernel(config: &ConfinementConfig, kernel: i32) -> Result<Self, ConfineError> {
         match config.mode {
             ConfinementMode::None => Ok(Self {
                 abi: None,
                 extra_system: Vec::new(),
             }),
             ConfinementMode::Landlock => {
-                let abi = kernel_abi();
-                if abi < 1 {
+                if kernel < 1 {
                     return Err(ConfineError::Unsupported);
                 }
                 Ok(Self {
-                    abi: Some(abi.min(NEWEST_ABI)),
+                    abi: Some(kernel.min(NEWEST_ABI)),
                     extra_system: config.system.clone(),
                 })
             }
@@ -360,4 +365,47 @@ pub(crate) fn enter(
 /// The raw descriptor of an optional ruleset, for [`enter`].
 pub(crate) fn raw(ruleset: Option<&OwnedFd>) -> Option<RawFd> {
     ruleset.map(AsRawFd::as_raw_fd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(mode: ConfinementMode) -> ConfinementConfig {
+        ConfinementConfig {
+            mode,
+            system: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn without_landlock_the_daemon_refuses_unless_told_to_run_unconfined() {
+        let e = Confiner::for_kernel(&config(ConfinementMode::Landlock), 0).unwrap_err();
+        assert!(matches!(e, ConfineError::Unsupported));
+        assert!(e.to_string().contains("mode = \"none\""), "{e}");
+        let e = Confiner::for_kernel(&config(ConfinementMode::Landlock), -38).unwrap_err();
+        assert!(matches!(e, ConfineError::Unsupported));
+        let off = Confiner::for_kernel(&config(ConfinementMode::None), 0).unwrap();
+        assert_eq!((off.abi(), off.label().as_str()), (None, "none"));
+        assert_eq!(off.ruleset(&Grants::default()).unwrap().map(|_| ()), None);
+    }
+
+    #[test]
+    fn uses_the_newest_tested_abi_and_says_what_is_enforced() {
+        let newer = Confiner::for_kernel(&config(ConfinementMode::Landlock), 99).unwrap();
+        assert_eq!(newer.abi(), Some(NEWEST_ABI));
+        let old = Confiner::for_kernel(&config(ConfinementMode::Landlock), 3).unwrap();
+        assert_eq!(old.label(), "landlock-v3");
+        let described = old.describe().join("\n");
+        assert!(described.contains("network: not confined"), "{described}");
+        // A port list cannot be enforced without network rules: refused, not ignored.
+        let grants = Grants {
+            connect: Some(vec![22]),
+            ..Grants::default()
+        };
+        assert!(matches!(
+            old.ruleset(&grants),
+            Err(ConfineError::NoNetworkRules(3))
+        ));
+    }
 }

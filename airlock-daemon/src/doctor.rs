@@ -1,5 +1,5 @@
 //! `airlock-daemon doctor`: is each enabled command's program installed, and which
-//! version is it?
+//! version is it? How are programs confined on this kernel?
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -17,8 +17,19 @@ pub fn run(config: &ConfigArgs) -> CliResult {
     let text = load::read_text(&path).map_err(|e| e.to_string())?;
     let daemon = airlock_core::DaemonConfig::parse(&path.display().to_string(), &text)
         .map_err(|e| e.to_string())?;
-    let search = std::env::var_os("PATH").unwrap_or_default();
     let mut missing = 0;
+    match crate::confine::Confiner::new(&daemon.confinement) {
+        Ok(confiner) => {
+            for line in confiner.describe() {
+                println!("confine  {line}");
+            }
+        }
+        Err(e) => {
+            missing += 1;
+            println!("confine  {e}");
+        }
+    }
+    let search = std::env::var_os("PATH").unwrap_or_default();
     for command in &daemon.enable {
         match find_program(command, &search) {
             Some(program) => {

@@ -220,6 +220,26 @@ fn init_installs_and_removes_a_user_unit() {
 }
 
 #[test]
+fn doctor_reports_the_confinement_in_force() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("config.toml"),
+        "[commands]\nenable = [\"sh\"]\n",
+    );
+    let config = dir.path().to_str().unwrap();
+    let output = run(&["doctor", "--config", config]);
+    let report = text(&output.stdout);
+    assert!(output.status.success(), "{report}");
+    assert!(report.contains("confine  landlock ABI "), "{report}");
+    write(
+        &dir.path().join("config.toml"),
+        "[commands]\nenable = [\"sh\"]\n[confinement]\nmode = \"none\"\n",
+    );
+    let report = text(&run(&["doctor", "--config", config]).stdout);
+    assert!(report.contains("confine  off"), "{report}");
+}
+
+#[test]
 fn usage_errors_exit_2_and_help_exists() {
     assert_eq!(run(&["show", "no-such-builtin"]).status.code(), Some(2));
     assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
