@@ -49,6 +49,9 @@ pub struct CommandAccess {
     pub connect: Option<Vec<u16>>,
     /// TCP ports it may listen on; none unless declared (Landlock ABI 4 or later).
     pub bind: Vec<u16>,
+    /// Where the first port (of `connect`, else `bind`) was written, for errors about
+    /// ports the kernel cannot enforce.
+    pub ports_span: Option<Range<usize>>,
 }
 
 /// The agent's ssh-agent (`[ssh_agent]`).
@@ -96,11 +99,19 @@ pub(crate) fn access(
                 format!("`{}` is not a command name", command.get_ref()),
             ));
         }
+        let ports_span = table
+            .connect
+            .iter()
+            .flatten()
+            .chain(&table.bind)
+            .next()
+            .map(Spanned::span);
         let access = CommandAccess {
             read: paths(table.read)?,
             write: paths(table.write)?,
             connect: table.connect.map(ports).transpose()?,
             bind: ports(table.bind)?,
+            ports_span,
         };
         out.insert(command.into_inner(), access);
     }

@@ -180,7 +180,23 @@ pub fn load_agent(
             write,
             connect,
             bind,
+            ports_span,
         } = declared;
+        if let Some(span) = ports_span {
+            let abi = crate::confine::kernel_abi().min(crate::confine::NEWEST_ABI);
+            if config.confinement.mode == airlock_core::ConfinementMode::Landlock && abi < 4 {
+                return Err(SourceError::new(
+                    &profile_source,
+                    &profile_text,
+                    span.clone(),
+                    format!(
+                        "TCP port lists need Landlock ABI 4 (Linux 6.7); this kernel has {}",
+                        abi.max(0)
+                    ),
+                )
+                .into());
+            }
+        }
         let read: Vec<PathBuf> = read.iter().map(&resolve).collect::<Result<_, _>>()?;
         let write: Vec<PathBuf> = write.iter().map(&resolve).collect::<Result<_, _>>()?;
         let home = declared

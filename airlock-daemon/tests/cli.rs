@@ -220,6 +220,48 @@ fn init_installs_and_removes_a_user_unit() {
 }
 
 #[test]
+fn check_names_a_declared_path_that_does_not_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    write(
+        &config.join("config.toml"),
+        "[commands]\nenable = [\"git\"]\n",
+    );
+    let agent = dir.path().join("a1");
+    std::fs::create_dir_all(agent.join("ws")).unwrap();
+    std::fs::create_dir_all(dir.path().join("home")).unwrap();
+    write(
+        &agent.join("airlock.toml"),
+        "commands = [\"git\"]\n[[mounts]]\ncontainer = \"/workspace\"\nhost = \"ws\"\n[access.git]\nread = [\"ws\", \"~/.gitconfig\"]\n",
+    );
+    let agents = dir.path().join("agents.toml");
+    write(&agents, "[a1]\npath = \"a1\"\n");
+    let args = [
+        "check",
+        "--config",
+        config.to_str().unwrap(),
+        "--agents",
+        agents.to_str().unwrap(),
+    ];
+    let output = daemon()
+        .args(args)
+        .env("HOME", dir.path().join("home"))
+        .output()
+        .unwrap();
+    let err = text(&output.stderr);
+    assert!(!output.status.success(), "{err}");
+    assert!(err.contains("airlock.toml:6:15"), "{err}");
+    assert!(err.contains("`~/.gitconfig`"), "{err}");
+    write(&dir.path().join("home/.gitconfig"), "");
+    let output = daemon()
+        .args(args)
+        .env("HOME", dir.path().join("home"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+}
+
+#[test]
 fn doctor_reports_the_confinement_in_force() {
     let dir = tempfile::tempdir().unwrap();
     write(
