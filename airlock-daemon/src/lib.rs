@@ -10,6 +10,7 @@ mod connection;
 mod doctor;
 pub mod executor;
 mod explain;
+pub mod git_pin;
 pub mod hooks;
 mod init;
 mod load;
