@@ -15,7 +15,7 @@ use airlock_policy::{CompileError, Module, Policy};
 mod git_config;
 mod git_repo;
 
-pub use git_config::{ConfigRisk, git_config_risks};
+pub use git_config::{ConfigJudgement, ConfigRisk, git_config_risks, judge_repository_config};
 pub use git_repo::{git_location_args, git_todo_risks};
 
 /// A built-in module: its name, TOML source and threat-model notes.
