@@ -157,7 +157,7 @@ impl AgentScope {
 
     /// The environment plan for running `module` for this agent.
     pub fn env_plan(&self, module: &Module) -> EnvPlan {
-        EnvPlan::new(module.env(), &self.profile.env_set)
+        EnvPlan::new(module.env(), &self.profile.env_pass, &self.profile.env_set)
     }
 }
 

@@ -18,7 +18,7 @@ pub use agents::{AgentProfile, AgentsFile};
 pub use audit::{AuditDecision, AuditRecord, Peer};
 pub use config::{ConfinementConfig, ConfinementMode, DaemonConfig, Limits, LogConfig};
 pub use cwd::{CwdError, Mount, confine, translate};
-pub use env::EnvPlan;
+pub use env::{EnvPlan, PASS as ENV_PASS};
 pub use gate::{AgentScope, GateOutcome, ScopeError};
 pub use source_error::SourceError;
 

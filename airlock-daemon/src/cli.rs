@@ -312,6 +312,9 @@ fn print_agent(name: &str, agent: &load::Agent, detail: bool) {
             root.display()
         );
     }
+    for name in &profile.env_pass {
+        println!("  pass:  {name} (from the daemon's environment)");
+    }
     for key in profile.env_set.keys() {
         println!("  env:   {key} (value hidden)");
     }
