@@ -101,7 +101,7 @@ impl AgentScope {
             }
             overridden.insert(stem.clone());
             if commands.contains(stem) {
-                builder.add_module(module);
+                builder.add_module(module)?;
             }
         }
         for command in &commands {
@@ -110,7 +110,7 @@ impl AgentScope {
             }
             match builtins.module(command) {
                 Some(module) => {
-                    builder.add_module(module.clone());
+                    builder.add_module(module.clone())?;
                 }
                 None => return Err(ScopeError::NoModule(command.clone())),
             }
