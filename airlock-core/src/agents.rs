@@ -66,6 +66,9 @@ pub struct AgentProfile {
     pub name: String,
     /// The commands the agent may use; `None` (`commands = []`) means every enabled one.
     pub commands: Option<BTreeSet<String>>,
+    /// Names the program also takes from the daemon's environment, beyond
+    /// [`crate::env::PASS`] (`[env] pass`; a module's `strip` still removes them).
+    pub env_pass: BTreeSet<String>,
     /// Environment the profile injects (after module `strip`, before module `set`).
     pub env_set: BTreeMap<String, String>,
     /// Container path -> host path (a relative host path is relative to the agent's
@@ -101,6 +104,8 @@ struct RawProfile {
 #[serde(deny_unknown_fields)]
 struct RawEnv {
     #[serde(default)]
+    pass: Vec<Spanned<String>>,
+    #[serde(default)]
     set: BTreeMap<Spanned<String>, String>,
 }
 
@@ -126,6 +131,25 @@ impl AgentProfile {
                 ));
             }
             commands.insert(command.get_ref().clone());
+        }
+        let mut env_pass = BTreeSet::new();
+        for name in &raw.env.pass {
+            let name_ref = name.get_ref();
+            if !is_portable_env_name(name_ref) {
+                return Err(error(
+                    name.span(),
+                    format!(
+                        "`{name_ref}` is not an environment variable name: use letters, digits and `_`, not leading with a digit"
+                    ),
+                ));
+            }
+            if crate::env::SET_BY_DAEMON.contains(&name_ref.as_str()) {
+                return Err(error(
+                    name.span(),
+                    format!("`{name_ref}` is set by the daemon for each run and cannot be passed"),
+                ));
+            }
+            env_pass.insert(name_ref.clone());
         }
         let mut env_set = BTreeMap::new();
         for (key, value) in raw.env.set {
@@ -171,6 +195,7 @@ impl AgentProfile {
         Ok(Self {
             name: name.to_owned(),
             commands: (!commands.is_empty()).then_some(commands),
+            env_pass,
             env_set,
             mounts,
             allowed_uids: raw.allowed_uids.map(|u| u.into_iter().collect()),
@@ -178,6 +203,14 @@ impl AgentProfile {
             ssh_agent,
         })
     }
+}
+
+/// Whether `name` is a portable environment variable name: ASCII letters, digits and
+/// `_`, not leading with a digit.
+fn is_portable_env_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Whether `path` is absolute and has no `.` or `..` components.
@@ -292,6 +325,42 @@ mod tests {
         ] {
             let e = AgentProfile::parse("a", "p", text).unwrap_err();
             assert_eq!(e.location.line, line, "{text}: {e}");
+            assert!(e.message.contains(needle), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn reads_env_pass() {
+        let p = AgentProfile::parse(
+            "a",
+            "p",
+            "commands = []\n[env]\npass = [\"AWS_PROFILE\", \"HTTPS_PROXY\", \"AWS_PROFILE\"]\n",
+        )
+        .unwrap();
+        let pass: Vec<&str> = p.env_pass.iter().map(String::as_str).collect();
+        assert_eq!(pass, ["AWS_PROFILE", "HTTPS_PROXY"]);
+        let none = AgentProfile::parse("a", "p", "commands = []\n").unwrap();
+        assert!(none.env_pass.is_empty());
+        for (text, column, needle) in [
+            (
+                "pass = [\"A\", \"AWS_*\"]",
+                14,
+                "not an environment variable name",
+            ),
+            ("pass = [\"1X\"]", 9, "not an environment variable name"),
+            ("pass = [\"\"]", 9, "not an environment variable name"),
+            ("pass = [\"A=B\"]", 9, "not an environment variable name"),
+            ("pass = [\"HOME\"]", 9, "set by the daemon"),
+            ("pass = [\"TMPDIR\"]", 9, "set by the daemon"),
+            ("pass = \"PATH\"", 8, "sequence"),
+        ] {
+            let e = AgentProfile::parse("a", "p", &format!("commands = []\n[env]\n{text}\n"))
+                .unwrap_err();
+            assert_eq!(
+                (e.location.line, e.location.column),
+                (3, column),
+                "{text}: {e}"
+            );
             assert!(e.message.contains(needle), "{text}: {e}");
         }
     }

@@ -11,6 +11,7 @@ mod config;
 mod cwd;
 mod env;
 mod gate;
+mod overrides;
 mod source_error;
 
 pub use access::{CommandAccess, HostPath, SshAgentSpec};
@@ -18,8 +19,9 @@ pub use agents::{AgentProfile, AgentsFile};
 pub use audit::{AuditDecision, AuditRecord, Peer};
 pub use config::{ConfinementConfig, ConfinementMode, DaemonConfig, Limits, LogConfig};
 pub use cwd::{CwdError, Mount, confine, translate};
-pub use env::EnvPlan;
+pub use env::{EnvPlan, PASS as ENV_PASS};
 pub use gate::{AgentScope, GateOutcome, ScopeError};
+pub use overrides::{BUILTIN_PREFIX, GivenUp, compile_module};
 pub use source_error::SourceError;
 
 /// Whether `name` can name a command or an agent: it becomes a file name (a socket,

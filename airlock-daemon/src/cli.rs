@@ -193,6 +193,24 @@ fn check(config: &ConfigArgs) -> CliResult {
         return Err(broken.join("\n"));
     }
     for (name, agent) in &loaded.agents {
+        // A module that replaces a built-in gives up its hardening: say what.
+        for (command, given_up) in agent.scope.replaced() {
+            let source = agent
+                .scope
+                .policy()
+                .module(command)
+                .map_or("?", |m| m.source_name());
+            if given_up.is_empty() {
+                eprintln!(
+                    "warning: agent `{name}`: `{source}` replaces the built-in `{command}` module (replace = true); it keeps the built-in's deny rule ids, environment and [exec] settings"
+                );
+            } else {
+                eprintln!(
+                    "warning: agent `{name}`: `{source}` replaces the built-in `{command}` module (replace = true) and gives up its hardening: {given_up}; `extends = \"{}{command}\"` would keep it",
+                    airlock_core::BUILTIN_PREFIX
+                );
+            }
+        }
         println!(
             "ok: agent `{name}` ({}): {}",
             agent.dir.display(),
@@ -231,12 +249,15 @@ fn explain_command(
         policy = if modules.is_empty() {
             airlock_builtins::policy().map_err(|e| e.to_string())?
         } else {
+            // A module that extends a built-in is explained on top of it.
+            let builtins = airlock_builtins::policy().map_err(|e| e.to_string())?;
             let mut builder = airlock_policy::Policy::builder();
             for path in modules {
                 let text = load::read_text(path).map_err(|e| e.to_string())?;
-                builder
-                    .add(&path.display().to_string(), &text)
-                    .map_err(|e| e.to_string())?;
+                let module =
+                    airlock_core::compile_module(&builtins, &path.display().to_string(), &text)
+                        .map_err(|e| e.to_string())?;
+                builder.add_module(module).map_err(|e| e.to_string())?;
             }
             builder.build()
         };
@@ -312,6 +333,9 @@ fn print_agent(name: &str, agent: &load::Agent, detail: bool) {
             root.display()
         );
     }
+    for name in &profile.env_pass {
+        println!("  pass:  {name} (from the daemon's environment)");
+    }
     for key in profile.env_set.keys() {
         println!("  env:   {key} (value hidden)");
     }
@@ -325,7 +349,12 @@ fn print_agent(name: &str, agent: &load::Agent, detail: bool) {
     }
     for command in &commands {
         if let Some(module) = agent.scope.policy().module(command) {
-            println!("  module: {command} from {}", module.source_name());
+            let how = match (module.base(), agent.scope.replaced().contains_key(*command)) {
+                (Some(base), _) => format!(" (extends {})", base.source_name()),
+                (None, true) => " (replaces the built-in)".to_owned(),
+                (None, false) => String::new(),
+            };
+            println!("  module: {command} from {}{how}", module.source_name());
         }
     }
 }

@@ -139,7 +139,6 @@ fn check_validates_config_and_agents() {
             agent.join("ws").display()
         ),
     );
-    write(&agent.join("commands/git.toml"), GIT_MODULE);
     let agents = dir.path().join("agents.toml");
     write(&agents, &format!("[a1]\npath = \"{}\"\n", agent.display()));
     let args = [
@@ -149,9 +148,113 @@ fn check_validates_config_and_agents() {
         agents.to_str().unwrap(),
     ];
 
+    // A module for git that neither extends nor replaces the built-in is refused.
+    write(&agent.join("commands/git.toml"), GIT_MODULE);
+    let silent = daemon().arg("check").args(args).output().unwrap();
+    assert_eq!(silent.status.code(), Some(2));
+    let err = text(&silent.stderr);
+    assert!(err.contains("commands/git.toml:2:7"), "{err}");
+    assert!(err.contains("extends = \"builtin:git\""), "{err}");
+    assert!(err.contains("replace = true"), "{err}");
+
+    // Saying `replace = true` loads, with a warning naming the hardening given up.
+    write(
+        &agent.join("commands/git.toml"),
+        &GIT_MODULE.replace("bin = \"git\"\n", "bin = \"git\"\nreplace = true\n"),
+    );
+    let replaced = daemon().arg("check").args(args).output().unwrap();
+    assert!(replaced.status.success(), "{}", text(&replaced.stderr));
+    let warning = text(&replaced.stderr);
+    assert!(
+        warning.contains("warning: agent `a1`: `")
+            && warning.contains("replaces the built-in `git` module"),
+        "{warning}"
+    );
+    for given_up in [
+        "env set: GIT_ASKPASS, GIT_CONFIG_COUNT",
+        "env strip: GIT_CONFIG_PARAMETERS",
+        "git.config-injection",
+        "extends = \"builtin:git\"` would keep it",
+    ] {
+        assert!(warning.contains(given_up), "{given_up}: {warning}");
+    }
+    assert!(
+        !warning.contains("git.upload-pack,"),
+        "the replacement has that rule: {warning}"
+    );
+    let shown = daemon()
+        .args(["agents", "show", "a1"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        text(&shown.stdout).contains("(replaces the built-in)"),
+        "{}",
+        text(&shown.stdout)
+    );
+
+    // Extending keeps the built-in: no warning, and its rules still decide.
+    write(
+        &agent.join("commands/git.toml"),
+        "[command]\nbin = \"git\"\nextends = \"builtin:git\"\n[deny]\nargs = [\"push\"]\n",
+    );
     let ok = daemon().arg("check").args(args).output().unwrap();
     assert!(ok.status.success(), "{}", text(&ok.stderr));
     assert!(text(&ok.stdout).contains("agent `a1`"));
+    assert!(
+        !text(&ok.stderr).contains("warning"),
+        "{}",
+        text(&ok.stderr)
+    );
+    for (argv, rule) in [
+        (
+            &["-c", "core.fsmonitor=x", "status"][..],
+            "git.config-injection",
+        ),
+        (&["push", "origin"], "deny.args[0]"),
+    ] {
+        let explained = daemon()
+            .args(["explain", "--agent", "a1"])
+            .args(args)
+            .arg("--")
+            .arg("git")
+            .args(argv)
+            .output()
+            .unwrap();
+        assert_eq!(explained.status.code(), Some(1), "{argv:?}");
+        assert!(
+            text(&explained.stdout).contains(rule),
+            "{argv:?}: {}",
+            text(&explained.stdout)
+        );
+    }
+    let shown = daemon()
+        .args(["agents", "show", "a1"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        text(&shown.stdout).contains("(extends builtin:git.toml)"),
+        "{}",
+        text(&shown.stdout)
+    );
+    // `explain --module` resolves the built-in a module extends.
+    let explained = run(&[
+        "explain",
+        "--module",
+        agent.join("commands/git.toml").to_str().unwrap(),
+        "--",
+        "git",
+        "fetch",
+        "--upload-pac=x",
+        "origin",
+    ]);
+    assert_eq!(explained.status.code(), Some(1));
+    assert!(
+        text(&explained.stdout).contains("module:  builtin:git.toml"),
+        "{}",
+        text(&explained.stdout)
+    );
 
     let list = daemon()
         .args(["agents", "list"])

@@ -252,8 +252,8 @@ fn original_clients_get_the_original_shape() {
     assert!(lines[0].ends_with("/a1/ws/sub"), "{text}");
     assert_eq!(lines[1], "from-profile");
     assert_eq!(
-        lines[2], "daemon-secret",
-        "the daemon's own environment is the base"
+        lines[2], "unset",
+        "the daemon's own environment is not the base"
     );
     assert_eq!(
         end,

@@ -24,6 +24,11 @@ pub enum ErrorKind {
     Example,
     /// The compiled matcher would exceed its size limit.
     TooLarge,
+    /// A module that extends another names it wrongly or would weaken it (redeclares
+    /// its syntax, overrides its environment, loosens its `[exec]`).
+    Extends,
+    /// A second module for a command that already has one.
+    Duplicate,
 }
 
 /// A module could not be compiled. It names the source, line and column, and renders
@@ -50,6 +55,21 @@ impl CompileError {
             message: message.into(),
             location: Location::at(source, text, span.start),
             snippet: Snippet::new(text, span),
+        }
+    }
+
+    /// An error of `kind` at a location found earlier (a compiled module's).
+    pub(crate) fn at(
+        kind: ErrorKind,
+        message: impl Into<String>,
+        location: Location,
+        snippet: Snippet,
+    ) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            location,
+            snippet,
         }
     }
 

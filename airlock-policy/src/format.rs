@@ -36,6 +36,12 @@ pub(crate) struct RawCommand {
     pub bin: Spanned<String>,
     #[serde(default)]
     pub description: Option<String>,
+    /// `extends = "builtin:git"`: this module adds to another (see `compose`).
+    #[serde(default)]
+    pub extends: Option<Spanned<String>>,
+    /// `replace = true`: this module knowingly stands in for another wholly.
+    #[serde(default)]
+    pub replace: Option<Spanned<bool>>,
 }
 
 /// The original `[deny]` / `[allow]` tables.

@@ -3,6 +3,7 @@
 
 mod atom;
 mod automaton;
+mod compose;
 mod decision;
 mod entry;
 mod error;
@@ -18,6 +19,7 @@ mod reference;
 mod rule;
 mod syntax;
 
+pub use compose::ModuleHeader;
 pub use decision::{Basis, Decision, Explanation, Verdict};
 pub use error::{CompileError, ErrorKind};
 pub use location::{Location, Snippet};

@@ -10,6 +10,7 @@ use toml::Spanned;
 
 use crate::atom::{Atom, ScopeFilter, ValuePattern};
 use crate::automaton::{AtomList, Automaton, AutomatonBuilder, RuleId};
+use crate::compose::{self, Layer, ModuleHeader};
 use crate::decision::{Basis, Decision, Verdict};
 use crate::entry::{self, Entry};
 use crate::error::{CompileError, ErrorKind, Source};
@@ -54,6 +55,7 @@ pub struct Module {
     automaton: Automaton,
     rules: Vec<Rule>,
     allow_list: bool,
+    pub(crate) layer: Layer,
 }
 
 impl Module {
@@ -61,6 +63,15 @@ impl Module {
     /// names it in errors and decisions. The module's inline examples are checked: a
     /// rule that does not do what its examples say is an error.
     pub fn compile(source_name: &str, text: &str) -> Result<Self, CompileError> {
+        Self::compile_layer(source_name, text, None)
+    }
+
+    /// Compiles a module, on top of `base` when it extends one (`compose`).
+    pub(crate) fn compile_layer(
+        source_name: &str,
+        text: &str,
+        base: Option<&Module>,
+    ) -> Result<Self, CompileError> {
         let src = Source {
             name: source_name,
             text,
@@ -73,22 +84,20 @@ impl Module {
                 e.message().trim_end_matches('\n').to_owned(),
             )
         })?;
-        let bin = raw.command.get_ref().bin.get_ref().clone();
-        if bin.is_empty() || bin.contains(['\0', ' ', '\t', '\n']) {
-            return Err(src.error(
-                ErrorKind::Toml,
-                raw.command.get_ref().bin.span(),
-                format!("`{bin}` is not a program name"),
-            ));
-        }
-        let mut syntax = Syntax::build(raw.syntax.as_ref().map(Spanned::get_ref), src)?;
+        let header = ModuleHeader::from_raw(raw.command.get_ref(), src)?;
+        let bin = header.bin().to_owned();
+        let layer = Layer::new(header, base, src)?;
+        let mut syntax = match base {
+            None => Syntax::build(raw.syntax.as_ref().map(Spanned::get_ref), src)?,
+            Some(base) => compose::extend_syntax(base, raw.syntax.as_ref(), src)?,
+        };
         let drafts = drafts(&raw, src)?;
         for draft in &drafts {
             if let Some((words, _)) = &draft.command {
                 syntax.ensure_path(&words.iter().map(String::as_str).collect::<Vec<_>>());
             }
         }
-        if raw.syntax.is_none() {
+        if raw.syntax.is_none() && base.is_none() {
             declare_implicit_values(&mut syntax, &drafts);
         }
 
@@ -118,20 +127,20 @@ impl Module {
             .build()
             .map_err(|e| src.error(ErrorKind::TooLarge, raw.command.span(), e.to_string()))?;
 
+        let (env, append, exec) = compose::settings(&raw, base, src)?;
         let module = Module {
             source_name: source_name.to_owned(),
             bin,
-            description: raw.command.get_ref().description.clone(),
-            env: EnvSpec {
-                strip: raw.env.strip.clone(),
-                set: raw.env.set.clone(),
-            },
-            append: raw.args.append.clone(),
-            exec: ExecSpec {
-                concurrent: raw.exec.concurrent.unwrap_or(true),
-                stdin: raw.exec.stdin.unwrap_or(true),
-                timeout: raw.exec.timeout_secs.map(Duration::from_secs),
-            },
+            description: raw
+                .command
+                .get_ref()
+                .description
+                .clone()
+                .or_else(|| base.and_then(|b| b.description.clone())),
+            env,
+            append,
+            exec,
+            layer,
             allow_list: rules.iter().any(|r| r.action == Action::Allow),
             syntax,
             automaton,
@@ -184,8 +193,17 @@ impl Module {
     /// Decides whether `argv` (the arguments after the program name) may run.
     ///
     /// Every plausible reading of the argv is considered: a deny rule that holds on any
-    /// of them denies, and with allow rules every reading must be admitted.
+    /// of them denies, and with allow rules every reading must be admitted. A module
+    /// that extends another lets it decide first (`compose`).
     pub fn check<'p, 'a, S: AsRef<str>>(&'p self, argv: &'a [S]) -> Decision<'p, 'a> {
+        match self.layer.base.as_deref() {
+            Some(base) => compose::check(base.check(argv), || self.check_own(argv)),
+            None => self.check_own(argv),
+        }
+    }
+
+    /// [`Module::check`] with this module's own rules only.
+    fn check_own<'p, 'a, S: AsRef<str>>(&'p self, argv: &'a [S]) -> Decision<'p, 'a> {
         let mut matched = AtomList::default();
         let mut denied: Option<(RuleId, Reading<'a>)> = None;
         let mut not_allowed: Option<Reading<'a>> = None;
@@ -298,6 +316,12 @@ impl Module {
     /// evaluated rule by rule without the automaton.
     #[cfg(any(test, feature = "reference"))]
     pub fn check_reference<S: AsRef<str>>(&self, argv: &[S]) -> (Verdict, Option<String>) {
+        if let Some(base) = self.layer.base.as_deref() {
+            let decided = base.check_reference(argv);
+            if decided.0 == Verdict::Deny {
+                return decided;
+            }
+        }
         let mut deny: Option<usize> = None;
         let mut all_admitted = true;
         let mut allow: Option<usize> = None;

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::decision::{Basis, Decision, Verdict};
-use crate::error::CompileError;
+use crate::error::{CompileError, ErrorKind};
 use crate::module::Module;
 
 /// Several compiled modules, one per command.
@@ -55,18 +55,31 @@ pub struct PolicyBuilder {
 }
 
 impl PolicyBuilder {
-    /// Compiles a module from `(source name, text)` and adds it under its `bin`,
-    /// replacing any module for the same command.
+    /// Compiles a module from `(source name, text)` and adds it under its `bin`. A
+    /// second module for a command that already has one is an error
+    /// ([`ErrorKind::Duplicate`]): one command, one module (to add rules to another
+    /// module, see [`Module::compile_extending`]).
     pub fn add(&mut self, source_name: &str, text: &str) -> Result<&mut Self, CompileError> {
         let module = Module::compile(source_name, text)?;
-        Ok(self.add_module(module))
+        self.add_module(module)
     }
 
-    /// Adds an already compiled module under its `bin`, replacing any module for the
-    /// same command.
-    pub fn add_module(&mut self, module: Module) -> &mut Self {
+    /// Adds an already compiled module under its `bin`. A second module for a command
+    /// that already has one is an error ([`ErrorKind::Duplicate`]), at the second
+    /// module's `bin`.
+    pub fn add_module(&mut self, module: Module) -> Result<&mut Self, CompileError> {
+        if let Some(first) = self.modules.get(module.bin()) {
+            return Err(module.layer.error_at_bin(
+                ErrorKind::Duplicate,
+                format!(
+                    "a second module for `{}`: `{}` already guards it (one command, one module; `extends` adds rules to another module)",
+                    module.bin(),
+                    first.source_name()
+                ),
+            ));
+        }
         self.modules.insert(module.bin().to_owned(), module);
-        self
+        Ok(self)
     }
 
     /// The finished policy.

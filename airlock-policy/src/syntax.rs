@@ -411,6 +411,40 @@ pub(crate) fn split_path(path: &str) -> Vec<&str> {
     path.split_whitespace().collect()
 }
 
+/// What an extending module adds to its base's syntax (see `compose`, which checks
+/// that it redeclares nothing).
+impl Syntax {
+    /// Declares `scope`'s options in `node`. A `new` node (one the base does not have)
+    /// also takes the scope's settings; an existing node keeps the base's.
+    pub(crate) fn extend_scope(
+        &mut self,
+        node: NodeId,
+        scope: &Spanned<RawScope>,
+        new: bool,
+        src: Source<'_>,
+    ) -> Result<(), CompileError> {
+        let global = node == 0;
+        if new {
+            return self.declare_scope(node, scope, global, self.default_abbreviate, src);
+        }
+        let raw = scope.get_ref();
+        for (specs, kind) in [
+            (&raw.flags, Kind::Flag),
+            (&raw.values, Kind::Value),
+            (&raw.optional, Kind::Optional),
+            (&raw.bools, Kind::Bool),
+        ] {
+            for spec in specs {
+                self.declare_option(node, spec, kind, global, src)?;
+            }
+        }
+        if let Some(n) = self.nodes.get_mut(node) {
+            n.table.longs.sort();
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,7 +79,7 @@ pub fn compile(name: &str) -> Option<Result<Module, CompileError>> {
 pub fn policy() -> Result<Policy, CompileError> {
     let mut builder = Policy::builder();
     for builtin in BUILTINS {
-        builder.add_module(builtin.compile()?);
+        builder.add_module(builtin.compile()?)?;
     }
     Ok(builder.build())
 }
