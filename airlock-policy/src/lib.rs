@@ -4,6 +4,7 @@
 mod atom;
 mod automaton;
 mod decision;
+mod elements;
 mod entry;
 mod error;
 mod format;
@@ -19,11 +20,12 @@ mod rule;
 mod syntax;
 
 pub use decision::{Basis, Decision, Explanation, Verdict};
+pub use elements::{ArgSpan, Element, Opt, Word};
 pub use error::{CompileError, ErrorKind};
 pub use location::{Location, Snippet};
 pub use module::{EnvSpec, ExecSpec, Module};
 pub use policy::{Policy, PolicyBuilder};
-pub use reading::{MAX_READINGS, Reading, ReadingDisplay, Unreadable};
+pub use reading::{MAX_READINGS, Reading, Unreadable};
 pub use rule::{Action, Rule};
 
 /// Compiles one module: the one-call shortcut for [`Module::compile`].

@@ -439,3 +439,107 @@ args = "delete-*"
         Some(crate::Unreadable::TooAmbiguous)
     );
 }
+
+#[test]
+fn the_reading_is_a_typed_value_with_positions() {
+    let m = module(GIT_LIKE);
+    let argv = [
+        "-Csub",
+        "-p",
+        "clone",
+        "-nqu",
+        "touch x",
+        "--depth=1",
+        "repo",
+        "--",
+        "-dir",
+    ];
+    let readings = m.readings(&argv).unwrap();
+    // `--depth` is undeclared in this `clone`, but it has its value attached: one reading.
+    assert_eq!(readings.len(), 1);
+    let r = &readings[0];
+    assert_eq!(r.path(), ["clone"]);
+    let path: Vec<_> = r.path_words().map(|w| (w.text(), w.index())).collect();
+    assert_eq!(path, [("clone", 2)]);
+    let options: Vec<_> = r
+        .options()
+        .map(|o| {
+            (
+                o.name().to_owned(),
+                o.is_declared(),
+                o.is_global(),
+                o.value(),
+                o.index(),
+                o.value_span().map(|s| (s.index(), s.range())),
+            )
+        })
+        .collect();
+    assert_eq!(
+        options,
+        [
+            ("-C".to_owned(), true, true, Some("sub"), 0, Some((0, 2..5))),
+            ("--paginate".to_owned(), true, true, None, 1, None),
+            ("--no-checkout".to_owned(), true, false, None, 3, None),
+            ("--quiet".to_owned(), true, false, None, 3, None),
+            (
+                "--upload-pack".to_owned(),
+                true,
+                false,
+                Some("touch x"),
+                3,
+                Some((4, 0..7))
+            ),
+            (
+                "--depth".to_owned(),
+                false,
+                false,
+                Some("1"),
+                5,
+                Some((5, 8..9))
+            ),
+        ]
+    );
+    let operands: Vec<_> = r.operands().map(|w| (w.text(), w.index())).collect();
+    assert_eq!(operands, [("repo", 6), ("-dir", 8)]);
+    let upload = r.options().nth(4).unwrap();
+    assert!(upload.is("-u") && upload.is("--upload-pack") && !upload.is("--quiet"));
+    assert!(matches!(r.elements().last(), Some(crate::Element::Operand(w)) if w.text() == "-dir"));
+    assert_eq!(
+        r.to_string(),
+        "clone -C=sub --paginate --no-checkout --quiet --upload-pack='touch x' --depth=1 repo -dir"
+    );
+    // The decision carries the same reading.
+    let d = m.check(&argv);
+    assert_eq!(d.reading(), Some(r));
+}
+
+#[test]
+fn every_plausible_reading_is_given_and_undeclared_letters_keep_their_spelling() {
+    let m = module(GIT_LIKE);
+    let argv = ["log", "-x", "val", "-Y"];
+    let readings = m.readings(&argv).unwrap();
+    let texts: Vec<String> = readings.iter().map(ToString::to_string).collect();
+    assert_eq!(texts, ["log -x val -Y", "log -x=val -Y"]);
+    let x = readings[1].options().next().unwrap();
+    assert_eq!(
+        (x.name(), x.is_declared(), x.value()),
+        ("-x", false, Some("val"))
+    );
+    assert!(x.is("-x") && !x.is("-Y"));
+    assert_eq!(x.value_span().unwrap().text_in(&argv), Some("val"));
+    assert_eq!(
+        m.readings(&["fetch", "--up=x"]).err(),
+        Some(crate::Unreadable::AmbiguousAbbreviation(
+            "--up=x".to_owned()
+        ))
+    );
+}
+#[test]
+fn zz_sizes() {
+    eprintln!(
+        "reading {} token {} decision {}",
+        std::mem::size_of::<crate::Reading<'static, 'static>>(),
+        std::mem::size_of::<crate::reading::Token<'static>>(),
+        std::mem::size_of::<crate::Decision<'static, 'static>>()
+    );
+}
