@@ -191,6 +191,10 @@ impl<'m, 'a> Opt<'m, 'a> {
     pub fn index(&self) -> usize {
         self.index
     }
+
+    pub(crate) fn key(&self) -> OptKey<'a> {
+        self.key
+    }
 }
 
 impl fmt::Debug for Opt<'_, '_> {

@@ -12,6 +12,7 @@ mod globs;
 mod inline_vec;
 mod location;
 mod module;
+mod paths;
 mod policy;
 mod reading;
 #[cfg(any(test, feature = "reference"))]
@@ -24,6 +25,7 @@ pub use elements::{ArgSpan, Element, Opt, Word};
 pub use error::{CompileError, ErrorKind};
 pub use location::{Location, Snippet};
 pub use module::{EnvSpec, ExecSpec, Module};
+pub use paths::{PathAccess, PathSource, PathValue};
 pub use policy::{Policy, PolicyBuilder};
 pub use reading::{MAX_READINGS, Reading, Unreadable};
 pub use rule::{Action, Rule};

@@ -582,6 +582,10 @@ proptest! {
     /// its span covers in the argv, and every argument is accounted for.
     #[test]
     fn spans_cover_exactly_what_was_read(text in arb_any_module(), argv in arb_argv()) {
+        // Every option value and every operand of `run` is a path.
+        let text = text
+            .replacen("[syntax]\n", "[syntax]\nvalue_paths = \"write\"\n", 1)
+            .replacen("[syntax.commands.run]\n", "[syntax.commands.run]\noperands = \"read\"\n", 1);
         let Ok(module) = compile("gen.toml", &text) else {
             return Ok(());
         };
@@ -601,6 +605,14 @@ proptest! {
                     prop_assert!(span.index() == opt.index() || span.index() == opt.index() + 1);
                 }
                 prop_assert!(opt.is(opt.name()), "{:?}", opt);
+            }
+            let in_run = reading.path().first() == Some(&"run") && reading.path().len() == 1;
+            let expected = reading.options().filter(|o| o.value().is_some()).count()
+                + if in_run { reading.operands().count() } else { 0 };
+            let paths = reading.paths();
+            prop_assert_eq!(paths.len(), expected, "{:?} in {}", paths, reading);
+            for path in &paths {
+                prop_assert_eq!(path.span().text_in(&argv), Some(path.text()));
             }
             // Every argument is a path word, an operand, an option or an option's value,
             // except `--` and booleans a false occurrence removed (with that occurrence).

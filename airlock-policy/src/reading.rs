@@ -606,6 +606,18 @@ impl<'m, 'a> Reading<'m, 'a> {
     }
 }
 
+impl Reading<'_, '_> {
+    /// The scope the operands were read in: the last node of the subcommand path (the
+    /// global scope without one), or `None` when the path ends in a word the syntax
+    /// does not know.
+    pub(crate) fn scope(&self) -> Option<NodeId> {
+        match self.path_info.last() {
+            None => Some(0),
+            Some(info) => info.node(),
+        }
+    }
+}
+
 impl PartialEq for Reading<'_, '_> {
     fn eq(&self, other: &Self) -> bool {
         std::ptr::eq(self.syntax, other.syntax)
