@@ -66,9 +66,9 @@ pub(crate) struct RawSyntax {
     pub global: Option<Spanned<RawScope>>,
     #[serde(default)]
     pub commands: BTreeMap<Spanned<String>, Spanned<RawScope>>,
-    /// A path declaration for the value of every option that has none of its own.
+    /// Path declarations for the value of every option that has none of its own.
     #[serde(default)]
-    pub value_paths: Option<Spanned<RawPath>>,
+    pub value_paths: Option<Spanned<RawPaths>>,
 }
 
 /// `style = "..."`.
@@ -115,7 +115,7 @@ pub(crate) struct RawScope {
     pub options_until: Option<u32>,
     /// Options of this scope whose values are paths, by any of their names.
     #[serde(default)]
-    pub paths: BTreeMap<Spanned<String>, Spanned<RawPath>>,
+    pub paths: BTreeMap<Spanned<String>, Spanned<RawPaths>>,
     /// Which operands of this scope are paths.
     #[serde(default)]
     pub operands: Option<Spanned<RawOperands>>,
@@ -178,6 +178,49 @@ impl<'de> Deserialize<'de> for RawPath {
         }
 
         deserializer.deserialize_any(PathVisitor)
+    }
+}
+
+/// The path declarations of one option: one, or a list when different parts of its
+/// value are paths of different kinds (ssh `-o IdentityFile=...` reads,
+/// `-o ControlPath=...` writes).
+#[derive(Debug)]
+pub(crate) enum RawPaths {
+    One(RawPath),
+    Many(Vec<Spanned<RawPath>>),
+}
+
+impl<'de> Deserialize<'de> for RawPaths {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PathsVisitor;
+
+        impl<'de> Visitor<'de> for PathsVisitor {
+            type Value = RawPaths;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a path declaration or a list of them")
+            }
+
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<RawPaths, E> {
+                RawAccess::deserialize(value.into_deserializer())
+                    .map(|access| RawPaths::One(RawPath::Access(access)))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawPaths, A::Error> {
+                RawPathTable::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|t| RawPaths::One(RawPath::Table(t)))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawPaths, A::Error> {
+                let mut many = Vec::new();
+                while let Some(path) = seq.next_element::<Spanned<RawPath>>()? {
+                    many.push(path);
+                }
+                Ok(RawPaths::Many(many))
+            }
+        }
+
+        deserializer.deserialize_any(PathsVisitor)
     }
 }
 

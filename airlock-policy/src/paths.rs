@@ -281,15 +281,17 @@ impl<'m, 'a> Reading<'m, 'a> {
                         continue;
                     };
                     let own = match opt.key() {
-                        OptKey::Declared(id) => syntax.option(id).and_then(|o| o.path),
-                        OptKey::Long(_) | OptKey::Short(_) => None,
+                        OptKey::Declared(id) => syntax.option(id).map_or(&[][..], |o| &o.paths),
+                        OptKey::Long(_) | OptKey::Short(_) => &[],
                     };
-                    let Some(spec) = own.or(syntax.value_paths).and_then(|i| syntax.path_spec(i))
-                    else {
-                        continue;
+                    let specs = if own.is_empty() {
+                        &syntax.value_paths[..]
+                    } else {
+                        own
                     };
-                    let source = PathSource::Option(opt);
-                    push_paths(&mut paths, spec, value, span, source);
+                    for spec in specs.iter().filter_map(|i| syntax.path_spec(*i)) {
+                        push_paths(&mut paths, spec, value, span, PathSource::Option(opt));
+                    }
                 }
                 Element::Operand(word) => {
                     position += 1;

@@ -7,7 +7,8 @@ use toml::Spanned;
 use crate::automaton::FnvMap;
 use crate::error::{CompileError, ErrorKind, Source};
 use crate::format::{
-    RawAccess, RawDoubleDash, RawOperands, RawPath, RawScope, RawStyle, RawSyntax, RawUndeclared,
+    RawAccess, RawDoubleDash, RawOperands, RawPath, RawPaths, RawScope, RawStyle, RawSyntax,
+    RawUndeclared,
 };
 use crate::paths::{PathAccess, PathForm, PathSpec};
 
@@ -50,8 +51,8 @@ pub(crate) struct OptionSpec {
     pub kind: Kind,
     /// Declared in the global scope.
     pub global: bool,
-    /// Its value's path declaration, an index into [`Syntax::paths`].
-    pub path: Option<u32>,
+    /// Its value's path declarations, indexes into [`Syntax::paths`].
+    pub paths: Vec<u32>,
 }
 
 /// Which operands of a scope are paths (indexes into [`Syntax::paths`]).
@@ -127,8 +128,8 @@ pub(crate) struct Syntax {
     pub options: Vec<OptionSpec>,
     /// The path declarations of options and operands.
     pub paths: Vec<PathSpec>,
-    /// The path declaration of every option value without one of its own.
-    pub value_paths: Option<u32>,
+    /// The path declarations of every option value without one of its own.
+    pub value_paths: Vec<u32>,
 }
 
 /// The result of looking an option name up.
@@ -163,10 +164,10 @@ impl Syntax {
             nodes: vec![PathNode::default()],
             options: Vec::new(),
             paths: Vec::new(),
-            value_paths: None,
+            value_paths: Vec::new(),
         };
-        if let Some(raw_path) = &raw.value_paths {
-            syntax.value_paths = Some(syntax.add_path(raw_path.get_ref(), raw_path.span(), src)?);
+        if let Some(raw_paths) = &raw.value_paths {
+            syntax.value_paths = syntax.add_paths(raw_paths, src)?;
         }
         let abbreviate = syntax.default_abbreviate;
         if let Some(global) = &raw.global {
@@ -248,7 +249,7 @@ impl Syntax {
         &mut self,
         node: NodeId,
         name: &Spanned<String>,
-        raw_path: &Spanned<RawPath>,
+        raw_paths: &Spanned<RawPaths>,
         src: Source<'_>,
     ) -> Result<(), CompileError> {
         let normalized = self
@@ -268,7 +269,7 @@ impl Syntax {
                     ),
                 )
             })?;
-        let spec = self.add_path(raw_path.get_ref(), raw_path.span(), src)?;
+        let specs = self.add_paths(raw_paths, src)?;
         let option = self
             .options
             .get_mut(usize::try_from(id).unwrap_or(usize::MAX))
@@ -280,7 +281,7 @@ impl Syntax {
                 format!("`{}` takes no value: it cannot name a path", name.get_ref()),
             ));
         }
-        if option.path.is_some() {
+        if !option.paths.is_empty() {
             return Err(src.error(
                 ErrorKind::Syntax,
                 name.span(),
@@ -290,8 +291,23 @@ impl Syntax {
                 ),
             ));
         }
-        option.path = Some(spec);
+        option.paths = specs;
         Ok(())
+    }
+
+    /// Compiles one path declaration or a list of them.
+    fn add_paths(
+        &mut self,
+        raw: &Spanned<RawPaths>,
+        src: Source<'_>,
+    ) -> Result<Vec<u32>, CompileError> {
+        match raw.get_ref() {
+            RawPaths::One(path) => Ok(vec![self.add_path(path, raw.span(), src)?]),
+            RawPaths::Many(list) => list
+                .iter()
+                .map(|p| self.add_path(p.get_ref(), p.span(), src))
+                .collect(),
+        }
     }
 
     /// Compiles a path declaration and returns its index.
@@ -424,7 +440,7 @@ impl Syntax {
             names,
             kind,
             global,
-            path: None,
+            paths: Vec::new(),
         });
         Ok(())
     }
@@ -479,7 +495,7 @@ impl Syntax {
             names: vec![name],
             kind,
             global: true,
-            path: None,
+            paths: Vec::new(),
         });
     }
 

@@ -889,3 +889,31 @@ fn path_declarations_are_checked_when_compiling() {
     let err = compile("m.toml", &format!("{base}operands = [\"read\", 3]\n")).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Toml);
 }
+
+#[test]
+fn one_option_can_hold_paths_of_several_kinds() {
+    let m = module(
+        r#"
+[command]
+bin = "ssh"
+[syntax]
+style = "gnu"
+[syntax.global]
+values = ["-o", "-i"]
+paths = { "-i" = "read", "-o" = [{ access = "read", keys = ["IdentityFile", "UserKnownHostsFile"] }, { access = "write", keys = ["ControlPath"] }] }
+"#,
+    );
+    assert_eq!(
+        paths_of(
+            &m,
+            "-oIdentityFile=k -o 'controlpath /tmp/c' -i id -o 'UserKnownHostsFile a b' h"
+        ),
+        vec![vec![
+            ("k".into(), "read".into(), "-o".into(), 0, "k".into()),
+            one("/tmp/c", "write", "-o", 2),
+            one("id", "read", "-i", 4),
+            one("a", "read", "-o", 6),
+            one("b", "read", "-o", 6),
+        ]]
+    );
+}
