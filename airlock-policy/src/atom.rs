@@ -65,7 +65,7 @@ pub(crate) fn field_values<'v>(
     value: &'v str,
     fields: &'v [String],
 ) -> impl Iterator<Item = Cow<'v, str>> + 'v {
-    named_fields(value, fields).map(|field| field.value)
+    keyed_fields(value, fields).map(|(_, value)| value)
 }
 
 /// A `key=value` field of a CSV record whose key was asked for.
@@ -78,12 +78,29 @@ pub(crate) struct NamedField<'v> {
     pub written: Range<usize>,
 }
 
-/// The fields named in `fields` (lowercase) of a CSV record of `key=value` fields:
-/// one reader for rules ([`field_values`]) and path declarations.
+/// The fields named in `fields` (lowercase) of a CSV record of `key=value` fields,
+/// with where their values are written: the same reader as [`field_values`].
 pub(crate) fn named_fields<'v>(
     record: &'v str,
     fields: &[String],
 ) -> impl Iterator<Item = NamedField<'v>> {
+    keyed_fields(record, fields).map(move |(written, value)| {
+        let raw = record.get(written.clone()).unwrap_or("");
+        let written = match (raw.find('='), raw.find('"')) {
+            (Some(eq), None) => written.start + eq + 1..written.end,
+            (Some(eq), Some(quote)) if eq < quote => written.start + eq + 1..written.end,
+            _ => written,
+        };
+        NamedField { value, written }
+    })
+}
+
+/// The fields named in `fields` of a CSV record: each field's range in the record and
+/// its value (after the first `=`, unquoted).
+fn keyed_fields<'v>(
+    record: &'v str,
+    fields: &[String],
+) -> impl Iterator<Item = (Range<usize>, Cow<'v, str>)> {
     csv_fields(record).filter_map(move |(written, field)| {
         let (key, value) = match field {
             Cow::Borrowed(f) => {
@@ -95,16 +112,7 @@ pub(crate) fn named_fields<'v>(
                 (k.trim().to_ascii_lowercase(), Cow::Owned(v.to_owned()))
             }
         };
-        if !fields.contains(&key) {
-            return None;
-        }
-        let raw = record.get(written.clone()).unwrap_or("");
-        let written = match (raw.find('='), raw.find('"')) {
-            (Some(eq), None) => written.start + eq + 1..written.end,
-            (Some(eq), Some(quote)) if eq < quote => written.start + eq + 1..written.end,
-            _ => written,
-        };
-        Some(NamedField { value, written })
+        fields.contains(&key).then_some((written, value))
     })
 }
 
