@@ -41,7 +41,9 @@ impl ArgSpan {
         self.index
     }
 
-    /// The byte range inside that argument.
+    /// The byte range inside that argument. (Offsets are kept in 32 bits: for an
+    /// argument of 4 GiB or more a range may lie past its end, and
+    /// [`ArgSpan::text_in`] then returns `None` rather than other text.)
     pub fn range(&self) -> Range<usize> {
         self.start..self.end
     }
