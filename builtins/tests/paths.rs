@@ -575,6 +575,15 @@ fn aws_paths() {
                 "s3 cp --recursive ./dir s3://bucket/d/",
                 &[("read", "./dir", "operand 1")],
             ),
+            // Abbreviated (verified: `s3 cp --recur DIR s3://...` uploads DIR).
+            (
+                "s3 cp --recur ./dir s3://b/",
+                &[("read", "./dir", "operand 1")],
+            ),
+            (
+                "--ca-b /etc/ca.pem s3 ls",
+                &[("read", "/etc/ca.pem", "--ca-bundle")],
+            ),
             ("s3 cp - s3://b/k", &[]),
             (
                 "s3 cp S3://b/k .",
