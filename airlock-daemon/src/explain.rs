@@ -4,7 +4,7 @@
 use std::io::{BufRead, Write};
 
 use airlock_core::{AgentScope, GateOutcome};
-use airlock_policy::{Basis, Decision, Policy, Verdict};
+use airlock_policy::{Basis, Decision, PathSource, Policy, Verdict};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -46,6 +46,46 @@ impl Outcome<'_, '_> {
         self.decision.as_ref().is_some_and(Decision::is_allowed)
     }
 
+    /// The paths of every plausible reading (see [`PathLine`]); none when the command
+    /// has no module or the argv cannot be read.
+    pub fn paths(&self, args: &[String]) -> Vec<PathLine> {
+        let Some(module) = self.decision.as_ref().and_then(Decision::module) else {
+            return Vec::new();
+        };
+        let Ok(readings) = module.readings(args) else {
+            return Vec::new();
+        };
+        let mut lines: Vec<PathLine> = Vec::new();
+        for reading in &readings {
+            let paths = reading.paths();
+            for path in &paths {
+                let (option, operand) = match path.source() {
+                    PathSource::Option(opt) => (Some(opt.name().to_owned()), None),
+                    PathSource::Operand { position, .. } => (None, Some(*position)),
+                    _ => (None, None),
+                };
+                let line = PathLine {
+                    access: path.access().to_string(),
+                    path: path.text().to_owned(),
+                    option,
+                    operand,
+                    arg: path.span().index(),
+                    range: (path.span().range().start, path.span().range().end),
+                    base: path
+                        .base()
+                        .iter()
+                        .filter_map(|i| paths.get(*i))
+                        .map(|p| p.text().to_owned())
+                        .collect(),
+                };
+                if !lines.contains(&line) {
+                    lines.push(line);
+                }
+            }
+        }
+        lines
+    }
+
     /// `(rule id, reason)` for the batch output.
     fn rule_and_reason(&self) -> (Option<String>, Option<String>) {
         match &self.decision {
@@ -62,6 +102,60 @@ impl Outcome<'_, '_> {
                 (e.rule_id, reason)
             }
         }
+    }
+}
+
+/// A host path the command would read or write, from any plausible reading of its argv.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathLine {
+    /// `read`, `write` or `chdir`.
+    pub access: String,
+    /// The path as the program will use it.
+    pub path: String,
+    /// The option whose value it is (canonical name).
+    pub option: Option<String>,
+    /// Or the operand it is (1 is the first operand).
+    pub operand: Option<usize>,
+    /// The index in `args` of the argument it is written in.
+    pub arg: usize,
+    /// The byte range of that argument it is written in.
+    pub range: (usize, usize),
+    /// The directory changes it is relative to, outermost first.
+    pub base: Vec<String>,
+}
+
+impl PathLine {
+    /// The line's JSON form for `--batch`.
+    fn json(&self) -> serde_json::Value {
+        json!({
+            "access": self.access,
+            "path": self.path,
+            "option": self.option,
+            "operand": self.operand,
+            "arg": self.arg,
+            "range": [self.range.0, self.range.1],
+            "base": self.base,
+        })
+    }
+
+    /// `write out.txt (--output, relative to sub)`.
+    fn human(&self) -> String {
+        let from = match (&self.option, self.operand) {
+            (Some(option), _) => option.clone(),
+            (None, Some(n)) => format!("operand {n}"),
+            (None, None) => "?".to_owned(),
+        };
+        let mut text = format!(
+            "{:<5} {} ({from}",
+            self.access,
+            shell_words::quote(&self.path)
+        );
+        if !self.base.is_empty() {
+            let base: std::path::PathBuf = self.base.iter().collect();
+            text.push_str(&format!(", relative to {}", base.display()));
+        }
+        text.push(')');
+        text
     }
 }
 
@@ -88,6 +182,9 @@ pub fn human(
     writeln!(out, "  argv:    {argv}")?;
     if let Some(reading) = decision.reading_text() {
         writeln!(out, "  read as: {command} {reading}")?;
+    }
+    for path in outcome.paths(args) {
+        writeln!(out, "  path:    {}", path.human())?;
     }
     match decision.rule() {
         Some(rule) => {
@@ -143,7 +240,12 @@ pub fn batch(scope: &Scope<'_>, input: impl BufRead, out: &mut impl Write) -> st
                     } else {
                         Verdict::Deny
                     };
-                    json!({ "decision": decision.to_string(), "rule": rule, "reason": reason })
+                    let paths: Vec<_> = outcome
+                        .paths(&request.args)
+                        .iter()
+                        .map(PathLine::json)
+                        .collect();
+                    json!({ "decision": decision.to_string(), "rule": rule, "reason": reason, "paths": paths })
                 }
             },
         };
@@ -263,6 +365,86 @@ mod tests {
         assert_eq!(replies.len(), 2);
         assert!(replies[0]["error"].as_str().unwrap().contains("longer"));
         assert_eq!(replies[1]["decision"], "allow");
+    }
+
+    fn git_with_paths() -> Policy {
+        Policy::builder()
+            .add(
+                "git.toml",
+                r#"[command]
+bin = "git"
+[syntax]
+style = "gnu"
+[syntax.global]
+values = ["-C"]
+paths = { "-C" = "chdir" }
+[syntax.commands.log]
+values = ["--output"]
+paths = { "--output" = "write" }
+[syntax.commands.clone]
+operands = ["read", "write"]
+"#,
+            )
+            .unwrap()
+            .build()
+    }
+
+    #[test]
+    fn human_explanation_lists_the_paths_of_every_reading() {
+        let policy = git_with_paths();
+        let scope = Scope::Modules(&policy);
+        let args: Vec<String> = ["-C", "sub", "log", "--output=out file.txt"]
+            .map(str::to_owned)
+            .to_vec();
+        let mut out = Vec::new();
+        human(&mut out, "git", &args, &scope.decide("git", &args)).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("  path:    chdir sub (-C)\n"), "{text}");
+        assert!(
+            text.contains("  path:    write 'out file.txt' (--output, relative to sub)\n"),
+            "{text}"
+        );
+        // `--frob` may take `x` (then `clone` reads `a b`) or not (then `x` is the
+        // command): the paths of the reading with `clone` are listed.
+        let args: Vec<String> = ["--frob", "x", "clone", "a", "b"]
+            .map(str::to_owned)
+            .to_vec();
+        let mut out = Vec::new();
+        human(&mut out, "git", &args, &scope.decide("git", &args)).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("  path:    read  a (operand 1)\n"), "{text}");
+        assert!(text.contains("  path:    write b (operand 2)\n"), "{text}");
+        // No paths, no lines.
+        let args = vec!["status".to_owned()];
+        let mut out = Vec::new();
+        human(&mut out, "git", &args, &scope.decide("git", &args)).unwrap();
+        assert!(!String::from_utf8(out).unwrap().contains("path:"));
+    }
+
+    #[test]
+    fn batch_replies_carry_a_paths_array() {
+        let policy = git_with_paths();
+        let mut out = Vec::new();
+        let input = "{\"command\":\"git\",\"args\":[\"-C\",\"sub\",\"log\",\"--output=o\"]}\n{\"command\":\"git\",\"args\":[\"status\"]}\n{\"command\":\"rm\"}\n";
+        batch(&Scope::Modules(&policy), input.as_bytes(), &mut out).unwrap();
+        let replies: Vec<serde_json::Value> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(
+            replies[0]["paths"],
+            serde_json::json!([
+                {"access": "chdir", "path": "sub", "option": "-C", "operand": null, "arg": 1, "range": [0, 3], "base": []},
+                {"access": "write", "path": "o", "option": "--output", "operand": null, "arg": 3, "range": [9, 10], "base": ["sub"]},
+            ])
+        );
+        assert_eq!(replies[1]["paths"], serde_json::json!([]));
+        assert_eq!(
+            replies[2]["paths"],
+            serde_json::json!([]),
+            "an unknown command has none"
+        );
     }
 
     #[test]

@@ -148,7 +148,8 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
     if module.bin() == "git" {
         let probe = GitProbe {
             git: &program,
-            location: airlock_builtins::git_location_args(&request.args),
+            location: airlock_builtins::git_location_args(&request.args)
+                .map_err(|e| Refusal::denied("airlock.git-location", e.to_string()))?,
             cwd: &cwd,
             ruleset: ruleset.as_ref(),
             env: &env,

@@ -123,6 +123,56 @@ fn explain_batch_answers_each_line() {
 }
 
 #[test]
+fn explain_lists_the_host_paths_of_the_built_ins() {
+    let out = run(&[
+        "explain",
+        "--",
+        "git",
+        "-C",
+        "sub",
+        "format-patch",
+        "-1",
+        "-o",
+        "../patches",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let human = text(&out.stdout);
+    assert!(human.contains("  path:    chdir sub (-C)\n"), "{human}");
+    assert!(
+        human.contains("  path:    write ../patches (--output-directory, relative to sub)\n"),
+        "{human}"
+    );
+
+    let mut child = daemon()
+        .args(["explain", "--batch"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"{\"command\":\"docker\",\"args\":[\"cp\",\":/etc/shadow\",\"c:/x\"]}\n{\"command\":\"aws\",\"args\":[\"s3\",\"cp\",\"s3://b/k\",\"./k\"]}\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let lines: Vec<serde_json::Value> = text(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["decision"], "deny");
+    assert_eq!(lines[0]["paths"][0]["path"], "/etc/shadow");
+    assert_eq!(lines[0]["paths"][0]["access"], "read");
+    assert_eq!(lines[0]["paths"][0]["range"], serde_json::json!([1, 12]));
+    assert_eq!(lines[1]["decision"], "allow");
+    assert_eq!(
+        lines[1]["paths"],
+        serde_json::json!([{"access": "write", "path": "./k", "option": null, "operand": 2, "arg": 3, "range": [0, 3], "base": []}])
+    );
+}
+
+#[test]
 fn check_validates_config_and_agents() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config");

@@ -1,6 +1,9 @@
 //! Atoms: the smallest conditions a rule is made of, in a form both the automaton
 //! and the reference interpreter read. A rule holds when all its atoms hold.
 
+use std::borrow::Cow;
+use std::ops::Range;
+
 /// Which options an option atom looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum ScopeFilter {
@@ -61,39 +64,74 @@ pub(crate) enum Atom {
 pub(crate) fn field_values<'v>(
     value: &'v str,
     fields: &'v [String],
-) -> impl Iterator<Item = std::borrow::Cow<'v, str>> + 'v {
-    csv_fields(value).filter_map(move |field| {
-        let (key, val) = match &field {
-            std::borrow::Cow::Borrowed(f) => {
-                let (k, v) = f.split_once('=')?;
-                (k.trim().to_ascii_lowercase(), std::borrow::Cow::Borrowed(v))
-            }
-            std::borrow::Cow::Owned(f) => {
-                let (k, v) = f.split_once('=')?;
-                (
-                    k.trim().to_ascii_lowercase(),
-                    std::borrow::Cow::Owned(v.to_owned()),
-                )
-            }
+) -> impl Iterator<Item = Cow<'v, str>> + 'v {
+    keyed_fields(value, fields).map(|(_, value)| value)
+}
+
+/// A `key=value` field of a CSV record whose key was asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NamedField<'v> {
+    /// The field's value, unquoted.
+    pub value: Cow<'v, str>,
+    /// Where the value is written in the record: exactly `value` when the field has
+    /// no quotes before its value; otherwise the whole field as written.
+    pub written: Range<usize>,
+}
+
+/// The fields named in `fields` (lowercase) of a CSV record of `key=value` fields,
+/// with where their values are written: the same reader as [`field_values`].
+pub(crate) fn named_fields<'v>(
+    record: &'v str,
+    fields: &[String],
+) -> impl Iterator<Item = NamedField<'v>> {
+    keyed_fields(record, fields).map(move |(written, value)| {
+        let raw = record.get(written.clone()).unwrap_or("");
+        let written = match (raw.find('='), raw.find('"')) {
+            (Some(eq), None) => written.start + eq + 1..written.end,
+            (Some(eq), Some(quote)) if eq < quote => written.start + eq + 1..written.end,
+            _ => written,
         };
-        fields.contains(&key).then_some(val)
+        NamedField { value, written }
     })
 }
 
-/// Splits a CSV record into fields, unquoting quoted ones.
-fn csv_fields(record: &str) -> impl Iterator<Item = std::borrow::Cow<'_, str>> + '_ {
-    let mut rest = Some(record);
+/// The fields named in `fields` of a CSV record: each field's range in the record and
+/// its value (after the first `=`, unquoted).
+fn keyed_fields<'v>(
+    record: &'v str,
+    fields: &[String],
+) -> impl Iterator<Item = (Range<usize>, Cow<'v, str>)> {
+    csv_fields(record).filter_map(move |(written, field)| {
+        let (key, value) = match field {
+            Cow::Borrowed(f) => {
+                let (k, v) = f.split_once('=')?;
+                (k.trim().to_ascii_lowercase(), Cow::Borrowed(v))
+            }
+            Cow::Owned(f) => {
+                let (k, v) = f.split_once('=')?;
+                (k.trim().to_ascii_lowercase(), Cow::Owned(v.to_owned()))
+            }
+        };
+        fields.contains(&key).then_some((written, value))
+    })
+}
+
+/// Splits a CSV record into fields, unquoting quoted ones; each with where it is
+/// written in the record.
+fn csv_fields(record: &str) -> impl Iterator<Item = (Range<usize>, Cow<'_, str>)> + '_ {
+    let mut start = Some(0);
     std::iter::from_fn(move || {
-        let text = rest?;
+        let at = start?;
+        let text = record.get(at..)?;
         if !text.contains('"') {
             return match text.split_once(',') {
-                Some((field, tail)) => {
-                    rest = Some(tail);
-                    Some(std::borrow::Cow::Borrowed(field))
+                Some((field, _)) => {
+                    start = Some(at + field.len() + 1);
+                    Some((at..at + field.len(), Cow::Borrowed(field)))
                 }
                 None => {
-                    rest = None;
-                    Some(std::borrow::Cow::Borrowed(text))
+                    start = None;
+                    Some((at..record.len(), Cow::Borrowed(text)))
                 }
             };
         }
@@ -108,14 +146,14 @@ fn csv_fields(record: &str) -> impl Iterator<Item = std::borrow::Cow<'_, str>> +
                 }
                 '"' => in_quotes = !in_quotes,
                 ',' if !in_quotes => {
-                    rest = text.get(i + 1..);
-                    return Some(std::borrow::Cow::Owned(field));
+                    start = Some(at + i + 1);
+                    return Some((at..at + i, Cow::Owned(field)));
                 }
                 _ => field.push(c),
             }
         }
-        rest = None;
-        Some(std::borrow::Cow::Owned(field))
+        start = None;
+        Some((at..record.len(), Cow::Owned(field)))
     })
 }
 
@@ -150,6 +188,23 @@ mod tests {
         );
         assert_eq!(fields("a=\"x\"\"y\"", &["a"]), vec!["x\"y"]);
         assert!(fields("readonly", &["source"]).is_empty());
+    }
+
+    #[test]
+    fn named_fields_say_where_their_values_are_written() {
+        let names = vec!["src".to_owned(), "source".to_owned()];
+        let record = "type=bind,src=/a,\"source=/b,c\",SRC =\"/d\"\"e\",x=1";
+        let found: Vec<(String, &str)> = named_fields(record, &names)
+            .map(|f| (f.value.into_owned(), &record[f.written]))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("/a".to_owned(), "/a"),
+                ("/b,c".to_owned(), "\"source=/b,c\""),
+                ("/d\"e".to_owned(), "\"/d\"\"e\""),
+            ]
+        );
     }
 
     #[test]

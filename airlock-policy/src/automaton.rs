@@ -333,25 +333,27 @@ impl Automaton {
     /// Collects the atoms `reading` satisfies into `matched` (sorted, deduplicated).
     pub(crate) fn matched_atoms(
         &self,
-        reading: &Reading<'_>,
+        reading: &Reading<'_, '_>,
         matched: &mut AtomList,
     ) -> Result<(), GlobSearchFailed> {
         matched.clear();
         for word in &reading.path {
             self.match_word(&self.words, word, matched)?;
         }
-        for node in &reading.nodes {
-            if let Some(atoms) = self.paths.get(*node) {
+        for info in &reading.path_info {
+            if let Some(atoms) = info.node().and_then(|n| self.paths.get(n)) {
                 matched.extend_from_slice(atoms);
             }
         }
         for token in &reading.tokens {
             match token {
-                Token::Word(word) => {
-                    self.match_word(&self.words, word, matched)?;
-                    self.match_word(&self.operands, word, matched)?;
+                Token::Word { text, .. } => {
+                    self.match_word(&self.words, text, matched)?;
+                    self.match_word(&self.operands, text, matched)?;
                 }
-                Token::Opt { key, global, value } => {
+                Token::Opt {
+                    key, global, value, ..
+                } => {
                     let slot = match key {
                         OptKey::Declared(id) => self.declared.get(*id as usize),
                         OptKey::Long(_) | OptKey::Short(_) if self.undeclared.is_empty() => None,

@@ -47,7 +47,7 @@ pub enum Basis<'p> {
 pub struct Decision<'p, 'a> {
     pub(crate) verdict: Verdict,
     pub(crate) basis: Basis<'p>,
-    pub(crate) reading: Option<Reading<'a>>,
+    pub(crate) reading: Option<Reading<'p, 'a>>,
     pub(crate) module: Option<&'p Module>,
 }
 
@@ -81,15 +81,15 @@ impl<'p, 'a> Decision<'p, 'a> {
     }
 
     /// The reading the decision was made on (for a deny, the reading that matched).
-    pub fn reading(&self) -> Option<&Reading<'a>> {
+    /// Other plausible readings of the same argv may exist: a consumer that acts on the
+    /// reading for security must consider every one ([`Module::readings`]).
+    pub fn reading(&self) -> Option<&Reading<'p, 'a>> {
         self.reading.as_ref()
     }
 
     /// The reading rendered with canonical option names, e.g. `clone --upload-pack=x r`.
     pub fn reading_text(&self) -> Option<String> {
-        let reading = self.reading.as_ref()?;
-        let module = self.module?;
-        Some(reading.display(&module.syntax).to_string())
+        self.reading.as_ref().map(Reading::to_string)
     }
 
     /// A human reason: the rule's reason, or what the engine saw.

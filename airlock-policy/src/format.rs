@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::de::{self, IntoDeserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
 /// A whole module file.
@@ -71,6 +72,9 @@ pub(crate) struct RawSyntax {
     pub global: Option<Spanned<RawScope>>,
     #[serde(default)]
     pub commands: BTreeMap<Spanned<String>, Spanned<RawScope>>,
+    /// Path declarations for the value of every option that has none of its own.
+    #[serde(default)]
+    pub value_paths: Option<Spanned<RawPaths>>,
 }
 
 /// `style = "..."`.
@@ -115,6 +119,157 @@ pub(crate) struct RawScope {
     pub abbreviate: Option<bool>,
     #[serde(default)]
     pub options_until: Option<u32>,
+    /// Options of this scope whose values are paths, by any of their names.
+    #[serde(default)]
+    pub paths: BTreeMap<Spanned<String>, Spanned<RawPaths>>,
+    /// Which operands of this scope are paths.
+    #[serde(default)]
+    pub operands: Option<Spanned<RawOperands>>,
+}
+
+/// `"read"`, `"write"` or `"chdir"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RawAccess {
+    Read,
+    Write,
+    Chdir,
+}
+
+/// A path declaration: an access, or a table that also says which part of the value
+/// is the path.
+#[derive(Debug)]
+pub(crate) enum RawPath {
+    Access(RawAccess),
+    Table(RawPathTable),
+}
+
+/// `{ access = "read", prefix = [...], unless = [...], before = ":", fields = [...],
+/// keys = [...] }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPathTable {
+    pub access: RawAccess,
+    #[serde(default)]
+    pub prefix: Vec<String>,
+    #[serde(default)]
+    pub unless: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub before: Option<Spanned<String>>,
+    #[serde(default)]
+    pub fields: Vec<String>,
+    #[serde(default)]
+    pub keys: Vec<String>,
+}
+
+impl<'de> Deserialize<'de> for RawPath {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PathVisitor;
+
+        impl<'de> Visitor<'de> for PathVisitor {
+            type Value = RawPath;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("`\"read\"`, `\"write\"`, `\"chdir\"` or a table with `access`")
+            }
+
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<RawPath, E> {
+                RawAccess::deserialize(value.into_deserializer()).map(RawPath::Access)
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawPath, A::Error> {
+                RawPathTable::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawPath::Table)
+            }
+        }
+
+        deserializer.deserialize_any(PathVisitor)
+    }
+}
+
+/// The path declarations of one option: one, or a list when different parts of its
+/// value are paths of different kinds (ssh `-o IdentityFile=...` reads,
+/// `-o ControlPath=...` writes).
+#[derive(Debug)]
+pub(crate) enum RawPaths {
+    One(RawPath),
+    Many(Vec<Spanned<RawPath>>),
+}
+
+impl<'de> Deserialize<'de> for RawPaths {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PathsVisitor;
+
+        impl<'de> Visitor<'de> for PathsVisitor {
+            type Value = RawPaths;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a path declaration or a list of them")
+            }
+
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<RawPaths, E> {
+                RawAccess::deserialize(value.into_deserializer())
+                    .map(|access| RawPaths::One(RawPath::Access(access)))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawPaths, A::Error> {
+                RawPathTable::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|t| RawPaths::One(RawPath::Table(t)))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawPaths, A::Error> {
+                let mut many = Vec::new();
+                while let Some(path) = seq.next_element::<Spanned<RawPath>>()? {
+                    many.push(path);
+                }
+                Ok(RawPaths::Many(many))
+            }
+        }
+
+        deserializer.deserialize_any(PathsVisitor)
+    }
+}
+
+/// `operands = "read"` (every operand) or `operands = ["read", "write"]` (by
+/// position).
+#[derive(Debug)]
+pub(crate) enum RawOperands {
+    Every(RawPath),
+    Each(Vec<Spanned<RawPath>>),
+}
+
+impl<'de> Deserialize<'de> for RawOperands {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OperandsVisitor;
+
+        impl<'de> Visitor<'de> for OperandsVisitor {
+            type Value = RawOperands;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a path declaration for every operand, or a list of them by position")
+            }
+
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<RawOperands, E> {
+                RawAccess::deserialize(value.into_deserializer())
+                    .map(|access| RawOperands::Every(RawPath::Access(access)))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawOperands, A::Error> {
+                RawPathTable::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|t| RawOperands::Every(RawPath::Table(t)))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawOperands, A::Error> {
+                let mut each = Vec::new();
+                while let Some(path) = seq.next_element::<Spanned<RawPath>>()? {
+                    each.push(path);
+                }
+                Ok(RawOperands::Each(each))
+            }
+        }
+
+        deserializer.deserialize_any(OperandsVisitor)
+    }
 }
 
 /// `[[rule]]`.

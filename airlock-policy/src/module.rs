@@ -205,9 +205,9 @@ impl Module {
     /// [`Module::check`] with this module's own rules only.
     fn check_own<'p, 'a, S: AsRef<str>>(&'p self, argv: &'a [S]) -> Decision<'p, 'a> {
         let mut matched = AtomList::default();
-        let mut denied: Option<(RuleId, Reading<'a>)> = None;
-        let mut not_allowed: Option<Reading<'a>> = None;
-        let mut first: Option<(Option<RuleId>, Reading<'a>)> = None;
+        let mut denied: Option<(RuleId, Reading<'p, 'a>)> = None;
+        let mut not_allowed: Option<Reading<'p, 'a>> = None;
+        let mut first: Option<(Option<RuleId>, Reading<'p, 'a>)> = None;
         let mut failed = false;
         let result = reading::for_each_reading(&self.syntax, argv, |reading| {
             if self
@@ -301,12 +301,28 @@ impl Module {
         }
     }
 
-    /// Every plausible reading of `argv`, rendered with canonical names (for `explain`
-    /// and tests). Fails when the argv cannot be read.
-    pub fn readings<S: AsRef<str>>(&self, argv: &[S]) -> Result<Vec<String>, reading::Unreadable> {
+    /// Every plausible reading of `argv` (at most [`MAX_READINGS`](crate::MAX_READINGS)),
+    /// in a fixed order: the same readings [`Module::check`] decides on. A consumer
+    /// that acts on a reading for security (paths to confine, options to inspect) must
+    /// consider every one. Fails when the argv cannot be read: an ambiguous
+    /// abbreviation, or too many readings.
+    ///
+    /// ```
+    /// # use airlock_policy::compile;
+    /// // `--foo` is undeclared: it may or may not take `x` as its value.
+    /// let module = compile("t.toml", "[command]\nbin = \"t\"\n[syntax]\nstyle = \"gnu\"\n")?;
+    /// let readings = module.readings(&["--foo", "x"]).unwrap();
+    /// let texts: Vec<String> = readings.iter().map(|r| r.to_string()).collect();
+    /// assert_eq!(texts, ["--foo x", "--foo=x"]);
+    /// # Ok::<(), airlock_policy::CompileError>(())
+    /// ```
+    pub fn readings<'m, 'a, S: AsRef<str>>(
+        &'m self,
+        argv: &'a [S],
+    ) -> Result<Vec<Reading<'m, 'a>>, Unreadable> {
         let mut out = Vec::new();
         reading::for_each_reading(&self.syntax, argv, |r| {
-            out.push(r.display(&self.syntax).to_string());
+            out.push(r);
             true
         })?;
         Ok(out)

@@ -571,3 +571,67 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------
+// (d) The public reading says where everything was written.
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+    /// Every option value, operand and path word of every reading is exactly the text
+    /// its span covers in the argv, and every argument is accounted for.
+    #[test]
+    fn spans_cover_exactly_what_was_read(text in arb_any_module(), argv in arb_argv()) {
+        // Every option value and every operand of `run` is a path.
+        let text = text
+            .replacen("[syntax]\n", "[syntax]\nvalue_paths = \"write\"\n", 1)
+            .replacen("[syntax.commands.run]\n", "[syntax.commands.run]\noperands = \"read\"\n", 1);
+        let Ok(module) = compile("gen.toml", &text) else {
+            return Ok(());
+        };
+        let Ok(readings) = module.readings(&argv) else {
+            return Ok(());
+        };
+        for reading in &readings {
+            for word in reading.path_words().chain(reading.operands()) {
+                prop_assert_eq!(word.span().text_in(&argv), Some(word.text()));
+                prop_assert_eq!(argv.get(word.index()).map(String::as_str), Some(word.text()));
+            }
+            for opt in reading.options() {
+                let arg = argv.get(opt.index());
+                prop_assert!(arg.is_some_and(|a| a.starts_with('-')), "{:?} in {:?}", opt, argv);
+                if let Some(span) = opt.value_span() {
+                    prop_assert_eq!(span.text_in(&argv), opt.value(), "{:?} in {:?}", opt, argv);
+                    prop_assert!(span.index() == opt.index() || span.index() == opt.index() + 1);
+                }
+                prop_assert!(opt.is(opt.name()), "{:?}", opt);
+            }
+            let in_run = reading.path().first() == Some(&"run") && reading.path().len() == 1;
+            let expected = reading.options().filter(|o| o.value().is_some()).count()
+                + if in_run { reading.operands().count() } else { 0 };
+            let paths = reading.paths();
+            prop_assert_eq!(paths.len(), expected, "{:?} in {}", paths, reading);
+            for path in &paths {
+                prop_assert_eq!(path.span().text_in(&argv), Some(path.text()));
+            }
+            // Every argument is a path word, an operand, an option or an option's value,
+            // except `--` and booleans a false occurrence removed (with that occurrence).
+            let false_boolean = argv.iter().any(|a| {
+                a.split_once('=').and_then(|(_, v)| crate::reading::parse_bool(v)) == Some(false)
+            });
+            let mut seen = vec![false; argv.len()];
+            for word in reading.path_words().chain(reading.operands()) {
+                seen[word.index()] = true;
+            }
+            for opt in reading.options() {
+                seen[opt.index()] = true;
+                if let Some(span) = opt.value_span() {
+                    seen[span.index()] = true;
+                }
+            }
+            for (i, arg) in argv.iter().enumerate() {
+                prop_assert!(seen[i] || arg == "--" || false_boolean, "argument {} ({:?}) of {:?} is lost in {}", i, arg, argv, reading);
+            }
+        }
+    }
+}

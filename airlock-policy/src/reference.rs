@@ -7,7 +7,7 @@ use crate::reading::{OptKey, Reading, Token};
 use crate::syntax::Syntax;
 
 /// Whether `atom` holds on `reading`.
-pub(crate) fn atom_holds(syntax: &Syntax, atom: &Atom, reading: &Reading<'_>) -> bool {
+pub(crate) fn atom_holds(syntax: &Syntax, atom: &Atom, reading: &Reading<'_, '_>) -> bool {
     match atom {
         Atom::Path(words) => {
             reading.path.len() >= words.len()
@@ -28,6 +28,7 @@ pub(crate) fn atom_holds(syntax: &Syntax, atom: &Atom, reading: &Reading<'_>) ->
                 key,
                 global,
                 value: token_value,
+                ..
             } = token
             else {
                 return false;
@@ -49,7 +50,7 @@ pub(crate) fn atom_holds(syntax: &Syntax, atom: &Atom, reading: &Reading<'_>) ->
 }
 
 /// Whether all `atoms` hold on `reading`.
-pub(crate) fn rule_holds(syntax: &Syntax, atoms: &[Atom], reading: &Reading<'_>) -> bool {
+pub(crate) fn rule_holds(syntax: &Syntax, atoms: &[Atom], reading: &Reading<'_, '_>) -> bool {
     atoms.iter().all(|atom| atom_holds(syntax, atom, reading))
 }
 

@@ -6,7 +6,11 @@ use toml::Spanned;
 
 use crate::automaton::FnvMap;
 use crate::error::{CompileError, ErrorKind, Source};
-use crate::format::{RawDoubleDash, RawScope, RawStyle, RawSyntax, RawUndeclared};
+use crate::format::{
+    RawAccess, RawDoubleDash, RawOperands, RawPath, RawPaths, RawScope, RawStyle, RawSyntax,
+    RawUndeclared,
+};
+use crate::paths::{PathAccess, PathForm, PathSpec};
 
 /// Index of a declared option in [`Syntax::options`].
 pub(crate) type OptId = u32;
@@ -47,6 +51,27 @@ pub(crate) struct OptionSpec {
     pub kind: Kind,
     /// Declared in the global scope.
     pub global: bool,
+    /// Its value's path declarations, indexes into [`Syntax::paths`].
+    pub paths: Vec<u32>,
+}
+
+/// Which operands of a scope are paths (indexes into [`Syntax::paths`]).
+#[derive(Debug, Clone)]
+pub(crate) enum OperandPaths {
+    /// Every operand.
+    Every(u32),
+    /// By position: the first operand, the second, ...; later ones are not paths.
+    Each(Vec<u32>),
+}
+
+impl OperandPaths {
+    /// The path declaration of the operand at `position` (from 1).
+    pub(crate) fn spec(&self, position: usize) -> Option<u32> {
+        match self {
+            OperandPaths::Every(spec) => Some(*spec),
+            OperandPaths::Each(specs) => specs.get(position.checked_sub(1)?).copied(),
+        }
+    }
 }
 
 /// The options of one scope.
@@ -59,6 +84,8 @@ pub(crate) struct ScopeTable {
     longs: Vec<(String, OptId)>,
     abbreviate: bool,
     pub options_until: Option<u32>,
+    /// Which operands of this scope are paths.
+    pub operands: Option<OperandPaths>,
 }
 
 impl ScopeTable {
@@ -99,6 +126,10 @@ pub(crate) struct Syntax {
     pub default_abbreviate: bool,
     pub nodes: Vec<PathNode>,
     pub options: Vec<OptionSpec>,
+    /// The path declarations of options and operands.
+    pub paths: Vec<PathSpec>,
+    /// The path declarations of every option value without one of its own.
+    pub value_paths: Vec<u32>,
 }
 
 /// The result of looking an option name up.
@@ -132,7 +163,12 @@ impl Syntax {
             default_abbreviate: raw.abbreviate.unwrap_or(false),
             nodes: vec![PathNode::default()],
             options: Vec::new(),
+            paths: Vec::new(),
+            value_paths: Vec::new(),
         };
+        if let Some(raw_paths) = &raw.value_paths {
+            syntax.value_paths = syntax.add_paths(raw_paths, src)?;
+        }
         let abbreviate = syntax.default_abbreviate;
         if let Some(global) = &raw.global {
             syntax.declare_scope(0, global, true, abbreviate, src)?;
@@ -186,7 +222,178 @@ impl Syntax {
         if let Some(n) = self.nodes.get_mut(node) {
             n.table.longs.sort();
         }
+        for (name, raw_path) in &raw.paths {
+            self.declare_option_path(node, name, raw_path, src)?;
+        }
+        if let Some(operands) = &raw.operands {
+            let paths = match operands.get_ref() {
+                RawOperands::Every(raw_path) => {
+                    OperandPaths::Every(self.add_path(raw_path, operands.span(), src)?)
+                }
+                RawOperands::Each(list) => OperandPaths::Each(
+                    list.iter()
+                        .map(|p| self.add_path(p.get_ref(), p.span(), src))
+                        .collect::<Result<_, _>>()?,
+                ),
+            };
+            if let Some(n) = self.nodes.get_mut(node) {
+                n.table.operands = Some(paths);
+            }
+        }
         Ok(())
+    }
+
+    /// `paths = { NAME = ... }` in the scope of `node`: `NAME` must be an option of that
+    /// scope that takes a value, named once.
+    fn declare_option_path(
+        &mut self,
+        node: NodeId,
+        name: &Spanned<String>,
+        raw_paths: &Spanned<RawPaths>,
+        src: Source<'_>,
+    ) -> Result<(), CompileError> {
+        let normalized = self
+            .normalize_name(name.get_ref())
+            .map_err(|why| src.error(ErrorKind::Syntax, name.span(), why))?;
+        let id = self
+            .nodes
+            .get(node)
+            .and_then(|n| n.table.exact.get(&normalized).copied())
+            .ok_or_else(|| {
+                src.error(
+                    ErrorKind::Syntax,
+                    name.span(),
+                    format!(
+                        "`{}` is not an option of this scope: declare it in `values` or `optional` first",
+                        name.get_ref()
+                    ),
+                )
+            })?;
+        let specs = self.add_paths(raw_paths, src)?;
+        let option = self
+            .options
+            .get_mut(usize::try_from(id).unwrap_or(usize::MAX))
+            .ok_or_else(|| src.error(ErrorKind::Syntax, name.span(), "internal: missing option"))?;
+        if matches!(option.kind, Kind::Flag | Kind::Bool) {
+            return Err(src.error(
+                ErrorKind::Syntax,
+                name.span(),
+                format!("`{}` takes no value: it cannot name a path", name.get_ref()),
+            ));
+        }
+        if !option.paths.is_empty() {
+            return Err(src.error(
+                ErrorKind::Syntax,
+                name.span(),
+                format!(
+                    "`{}` already has a path declaration (under another of its names)",
+                    name.get_ref()
+                ),
+            ));
+        }
+        option.paths = specs;
+        Ok(())
+    }
+
+    /// Compiles one path declaration or a list of them.
+    fn add_paths(
+        &mut self,
+        raw: &Spanned<RawPaths>,
+        src: Source<'_>,
+    ) -> Result<Vec<u32>, CompileError> {
+        match raw.get_ref() {
+            RawPaths::One(path) => Ok(vec![self.add_path(path, raw.span(), src)?]),
+            RawPaths::Many(list) => list
+                .iter()
+                .map(|p| self.add_path(p.get_ref(), p.span(), src))
+                .collect(),
+        }
+    }
+
+    /// Compiles a path declaration and returns its index.
+    fn add_path(
+        &mut self,
+        raw: &RawPath,
+        span: std::ops::Range<usize>,
+        src: Source<'_>,
+    ) -> Result<u32, CompileError> {
+        let access = |a: RawAccess| match a {
+            RawAccess::Read => PathAccess::Read,
+            RawAccess::Write => PathAccess::Write,
+            RawAccess::Chdir => PathAccess::Chdir,
+        };
+        let spec = match raw {
+            RawPath::Access(a) => PathSpec {
+                access: access(*a),
+                form: PathForm::Whole,
+                prefixes: Vec::new(),
+                unless: None,
+            },
+            RawPath::Table(table) => {
+                let lower = |keys: &[String]| -> Vec<String> {
+                    keys.iter().map(|k| k.trim().to_ascii_lowercase()).collect()
+                };
+                let forms = usize::from(table.before.is_some())
+                    + usize::from(!table.fields.is_empty())
+                    + usize::from(!table.keys.is_empty());
+                if forms > 1 {
+                    return Err(src.error(
+                        ErrorKind::Syntax,
+                        span,
+                        "a path is `before` a separator, in `fields` or after `keys`: choose one",
+                    ));
+                }
+                let form = if let Some(before) = &table.before {
+                    if before.get_ref().is_empty() {
+                        return Err(src.error(
+                            ErrorKind::Syntax,
+                            before.span(),
+                            "`before` needs a separator",
+                        ));
+                    }
+                    PathForm::Before(before.get_ref().clone())
+                } else if !table.fields.is_empty() {
+                    PathForm::Fields(lower(&table.fields))
+                } else if !table.keys.is_empty() {
+                    PathForm::Keys(lower(&table.keys))
+                } else {
+                    PathForm::Whole
+                };
+                let unless = if table.unless.is_empty() {
+                    None
+                } else {
+                    let mut set = globset::GlobSetBuilder::new();
+                    for glob in &table.unless {
+                        let compiled = globset::GlobBuilder::new(glob.get_ref())
+                            .literal_separator(false)
+                            .backslash_escape(true)
+                            .empty_alternates(true)
+                            .build()
+                            .map_err(|e| {
+                                src.error(
+                                    ErrorKind::Glob,
+                                    glob.span(),
+                                    format!("invalid glob `{}`: {}", glob.get_ref(), e.kind()),
+                                )
+                            })?;
+                        set.add(compiled);
+                    }
+                    Some(set.build().map_err(|e| {
+                        src.error(ErrorKind::Glob, span.clone(), format!("invalid globs: {e}"))
+                    })?)
+                };
+                PathSpec {
+                    access: access(table.access),
+                    form,
+                    prefixes: table.prefix.clone(),
+                    unless,
+                }
+            }
+        };
+        let index = u32::try_from(self.paths.len())
+            .map_err(|_| src.error(ErrorKind::TooLarge, span, "too many path declarations"))?;
+        self.paths.push(spec);
+        Ok(index)
     }
 
     fn declare_option(
@@ -233,6 +440,7 @@ impl Syntax {
             names,
             kind,
             global,
+            paths: Vec::new(),
         });
         Ok(())
     }
@@ -287,6 +495,7 @@ impl Syntax {
             names: vec![name],
             kind,
             global: true,
+            paths: Vec::new(),
         });
     }
 
@@ -387,6 +596,16 @@ impl Syntax {
     /// The declared option `id`.
     pub(crate) fn option(&self, id: OptId) -> Option<&OptionSpec> {
         self.options.get(usize::try_from(id).ok()?)
+    }
+
+    /// The path declaration `index`.
+    pub(crate) fn path_spec(&self, index: u32) -> Option<&PathSpec> {
+        self.paths.get(usize::try_from(index).ok()?)
+    }
+
+    /// Which operands of `node`'s scope are paths.
+    pub(crate) fn operand_paths(&self, node: NodeId) -> Option<&OperandPaths> {
+        self.nodes.get(node)?.table.operands.as_ref()
     }
 
     /// The options-until count of `node`'s scope (`None`: an unknown subcommand).

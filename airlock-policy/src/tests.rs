@@ -439,3 +439,481 @@ args = "delete-*"
         Some(crate::Unreadable::TooAmbiguous)
     );
 }
+
+#[test]
+fn the_reading_is_a_typed_value_with_positions() {
+    let m = module(GIT_LIKE);
+    let argv = [
+        "-Csub",
+        "-p",
+        "clone",
+        "-nqu",
+        "touch x",
+        "--depth=1",
+        "repo",
+        "--",
+        "-dir",
+    ];
+    let readings = m.readings(&argv).unwrap();
+    // `--depth` is undeclared in this `clone`, but it has its value attached: one reading.
+    assert_eq!(readings.len(), 1);
+    let r = &readings[0];
+    assert_eq!(r.path(), ["clone"]);
+    let path: Vec<_> = r.path_words().map(|w| (w.text(), w.index())).collect();
+    assert_eq!(path, [("clone", 2)]);
+    let options: Vec<_> = r
+        .options()
+        .map(|o| {
+            (
+                o.name().to_owned(),
+                o.is_declared(),
+                o.is_global(),
+                o.value(),
+                o.index(),
+                o.value_span().map(|s| (s.index(), s.range())),
+            )
+        })
+        .collect();
+    assert_eq!(
+        options,
+        [
+            ("-C".to_owned(), true, true, Some("sub"), 0, Some((0, 2..5))),
+            ("--paginate".to_owned(), true, true, None, 1, None),
+            ("--no-checkout".to_owned(), true, false, None, 3, None),
+            ("--quiet".to_owned(), true, false, None, 3, None),
+            (
+                "--upload-pack".to_owned(),
+                true,
+                false,
+                Some("touch x"),
+                3,
+                Some((4, 0..7))
+            ),
+            (
+                "--depth".to_owned(),
+                false,
+                false,
+                Some("1"),
+                5,
+                Some((5, 8..9))
+            ),
+        ]
+    );
+    let operands: Vec<_> = r.operands().map(|w| (w.text(), w.index())).collect();
+    assert_eq!(operands, [("repo", 6), ("-dir", 8)]);
+    let upload = r.options().nth(4).unwrap();
+    assert!(upload.is("-u") && upload.is("--upload-pack") && !upload.is("--quiet"));
+    assert!(matches!(r.elements().last(), Some(crate::Element::Operand(w)) if w.text() == "-dir"));
+    assert_eq!(
+        r.to_string(),
+        "clone -C=sub --paginate --no-checkout --quiet --upload-pack='touch x' --depth=1 repo -dir"
+    );
+    // The decision carries the same reading.
+    let d = m.check(&argv);
+    assert_eq!(d.reading(), Some(r));
+}
+
+#[test]
+fn every_plausible_reading_is_given_and_undeclared_letters_keep_their_spelling() {
+    let m = module(GIT_LIKE);
+    let argv = ["log", "-x", "val", "-Y"];
+    let readings = m.readings(&argv).unwrap();
+    let texts: Vec<String> = readings.iter().map(ToString::to_string).collect();
+    assert_eq!(texts, ["log -x val -Y", "log -x=val -Y"]);
+    let x = readings[1].options().next().unwrap();
+    assert_eq!(
+        (x.name(), x.is_declared(), x.value()),
+        ("-x", false, Some("val"))
+    );
+    assert!(x.is("-x") && !x.is("-Y"));
+    assert_eq!(x.value_span().unwrap().text_in(&argv), Some("val"));
+    assert_eq!(
+        m.readings(&["fetch", "--up=x"]).err(),
+        Some(crate::Unreadable::AmbiguousAbbreviation(
+            "--up=x".to_owned()
+        ))
+    );
+}
+#[test]
+fn zz_sizes() {
+    eprintln!(
+        "reading {} token {} decision {}",
+        std::mem::size_of::<crate::Reading<'static, 'static>>(),
+        std::mem::size_of::<crate::reading::Token<'static>>(),
+        std::mem::size_of::<crate::Decision<'static, 'static>>()
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// Path declarations.
+
+const PATHS: &str = r#"
+[command]
+bin = "git"
+
+[syntax]
+style = "gnu"
+abbreviate = true
+
+[syntax.global]
+abbreviate = false
+values = ["-C", "--git-dir", "-c"]
+flags = ["--bare"]
+paths = { "-C" = "chdir", "--git-dir" = "write" }
+
+[syntax.commands.log]
+values = ["--output", "-n"]
+flags = ["-p"]
+paths = { "--output" = "write" }
+
+[syntax.commands.format-patch]
+values = ["-o|--output-directory"]
+flags = ["-k|--keep-subject"]
+paths = { "--output-directory" = "write" }
+
+[syntax.commands.clone]
+values = ["--template"]
+paths = { "--template" = "read" }
+operands = [{ access = "read", prefix = ["file://", ""], unless = ["*://*"] }, "write"]
+
+[syntax.commands.diff]
+operands = "read"
+"#;
+
+/// `(text, access, source, argv index, written text)` of a path.
+type Found = (String, String, String, usize, String);
+
+/// Every path of every reading.
+fn paths_of(m: &Module, argv: &str) -> Vec<Vec<Found>> {
+    let argv = shell_words::split(argv).unwrap();
+    m.readings(&argv)
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.paths()
+                .iter()
+                .map(|p| {
+                    let source = match p.source() {
+                        crate::PathSource::Option(o) => o.name().to_owned(),
+                        crate::PathSource::Operand { position, .. } => {
+                            format!("operand {position}")
+                        }
+                    };
+                    (
+                        p.text().to_owned(),
+                        p.access().to_string(),
+                        source,
+                        p.span().index(),
+                        p.span().text_in(&argv).unwrap_or("?").to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn one(
+    text: &str,
+    access: &str,
+    source: &str,
+    index: usize,
+) -> (String, String, String, usize, String) {
+    (
+        text.into(),
+        access.into(),
+        source.into(),
+        index,
+        text.into(),
+    )
+}
+
+#[test]
+fn declared_paths_are_found_in_every_spelling() {
+    let m = module(PATHS);
+    let out = |i| vec![vec![one("out.txt", "write", "--output", i)]];
+    assert_eq!(paths_of(&m, "log --output out.txt"), out(2));
+    assert_eq!(paths_of(&m, "log --output=out.txt"), out(1));
+    assert_eq!(paths_of(&m, "log --outp=out.txt"), out(1), "abbreviated");
+    assert_eq!(paths_of(&m, "log -p --out out.txt -n 3"), out(3));
+    let dir = |i| vec![vec![one("patches", "write", "--output-directory", i)]];
+    assert_eq!(paths_of(&m, "format-patch -o patches HEAD~1"), dir(2));
+    assert_eq!(
+        paths_of(&m, "format-patch -kopatches HEAD~1"),
+        dir(1),
+        "bundled"
+    );
+    assert_eq!(paths_of(&m, "format-patch --output-dir=patches"), dir(1));
+    // Not a path: `-o` is no option of `log`, and `log`'s `-n` takes no path.
+    assert_eq!(paths_of(&m, "log -n 3 out.txt"), vec![Vec::new()]);
+}
+
+#[test]
+fn operands_are_paths_by_position_with_prefixes_and_exceptions() {
+    let m = module(PATHS);
+    assert_eq!(
+        paths_of(&m, "clone ../src dst"),
+        vec![vec![
+            one("../src", "read", "operand 1", 1),
+            one("dst", "write", "operand 2", 2)
+        ]]
+    );
+    let file_url = paths_of(&m, "clone file:///srv/r.git d");
+    assert_eq!(
+        file_url,
+        vec![vec![
+            (
+                "/srv/r.git".into(),
+                "read".into(),
+                "operand 1".into(),
+                1,
+                "/srv/r.git".into()
+            ),
+            one("d", "write", "operand 2", 2),
+        ]]
+    );
+    assert_eq!(
+        paths_of(&m, "clone https://example.com/r.git"),
+        vec![Vec::new()],
+        "a URL is no path"
+    );
+    assert_eq!(
+        paths_of(&m, "clone --template=/t r"),
+        vec![vec![
+            one("/t", "read", "--template", 1),
+            one("r", "read", "operand 1", 2)
+        ]]
+    );
+    assert_eq!(
+        paths_of(&m, "diff /etc/passwd -- b"),
+        vec![vec![
+            one("/etc/passwd", "read", "operand 1", 1),
+            one("b", "read", "operand 2", 3)
+        ]]
+    );
+    // An unknown subcommand has no declared operands.
+    assert_eq!(paths_of(&m, "frob a b"), vec![Vec::new()]);
+}
+
+#[test]
+fn directory_changes_are_in_force_for_every_other_path() {
+    let m = module(PATHS);
+    let argv = ["--git-dir=g", "-C", "a", "-C", "b", "log", "--output=o"];
+    let readings = m.readings(&argv).unwrap();
+    let paths = readings[0].paths();
+    let summary: Vec<_> = paths
+        .iter()
+        .map(|p| (p.text(), p.access(), p.base().to_vec()))
+        .collect();
+    use crate::PathAccess::{Chdir, Write};
+    assert_eq!(
+        summary,
+        [
+            ("g", Write, vec![1, 2]),
+            ("a", Chdir, vec![]),
+            ("b", Chdir, vec![1]),
+            ("o", Write, vec![1, 2]),
+        ]
+    );
+}
+
+#[test]
+fn every_reading_reports_its_own_paths() {
+    // `--frob` is undeclared: it may take `x`, or `x` is the first operand.
+    let m = module(PATHS);
+    assert_eq!(
+        paths_of(&m, "clone --frob x y"),
+        vec![
+            vec![
+                one("x", "read", "operand 1", 2),
+                one("y", "write", "operand 2", 3)
+            ],
+            vec![one("y", "read", "operand 1", 3)],
+        ]
+    );
+}
+
+#[test]
+fn value_paths_cover_every_option_without_its_own() {
+    let m = module(
+        r#"
+[command]
+bin = "aws"
+[syntax]
+style = "gnu"
+abbreviate = true
+undeclared = "takes-value"
+value_paths = { access = "read", prefix = ["file://", "fileb://"] }
+[syntax.global]
+values = ["--ca-bundle", "--cli-input-json"]
+paths = { "--ca-bundle" = "read" }
+"#,
+    );
+    assert_eq!(
+        paths_of(
+            &m,
+            "ec2 run-instances --user-data file://init.sh --cli-input-json fileb:///etc/x.json --count 1"
+        ),
+        vec![vec![
+            (
+                "init.sh".into(),
+                "read".into(),
+                "--user-data".into(),
+                3,
+                "init.sh".into()
+            ),
+            (
+                "/etc/x.json".into(),
+                "read".into(),
+                "--cli-input-json".into(),
+                5,
+                "/etc/x.json".into()
+            ),
+        ]]
+    );
+    // An option with a declaration of its own is not read through `value_paths`.
+    assert_eq!(
+        paths_of(&m, "--ca-bundle file://b.pem s3 ls"),
+        vec![vec![one("file://b.pem", "read", "--ca-bundle", 1)]]
+    );
+}
+
+#[test]
+fn go_style_paths_answer_to_both_dash_spellings() {
+    let m = module(
+        r#"
+[command]
+bin = "terraform"
+[syntax]
+style = "go"
+[syntax.global]
+values = ["-chdir"]
+paths = { "--chdir" = "chdir" }
+[syntax.commands.plan]
+values = ["-out"]
+bools = ["-destroy"]
+paths = { "-out" = "write" }
+[syntax.commands.apply]
+bools = ["-auto-approve"]
+operands = ["read"]
+"#,
+    );
+    assert_eq!(
+        paths_of(&m, "-chdir=infra plan -destroy --out=tf.plan"),
+        vec![vec![
+            one("infra", "chdir", "-chdir", 0),
+            one("tf.plan", "write", "-out", 3)
+        ]]
+    );
+    assert_eq!(
+        paths_of(&m, "apply -auto-approve=false tf.plan"),
+        vec![vec![one("tf.plan", "read", "operand 1", 2)]]
+    );
+}
+
+#[test]
+fn path_declarations_are_checked_when_compiling() {
+    let base = "[command]\nbin = \"git\"\n[syntax]\nstyle = \"gnu\"\n[syntax.global]\nvalues = [\"-C\", \"--git-dir\"]\nflags = [\"--bare\"]\n";
+    let err = compile(
+        "m.toml",
+        &format!("{base}paths = {{ \"-X\" = \"read\" }}\n"),
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Syntax);
+    assert_eq!((err.location().line, err.location().column), (8, 11));
+    assert!(
+        err.message()
+            .contains("`-X` is not an option of this scope"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("--> m.toml:8:11"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("8 | paths = { \"-X\" = \"read\" }\n  |           ^^^^"),
+        "{err}"
+    );
+
+    let err = compile(
+        "m.toml",
+        &format!("{base}paths = {{ \"--bare\" = \"write\" }}\n"),
+    )
+    .unwrap_err();
+    assert!(err.message().contains("takes no value"), "{err}");
+
+    // A global option is not an option of a command's scope.
+    let err = compile(
+        "m.toml",
+        &format!("{base}[syntax.commands.log]\nvalues = [\"--output\"]\npaths = {{ \"-C\" = \"read\" }}\n"),
+    )
+    .unwrap_err();
+    assert_eq!(err.location().line, 10);
+
+    let err = compile(
+        "m.toml",
+        "[command]\nbin = \"t\"\n[syntax]\nstyle = \"gnu\"\n[syntax.global]\nvalues = [\"-o|--out\"]\npaths = { \"-o\" = \"write\", \"--out\" = \"read\" }\n",
+    )
+    .unwrap_err();
+    assert!(
+        err.message().contains("already has a path declaration"),
+        "{err}"
+    );
+
+    let err = compile(
+        "m.toml",
+        &format!("{base}paths = {{ \"-C\" = \"exec\" }}\n"),
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Toml);
+    assert_eq!(err.location().line, 8);
+
+    let err = compile(
+        "m.toml",
+        &format!("{base}paths = {{ \"-C\" = {{ access = \"read\", before = \":\", fields = [\"src\"] }} }}\n"),
+    )
+    .unwrap_err();
+    assert!(err.message().contains("choose one"), "{err}");
+
+    let err = compile(
+        "m.toml",
+        &format!("{base}paths = {{ \"-C\" = {{ access = \"read\", unless = [\"[\"] }} }}\n"),
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Glob);
+
+    let err = compile(
+        "m.toml",
+        &format!("{base}paths = {{ \"-C\" = {{ access = \"read\", bogus = 1 }} }}\n"),
+    )
+    .unwrap_err();
+    assert!(err.message().contains("bogus"), "{err}");
+
+    let err = compile("m.toml", &format!("{base}operands = [\"read\", 3]\n")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Toml);
+}
+
+#[test]
+fn one_option_can_hold_paths_of_several_kinds() {
+    let m = module(
+        r#"
+[command]
+bin = "ssh"
+[syntax]
+style = "gnu"
+[syntax.global]
+values = ["-o", "-i"]
+paths = { "-i" = "read", "-o" = [{ access = "read", keys = ["IdentityFile", "UserKnownHostsFile"] }, { access = "write", keys = ["ControlPath"] }] }
+"#,
+    );
+    assert_eq!(
+        paths_of(
+            &m,
+            "-oIdentityFile=k -o 'controlpath /tmp/c' -i id -o 'UserKnownHostsFile a b' h"
+        ),
+        vec![vec![
+            ("k".into(), "read".into(), "-o".into(), 0, "k".into()),
+            one("/tmp/c", "write", "-o", 2),
+            one("id", "read", "-i", 4),
+            one("a", "read", "-o", 6),
+            one("b", "read", "-o", 6),
+        ]]
+    );
+}

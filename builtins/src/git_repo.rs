@@ -4,41 +4,115 @@
 //! - [`git_location_args`]: the global options in an argv that choose the repository
 //!   (`-C`, `--git-dir`, `--work-tree`, `--bare`, `--namespace`), so the daemon checks
 //!   the repository git will really use (`git -C sub status` reads `sub/.git/config`).
+//!   They come from the engine's reading of the argv with the built-in git module, the
+//!   same reading its rules judge: no second parser of git's options.
 //! - [`git_todo_risks`]: the lines of a rebase todo list (`$GIT_DIR/rebase-merge/
 //!   git-rebase-todo`) that are not known, program-free sequencer commands. An agent
 //!   that can write `.git/` can plant `exec make` there, and `git rebase --continue`
 //!   runs it through the shell on the host.
 
+use std::fmt;
+use std::sync::OnceLock;
+
+use airlock_policy::{CompileError, Module, Reading, Unreadable};
+
+/// The global options that choose the repository or work tree.
+const LOCATION_OPTIONS: [&str; 5] = ["-C", "--git-dir", "--work-tree", "--bare", "--namespace"];
+
+/// Why [`git_location_args`] has no answer. The daemon refuses the command: git would
+/// not run it the way it was checked, or could run it more than one way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GitLocationError {
+    /// The built-in git module cannot read the argv (an ambiguous abbreviation, too
+    /// many plausible readings).
+    Unreadable(Unreadable),
+    /// Plausible readings of the argv disagree on the options that choose the
+    /// repository (an undeclared global option that may take the next word).
+    Ambiguous,
+    /// The built-in git module does not compile: a bug of this crate.
+    Module(CompileError),
+}
+
+impl fmt::Display for GitLocationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GitLocationError::Unreadable(why) => write!(f, "cannot read the git argv: {why}"),
+            GitLocationError::Ambiguous => f.write_str(
+                "the git argv can be read more than one way where it chooses the repository",
+            ),
+            GitLocationError::Module(e) => {
+                write!(f, "the built-in git module does not compile: {e}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for GitLocationError {}
+
+/// The built-in git module, compiled once.
+fn git_module() -> Result<&'static Module, GitLocationError> {
+    static GIT: OnceLock<Result<Module, CompileError>> = OnceLock::new();
+    let compiled = GIT.get_or_init(|| match crate::compile("git") {
+        Some(result) => result,
+        None => Module::compile("builtin:git.toml", ""),
+    });
+    compiled
+        .as_ref()
+        .map_err(|e| GitLocationError::Module(e.clone()))
+}
+
 /// The global options of `args` (a git argv without the program name) that choose
-/// the repository or work tree, in order, each option with its value. Reading stops at
-/// the first word that is not a global option (the subcommand). git reads its global
-/// options exactly (no abbreviations): see `handle_options` in git.c.
-pub fn git_location_args(args: &[String]) -> Vec<String> {
+/// the repository or work tree, in order, each with its value, as arguments to give
+/// git: `-C DIR` as two arguments, `--git-dir=DIR`, `--work-tree=DIR`,
+/// `--namespace=NAME`, `--bare`.
+///
+/// They are read with the built-in git module's `[syntax]`, exactly as its rules read
+/// them: `git --attr-source HEAD -C sub status` works in `sub`, `git status -C x` has
+/// no global `-C`. Every plausible reading is considered; when they disagree on these
+/// options the answer is [`GitLocationError::Ambiguous`] (fail-safe: the caller must
+/// not guess). A value option cut off at the end of the argv picks nothing (git
+/// refuses it).
+///
+/// ```
+/// let args = ["--attr-source", "HEAD", "-C", "sub", "--git-dir=.git", "status"];
+/// assert_eq!(
+///     airlock_builtins::git_location_args(&args).unwrap(),
+///     ["-C", "sub", "--git-dir=.git"]
+/// );
+/// ```
+pub fn git_location_args<S: AsRef<str>>(args: &[S]) -> Result<Vec<String>, GitLocationError> {
+    let module = git_module()?;
+    let readings = module
+        .readings(args)
+        .map_err(GitLocationError::Unreadable)?;
+    let mut location: Option<Vec<String>> = None;
+    for reading in &readings {
+        let picked = location_of(reading);
+        match &location {
+            None => location = Some(picked),
+            Some(seen) if *seen == picked => {}
+            Some(_) => return Err(GitLocationError::Ambiguous),
+        }
+    }
+    Ok(location.unwrap_or_default())
+}
+
+/// The location options of one reading, as arguments.
+fn location_of(reading: &Reading<'_, '_>) -> Vec<String> {
     let mut picked = Vec::new();
-    let mut words = args.iter();
-    while let Some(word) = words.next() {
-        match word.as_str() {
-            "-C" | "--git-dir" | "--work-tree" | "--namespace" => {
-                let Some(value) = words.next() else { break };
-                picked.push(word.clone());
-                picked.push(value.clone());
-            }
-            "--bare" => picked.push(word.clone()),
-            // Global options with a value that does not locate the repository.
-            "-c" | "--config-env" => {
-                if words.next().is_none() {
-                    break;
-                }
-            }
-            other
-                if ["--git-dir=", "--work-tree=", "--namespace="]
-                    .iter()
-                    .any(|prefix| other.starts_with(prefix)) =>
-            {
-                picked.push(word.clone());
-            }
-            other if other.starts_with('-') => {}
-            _ => break,
+    for opt in reading.options() {
+        if !opt.is_global() || !opt.is_declared() {
+            continue;
+        }
+        let Some(name) = LOCATION_OPTIONS.iter().find(|n| opt.is(n)) else {
+            continue;
+        };
+        match (*name, opt.value()) {
+            ("--bare", _) => picked.push("--bare".to_owned()),
+            ("-C", Some(dir)) => picked.extend(["-C".to_owned(), dir.to_owned()]),
+            (_, Some(value)) => picked.push(format!("{name}={value}")),
+            (_, None) => {}
         }
     }
     picked
@@ -108,24 +182,69 @@ mod tests {
                 "status",
                 "-C",
                 "ignored"
-            ])),
-            args(&["-C", "sub", "--git-dir=x/.git", "--work-tree", "x"])
+            ]))
+            .unwrap(),
+            args(&["-C", "sub", "--git-dir=x/.git", "--work-tree=x"])
         );
         assert_eq!(
-            git_location_args(&args(&["-c", "-C", "status"])),
+            git_location_args(&args(&["-c", "-C", "status"])).unwrap(),
             Vec::<String>::new(),
             "the value of -c is not an option"
         );
         assert_eq!(
-            git_location_args(&args(&["--bare", "--namespace=n", "log"])),
+            git_location_args(&args(&["--bare", "--namespace=n", "log"])).unwrap(),
             args(&["--bare", "--namespace=n"])
         );
-        assert!(git_location_args(&args(&["status", "-C", "x"])).is_empty());
+        assert!(
+            git_location_args(&args(&["status", "-C", "x"]))
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(
-            git_location_args(&args(&["-C"])),
+            git_location_args(&args(&["-C"])).unwrap(),
             Vec::<String>::new(),
             "a cut-off option picks nothing"
         );
+    }
+
+    #[test]
+    fn the_old_parser_s_blind_spots_are_read_like_git() {
+        // The hand-written parser this replaces stopped at `HEAD`: git 2.47 runs
+        // `git --attr-source HEAD -C sub status` in `sub` (checked with
+        // `git --attr-source HEAD -C sub rev-parse --show-prefix`, which prints `sub/`).
+        assert_eq!(
+            git_location_args(&args(&["--attr-source", "HEAD", "-C", "sub", "st"])).unwrap(),
+            args(&["-C", "sub"])
+        );
+        assert_eq!(
+            git_location_args(&args(&["-p", "-C", "a", "-C", "b", "status"])).unwrap(),
+            args(&["-C", "a", "-C", "b"]),
+            "every -C, in order (git -C a -C b works in a/b)"
+        );
+        assert_eq!(
+            git_location_args(&args(&["--config-env", "a.b=HOME", "-C", "s", "log"])).unwrap(),
+            args(&["-C", "s"])
+        );
+    }
+
+    #[test]
+    fn disagreeing_readings_are_refused() {
+        // `--frob` is not a git option: it may take `x` (then `-C y` is global) or not
+        // (then `x` is the subcommand and `-C y` its option). git itself refuses it,
+        // and so does the location reading.
+        assert_eq!(
+            git_location_args(&args(&["--frob", "x", "-C", "y", "status"])),
+            Err(GitLocationError::Ambiguous)
+        );
+        // Readings that agree on the location are fine.
+        assert_eq!(
+            git_location_args(&args(&["-C", "y", "log", "--frob", "x"])).unwrap(),
+            args(&["-C", "y"])
+        );
+        assert!(matches!(
+            git_location_args(&args(&["fetch", "--up=x"])),
+            Err(GitLocationError::Unreadable(_))
+        ));
     }
 
     #[test]
