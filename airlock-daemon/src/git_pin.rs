@@ -305,7 +305,12 @@ mod tests {
             &["remote", "add", "origin", remote.to_str().unwrap()],
         );
         let scratch = tempfile::tempdir().unwrap();
-        let pinned = Pinned::new(&repo.join(".git"), std::slice::from_ref(&ws), scratch.path()).unwrap();
+        let pinned = Pinned::new(
+            &repo.join(".git"),
+            std::slice::from_ref(&ws),
+            scratch.path(),
+        )
+        .unwrap();
         let env = [("GIT_COMMON_DIR", pinned.shadow())];
 
         // The agent plants a textconv driver after the pin: git never sees it.
@@ -381,7 +386,8 @@ mod tests {
         let e = Pinned::new(&outside, std::slice::from_ref(&ws), scratch.path()).unwrap_err();
         assert!(matches!(e, PinError::Outside { .. }), "{e}");
         std::os::unix::fs::symlink(&outside, ws.join("link")).unwrap();
-        let e = Pinned::new(&ws.join("link"), std::slice::from_ref(&ws), scratch.path()).unwrap_err();
+        let e =
+            Pinned::new(&ws.join("link"), std::slice::from_ref(&ws), scratch.path()).unwrap_err();
         assert!(matches!(e, PinError::Outside { .. }), "{e}");
         assert!(
             Command::new("mkfifo")
@@ -390,7 +396,12 @@ mod tests {
                 .unwrap()
                 .success()
         );
-        let e = Pinned::new(&ws.join("fifo/.git"), std::slice::from_ref(&ws), scratch.path()).unwrap_err();
+        let e = Pinned::new(
+            &ws.join("fifo/.git"),
+            std::slice::from_ref(&ws),
+            scratch.path(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("not a regular file"), "{e}");
         std::fs::create_dir_all(ws.join("big/.git")).unwrap();
         std::fs::write(
@@ -398,11 +409,21 @@ mod tests {
             vec![b'#'; (MAX_CONFIG + 1) as usize],
         )
         .unwrap();
-        let e = Pinned::new(&ws.join("big/.git"), std::slice::from_ref(&ws), scratch.path()).unwrap_err();
+        let e = Pinned::new(
+            &ws.join("big/.git"),
+            std::slice::from_ref(&ws),
+            scratch.path(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("longer than"), "{e}");
         std::fs::create_dir_all(ws.join("sym/.git")).unwrap();
         std::os::unix::fs::symlink(outside.join("config"), ws.join("sym/.git/config")).unwrap();
-        let e = Pinned::new(&ws.join("sym/.git"), std::slice::from_ref(&ws), scratch.path()).unwrap_err();
+        let e = Pinned::new(
+            &ws.join("sym/.git"),
+            std::slice::from_ref(&ws),
+            scratch.path(),
+        )
+        .unwrap_err();
         assert!(matches!(e, PinError::Config(_)), "{e}");
     }
 }

@@ -474,6 +474,8 @@ fn swap_runs(h: &Host, runs: usize) -> (usize, usize, bool) {
     std::fs::create_dir_all(&inside).unwrap();
     std::fs::write(inside.join("secret"), "inside\n").unwrap();
     let link = h.ws.join("flip");
+    // The link exists before the first run; the swapper only ever replaces it.
+    std::os::unix::fs::symlink(&inside, &link).unwrap();
     let (stop, swapper) = swapper(link.clone(), inside, h.outside.clone());
     let mut leaked = 0;
     let mut ran_inside = 0;
