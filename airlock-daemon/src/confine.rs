@@ -94,7 +94,7 @@ pub const SYSTEM_READ: &[&str] = &[
 pub const DEVICES_RW: &[&str] = &["/dev/null", "/dev/zero", "/dev/full"];
 
 /// What one run may reach beyond the system.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grants {
     /// Read and write (the mounts, the run's temporary directory, declared writes).
     pub read_write: Vec<PathBuf>,
@@ -106,6 +106,21 @@ pub struct Grants {
     pub connect: Option<Vec<u16>>,
     /// TCP ports the program may listen on.
     pub bind: Vec<u16>,
+    /// Whether files under `read_write` may be executed (`[exec] exec_writable`).
+    pub exec_writable: bool,
+}
+
+impl Default for Grants {
+    fn default() -> Self {
+        Self {
+            read_write: Vec::new(),
+            read: Vec::new(),
+            exec: Vec::new(),
+            connect: None,
+            bind: Vec::new(),
+            exec_writable: true,
+        }
+    }
 }
 
 /// Why confinement could not be set up.
@@ -243,6 +258,11 @@ impl Confiner {
             ruleset = ruleset.scope(Scope::AbstractUnixSocket | Scope::Signal)?;
         }
         let mut created = ruleset.create()?;
+        let writable = if grants.exec_writable {
+            all
+        } else {
+            all & !AccessFs::Execute
+        };
 
         let system = SYSTEM_EXEC
             .iter()
@@ -261,7 +281,7 @@ impl Confiner {
             .map(|p| (p, exec))
             .chain(grants.exec.iter().map(|p| (p, exec)))
             .chain(grants.read.iter().map(|p| (p, read)))
-            .chain(grants.read_write.iter().map(|p| (p, all)));
+            .chain(grants.read_write.iter().map(|p| (p, writable)));
         for (path, access) in granted {
             if let Some(fd) = open_path(path, false)? {
                 created = created.add_rule(rule(fd, access, abi)?)?;

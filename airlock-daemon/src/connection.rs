@@ -338,6 +338,7 @@ impl Session {
         let (output_tx, output_rx) = mpsc::channel::<(Stream, Vec<u8>)>(16);
         let cancel = CancellationToken::new();
         let forward_stdin = prepared.stdin;
+        let git_pin = prepared.git_pin;
         let token = cancel.clone();
         let run = tokio::spawn(async move {
             executor::run(prepared.spec, input_rx, output_tx, token)
@@ -387,7 +388,16 @@ impl Session {
             }
         }
         drop(input_tx);
-        let finished = match run.await {
+        let result = run.await;
+        if let Some(pin) = git_pin {
+            if let Err(e) = pin.finish() {
+                eprintln!(
+                    "airlock-daemon: agent {}: cannot write back git's configuration: {e}",
+                    self.context.agent
+                );
+            }
+        }
+        let finished = match result {
             Ok(Ok(finished)) => finished,
             Ok(Err(e)) => {
                 let message = e.to_string();

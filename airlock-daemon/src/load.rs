@@ -57,7 +57,13 @@ pub struct Access {
 impl Agent {
     /// What a run of `command` (whose program is `program`) may reach: the mounts, the
     /// run's `scratch` directory, the program, and what the profile declares.
-    pub fn grants(&self, command: &str, program: &Path, scratch: &Path) -> Grants {
+    pub fn grants(
+        &self,
+        command: &str,
+        program: &Path,
+        scratch: &Path,
+        exec: &airlock_policy::ExecSpec,
+    ) -> Grants {
         let mut grants = self
             .access
             .get(command)
@@ -66,6 +72,7 @@ impl Agent {
         grants.read_write.extend(self.mount_roots.iter().cloned());
         grants.read_write.push(scratch.to_owned());
         grants.exec.push(program.to_owned());
+        grants.exec_writable = exec.exec_writable;
         grants
     }
 
@@ -218,6 +225,7 @@ pub fn load_agent(
             exec: Vec::new(),
             connect: connect.clone(),
             bind: bind.clone(),
+            exec_writable: true,
         };
         access.insert(command.clone(), Access { grants, home });
     }

@@ -6,12 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use std::collections::BTreeMap;
-use std::os::fd::OwnedFd;
-
 use airlock_core::GateOutcome;
 
-use crate::executor::{Spec, confined_command};
+use crate::executor::Spec;
 use crate::hooks::{self, HookRequest, PreExec};
 use crate::load::{Agent, Loaded};
 use crate::scratch::Scratch;
@@ -51,7 +48,7 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    fn denied(rule: &str, reason: impl Into<String>) -> Self {
+    pub(crate) fn denied(rule: &str, reason: impl Into<String>) -> Self {
         Self {
             kind: RefusalKind::Denied,
             rule: Some(rule.to_owned()),
@@ -59,7 +56,7 @@ impl Refusal {
         }
     }
 
-    fn internal(reason: String) -> Self {
+    pub(crate) fn internal(reason: String) -> Self {
         Self {
             kind: RefusalKind::Internal,
             rule: None,
@@ -97,6 +94,8 @@ pub struct Prepared {
     pub scratch: Scratch,
     /// The confinement the program runs under, for the audit log.
     pub confinement: String,
+    /// For git: the pinned repository configuration, to finish after the run.
+    pub git_pin: Option<crate::git_pin::Pinned>,
 }
 
 /// Decides whether `request` from agent `name` may run, and prepares it.
@@ -126,6 +125,7 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
     let Some(module) = agent.scope.policy().module(&request.command) else {
         return Err(Refusal::unknown(&request.command));
     };
+    let checked_args = check_paths(agent, module, &request, &cwd)?;
     let search = std::env::var_os("PATH").unwrap_or_default();
     let program = crate::doctor::find_program(module.bin(), &search).ok_or_else(|| {
         Refusal::internal(format!(
@@ -136,7 +136,7 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
     let scratch = Scratch::create(agent.home_links(&request.command)).map_err(|e| {
         Refusal::internal(format!("cannot create the run's private directory: {e}"))
     })?;
-    let grants = agent.grants(&request.command, &program, scratch.root());
+    let grants = agent.grants(&request.command, &program, scratch.root(), &module.exec());
     let ruleset = loaded
         .confiner
         .ruleset(&grants)
@@ -145,20 +145,24 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
     env.insert("TMPDIR".to_owned(), scratch.tmp().display().to_string());
     env.insert("HOME".to_owned(), scratch.home().display().to_string());
     env.insert("PWD".to_owned(), cwd.path.display().to_string());
-    if module.bin() == "git" {
-        let probe = GitProbe {
+    let git_pin = if module.bin() == "git" {
+        crate::git_checks::check(crate::git_checks::GitRequest {
             git: &program,
-            location: airlock_builtins::git_location_args(&request.args)
-                .map_err(|e| Refusal::denied("airlock.git-location", e.to_string()))?,
+            args: &checked_args,
             cwd: &cwd,
             ruleset: ruleset.as_ref(),
-            env: &env,
+            env: &mut env,
             timeout: loaded.config.limits.hook_timeout,
-        };
-        check_git_config(&probe).await?;
-        check_rebase_todo(&probe).await?;
-    }
-    let mut args = request.args.clone();
+            scratch: scratch.root(),
+            roots: &agent.mount_roots,
+            scope: &agent.scope,
+            command: &request.command,
+        })
+        .await?
+    } else {
+        None
+    };
+    let mut args = checked_args;
     args.extend(module.append_args().iter().cloned());
     let timeout = module
         .exec()
@@ -181,7 +185,43 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
         agent_dir: agent.dir.clone(),
         scratch,
         confinement: loaded.confiner.label(),
+        git_pin,
     })
+}
+
+/// Checks the argv's host paths (`airlock.path`) and returns the argv to run, with
+/// absolute container paths translated to host paths; the translated argv passes the
+/// module again.
+fn check_paths(
+    agent: &Agent,
+    module: &airlock_policy::Module,
+    request: &Request,
+    cwd: &WorkDir,
+) -> Result<Vec<String>, Refusal> {
+    let declared = agent.access.get(&request.command).map(|a| &a.grants);
+    let mut read_write = agent.mount_roots.clone();
+    read_write.extend(declared.iter().flat_map(|g| g.read_write.iter().cloned()));
+    let read: Vec<PathBuf> = declared
+        .iter()
+        .flat_map(|g| g.read.iter().cloned())
+        .collect();
+    let reach = crate::host_paths::Reach {
+        mounts: &agent.scope.profile().mounts,
+        read_write: &read_write,
+        read: &read,
+        cwd: &cwd.path,
+    };
+    let args = crate::host_paths::check(module, &request.args, reach)
+        .map_err(|why| Refusal::denied("airlock.path", why))?;
+    if args != request.args {
+        let translated = Request {
+            command: request.command.clone(),
+            args: args.clone(),
+            cwd: request.cwd.clone(),
+        };
+        check(agent, &translated)?;
+    }
+    Ok(args)
 }
 
 /// Passes the gate; returns the allow rule, if one admitted the argv.
@@ -260,136 +300,6 @@ async fn run_pre_exec(
             Ok((rewritten, rule))
         }
     }
-}
-
-/// Runs the host's git, the way the request will, for the checks that look at the
-/// repository the agent controls: the agent's options that choose the repository
-/// (`-C sub`), the request's working directory, the program's environment and its
-/// confinement.
-struct GitProbe<'a> {
-    git: &'a Path,
-    location: Vec<String>,
-    cwd: &'a WorkDir,
-    ruleset: Option<&'a OwnedFd>,
-    env: &'a BTreeMap<String, String>,
-    timeout: Duration,
-}
-
-impl GitProbe<'_> {
-    async fn run(&self, args: &[&str]) -> Result<hooks::HookOutput, String> {
-        let mut command = confined_command(self.git, &self.cwd.fd, self.ruleset, self.env);
-        command.args(&self.location).args(args);
-        hooks::run_command(command, &[], self.timeout).await
-    }
-}
-
-/// Refuses to run git while the repository's own configuration (which the agent can
-/// write) names a program for git to run: see `airlock_builtins::git_config_risks`.
-async fn check_git_config(probe: &GitProbe<'_>) -> Result<(), Refusal> {
-    let output = probe
-        .run(&["config", "--list", "--show-scope", "--null"])
-        .await
-        .map_err(|why| {
-            Refusal::denied(
-                "airlock.git-config",
-                format!("cannot read the repository's git configuration: {why}"),
-            )
-        })?;
-    // Outside a repository `git config --list` still lists global keys and succeeds;
-    // a failure means a configuration git cannot read: refuse.
-    if !output.status.success() {
-        let why = String::from_utf8_lossy(&output.stderr)
-            .lines()
-            .next()
-            .unwrap_or("")
-            .to_owned();
-        return Err(Refusal::denied(
-            "airlock.git-config",
-            format!("git cannot read the repository's configuration: {why}"),
-        ));
-    }
-    let risks = airlock_builtins::git_config_risks(&String::from_utf8_lossy(&output.stdout));
-    match risks.first() {
-        None => Ok(()),
-        Some(risk) => Err(Refusal::denied(
-            "airlock.git-config",
-            format!(
-                "the repository's configuration sets `{}` ({} scope), which {}; remove it from .git/config",
-                risk.key, risk.scope, risk.why
-            ),
-        )),
-    }
-}
-
-/// The most of a rebase todo list the daemon reads; a longer one is refused.
-const MAX_TODO: u64 = 1 << 20;
-
-/// Refuses to run git while the repository's rebase todo list (which the agent can
-/// write) holds a line that runs a program (`exec make`): `git rebase --continue`
-/// would run it. See `airlock_builtins::git_todo_risks`.
-async fn check_rebase_todo(probe: &GitProbe<'_>) -> Result<(), Refusal> {
-    let refuse = |why: String| Refusal::denied("airlock.git-rebase-todo", why);
-    let output = probe
-        .run(&[
-            "rev-parse",
-            "--path-format=absolute",
-            "--git-path",
-            "rebase-merge/git-rebase-todo",
-        ])
-        .await
-        .map_err(|why| refuse(format!("cannot locate the repository: {why}")))?;
-    if !output.status.success() {
-        // Not a repository (or not one git can use): there is no todo list, and the
-        // command itself will fail the same way.
-        return Ok(());
-    }
-    let text = String::from_utf8_lossy(&output.stdout);
-    let path = Path::new(text.trim_end_matches(['\n', '\r']));
-    let todo = match read_todo(path) {
-        Ok(Some(todo)) => todo,
-        Ok(None) => return Ok(()),
-        Err(why) => return Err(refuse(why)),
-    };
-    match airlock_builtins::git_todo_risks(&todo).first() {
-        None => Ok(()),
-        Some(line) => Err(refuse(format!(
-            "the repository's rebase todo list holds `{}`, which git would run on the host; remove it from {}",
-            line.chars().take(200).collect::<String>(),
-            path.display()
-        ))),
-    }
-}
-
-/// Reads a todo list the agent may have planted: never blocks on a FIFO, never
-/// follows it into a device, never reads more than [`MAX_TODO`].
-fn read_todo(path: &Path) -> Result<Option<String>, String> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
-        .open(path)
-    {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read the rebase todo list: {e}")),
-    };
-    let metadata = file
-        .metadata()
-        .map_err(|e| format!("cannot read the rebase todo list: {e}"))?;
-    if !metadata.is_file() {
-        return Err(format!("`{}` is not a regular file", path.display()));
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_TODO + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read the rebase todo list: {e}"))?;
-    if bytes.len() as u64 > MAX_TODO {
-        return Err(format!(
-            "the rebase todo list is longer than {MAX_TODO} bytes"
-        ));
-    }
-    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
 }
 
 /// The environment hooks run with: a plain PATH and what they are about.

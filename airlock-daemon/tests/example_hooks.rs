@@ -391,7 +391,8 @@ fn remote_allowlist_refuses_every_spelling_of_another_destination() {
             "{argv:?}: {reason}"
         );
     }
-    // Ways of not saying where: each is refused with its own reason.
+    // Ways of not saying where: each is refused with its own reason. (`push
+    // --recurse-submodules` never reaches the hook: the built-in module denies it.)
     for (argv, why) in [
         (vec!["push", "../other.git", "HEAD:main"], "relative path"),
         (
@@ -401,15 +402,6 @@ fn remote_allowlist_refuses_every_spelling_of_another_destination() {
         (
             vec!["push", "https://example.invalid/team/../x.git"],
             "`..`",
-        ),
-        (
-            vec![
-                "push",
-                "--recurse-submodules=on-demand",
-                "origin",
-                "HEAD:main",
-            ],
-            "submodules",
         ),
         (vec!["send-pack", &other, "main"], "cannot check"),
         (
@@ -526,6 +518,28 @@ fn remote_allowlist_keeps_submodules_where_they_are() {
     host_git(&r.repo, &["config", "push.recurseSubmodules", "on-demand"]);
     let before = refs(&sub_remote);
 
+    // The daemon refuses before the hook is asked: a configuration that makes git enter
+    // submodules (whose own configuration it cannot pin) is not one it runs git with.
+    let reply = r
+        .agent
+        .exec("git", &["push", "-q", "origin", "HEAD:main"], &r.repo);
+    assert_eq!(
+        reply.end["error"]["data"]["rule"], "airlock.git-config",
+        "{}",
+        reply.end
+    );
+    assert!(
+        reply.end["error"]["data"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("push.recursesubmodules"),
+        "{}",
+        reply.end
+    );
+    assert_eq!(refs(&sub_remote), before, "the submodule was pushed along");
+    // Without that setting the push goes through the hook and reaches origin, and
+    // the submodule stays where it is.
+    host_git(&r.repo, &["config", "--unset", "push.recurseSubmodules"]);
     r.agent
         .exec("git", &["push", "-q", "origin", "HEAD:main"], &r.repo)
         .assert_ok("push with submodules");
@@ -534,6 +548,7 @@ fn remote_allowlist_keeps_submodules_where_they_are() {
         host_git(&r.repo, &["rev-parse", "HEAD"])
     );
     assert_eq!(refs(&sub_remote), before, "the submodule was pushed along");
+    host_git(&r.repo, &["config", "push.recurseSubmodules", "on-demand"]);
 
     // Control: the same push without the hook does push the submodule.
     let control = r.agent.root.join("control.git");

@@ -396,6 +396,8 @@ struct ExecSpans {
     stdin: Option<Spanned<bool>>,
     #[serde(default)]
     timeout_secs: Option<Spanned<u64>>,
+    #[serde(default)]
+    exec_writable: Option<Spanned<bool>>,
 }
 
 /// The module's `[env]`, `[args] append` and `[exec]`: as written, or composed with
@@ -409,6 +411,7 @@ pub(crate) fn settings(
         concurrent: raw.exec.concurrent.unwrap_or(true),
         stdin: raw.exec.stdin.unwrap_or(true),
         timeout: raw.exec.timeout_secs.map(Duration::from_secs),
+        exec_writable: raw.exec.exec_writable.unwrap_or(true),
     };
     let Some(base) = base else {
         let env = EnvSpec {
@@ -446,6 +449,11 @@ pub(crate) fn settings(
     for (field, own, base_value) in [
         ("concurrent", &spans.exec.concurrent, base_exec.concurrent),
         ("stdin", &spans.exec.stdin, base_exec.stdin),
+        (
+            "exec_writable",
+            &spans.exec.exec_writable,
+            base_exec.exec_writable,
+        ),
     ] {
         if let Some(own) = own {
             if *own.get_ref() && !base_value {
@@ -484,6 +492,7 @@ pub(crate) fn settings(
     let exec = ExecSpec {
         concurrent: base_exec.concurrent && own_exec.concurrent,
         stdin: base_exec.stdin && own_exec.stdin,
+        exec_writable: base_exec.exec_writable && own_exec.exec_writable,
         timeout: match (base_exec.timeout, own_exec.timeout) {
             (Some(b), Some(o)) => Some(b.min(o)),
             (b, o) => o.or(b),
@@ -742,6 +751,7 @@ timeout_secs = 600
             ExecSpec {
                 concurrent: false,
                 stdin: false,
+                exec_writable: true,
                 timeout: Some(Duration::from_secs(60)),
             }
         );

@@ -333,6 +333,8 @@ pub(crate) struct RawExec {
     pub stdin: Option<bool>,
     #[serde(default)]
     pub timeout_secs: Option<u64>,
+    #[serde(default)]
+    pub exec_writable: Option<bool>,
 }
 
 /// `[examples]`: whole-module decisions that must hold.

@@ -40,6 +40,11 @@ pub struct ExecSpec {
     pub stdin: bool,
     /// How long one run may take before the daemon kills it.
     pub timeout: Option<Duration>,
+    /// Whether the program (and whatever it starts) may execute files where the agent
+    /// can write: its mounts and the run's private directory (`[exec] exec_writable`,
+    /// default true). `false` means a hook, driver or binary the agent planted there
+    /// cannot run, whatever tries to start it; the daemon enforces it in the kernel.
+    pub exec_writable: bool,
 }
 
 /// A compiled, immutable command module. `check` is `Send + Sync` and cannot fail.

@@ -98,6 +98,36 @@ pub fn git_location_args<S: AsRef<str>>(args: &[S]) -> Result<Vec<String>, GitLo
     Ok(location.unwrap_or_default())
 }
 
+/// The subcommand of a git argv and its index in `args`, as the built-in git module
+/// reads it (`None` when there is none: `git --version`). The same fail-safe as
+/// [`git_location_args`]: readings that disagree are [`GitLocationError::Ambiguous`].
+///
+/// ```
+/// let args = ["-C", "sub", "--attr-source", "HEAD", "st", "-s"];
+/// assert_eq!(airlock_builtins::git_subcommand(&args).unwrap(), Some((4, "st".to_owned())));
+/// ```
+pub fn git_subcommand<S: AsRef<str>>(
+    args: &[S],
+) -> Result<Option<(usize, String)>, GitLocationError> {
+    let module = git_module()?;
+    let readings = module
+        .readings(args)
+        .map_err(GitLocationError::Unreadable)?;
+    let mut found: Option<Option<(usize, String)>> = None;
+    for reading in &readings {
+        let first = reading
+            .path_words()
+            .next()
+            .map(|w| (w.index(), w.text().to_owned()));
+        match &found {
+            None => found = Some(first),
+            Some(seen) if *seen == first => {}
+            Some(_) => return Err(GitLocationError::Ambiguous),
+        }
+    }
+    Ok(found.flatten())
+}
+
 /// The location options of one reading, as arguments.
 fn location_of(reading: &Reading<'_, '_>) -> Vec<String> {
     let mut picked = Vec::new();

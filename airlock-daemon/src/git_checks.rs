@@ -1,0 +1,301 @@
+//! The daemon's checks for git, beyond the module's rules on the argv: what the
+//! repository the agent controls would make git do.
+//!
+//! 1. **Configuration, pinned.** The repository's configuration is read once, pinned
+//!    in a shadow common directory ([`crate::git_pin`]) and judged there by an allow
+//!    list (`airlock_builtins::judge_repository_config`, keys git reads without running
+//!    a program); git then runs with `GIT_COMMON_DIR` at the shadow, so it reads exactly
+//!    the judged bytes. Outside a repository git gets an empty shadow, so a repository
+//!    that appears during the run is not one git will use.
+//! 2. **Aliases.** When the argv's subcommand is an alias the pinned configuration
+//!    defines, its expansion is judged by the agent's module like the argv itself
+//!    (`alias.tidy = rebase -x CMD` is refused as `rebase -x` would be).
+//! 3. **Rebase todo list.** A todo list with a line that runs a program refuses git.
+//!
+//! `clone` and `init` make a new repository with git's own configuration and run
+//! unpinned.
+
+use std::collections::BTreeMap;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use airlock_core::{AgentScope, GateOutcome};
+
+use crate::executor::confined_command;
+use crate::git_pin::Pinned;
+use crate::hooks;
+use crate::pipeline::Refusal;
+use crate::workdir::WorkDir;
+
+/// How deep alias expansions are followed before the request is refused.
+const MAX_ALIAS_DEPTH: usize = 16;
+
+/// Everything the checks need about one git request.
+pub struct GitRequest<'a> {
+    /// The host's git.
+    pub git: &'a Path,
+    /// The agent's argv.
+    pub args: &'a [String],
+    /// The working directory, held open.
+    pub cwd: &'a WorkDir,
+    /// The run's confinement.
+    pub ruleset: Option<&'a OwnedFd>,
+    /// The program's environment (the checks add `GIT_COMMON_DIR`).
+    pub env: &'a mut BTreeMap<String, String>,
+    /// How long each probe may take.
+    pub timeout: Duration,
+    /// The run's private directory (where the shadow goes).
+    pub scratch: &'a Path,
+    /// The canonical roots of the agent's mounts.
+    pub roots: &'a [PathBuf],
+    /// The agent's scope, to judge alias expansions.
+    pub scope: &'a AgentScope,
+    /// The command name the agent used (`git`).
+    pub command: &'a str,
+}
+
+/// Runs the checks; on success the environment points git at the pinned
+/// configuration and the pin is returned (finish it after the run).
+pub async fn check(request: GitRequest<'_>) -> Result<Option<Pinned>, Refusal> {
+    let location = airlock_builtins::git_location_args(request.args)
+        .map_err(|e| Refusal::denied("airlock.git-location", e.to_string()))?;
+    let subcommand = airlock_builtins::git_subcommand(request.args)
+        .map_err(|e| Refusal::denied("airlock.git-location", e.to_string()))?;
+    if matches!(subcommand.as_ref(), Some((_, sub)) if sub == "clone" || sub == "init") {
+        return Ok(None);
+    }
+    let probe = Probe {
+        git: request.git,
+        location: &location,
+        cwd: request.cwd,
+        ruleset: request.ruleset,
+        env: request.env,
+        timeout: request.timeout,
+    };
+    let located = probe
+        .run(&[
+            "rev-parse",
+            "--path-format=absolute",
+            "--git-common-dir",
+            "--git-path",
+            "rebase-merge/git-rebase-todo",
+        ])
+        .await
+        .map_err(|why| refuse_config(format!("cannot locate the repository: {why}")))?;
+    let shadow_env = |env: &mut BTreeMap<String, String>, dir: &Path| {
+        env.insert("GIT_COMMON_DIR".to_owned(), dir.display().to_string());
+    };
+    if !located.status.success() {
+        // Not a repository: git gets an empty shadow, so a repository the agent makes
+        // appear during the run has no configuration, objects or refs for git.
+        let empty = request.scratch.join("git-common");
+        std::fs::create_dir(&empty)
+            .and_then(|()| std::fs::write(empty.join("config"), ""))
+            .map_err(|e| Refusal::internal(format!("cannot prepare git's directory: {e}")))?;
+        shadow_env(request.env, &empty);
+        return Ok(None);
+    }
+    let text = String::from_utf8_lossy(&located.stdout);
+    let mut lines = text.lines();
+    let (Some(common), Some(todo)) = (lines.next(), lines.next()) else {
+        return Err(refuse_config(
+            "git did not say where the repository is".to_owned(),
+        ));
+    };
+    let pinned = Pinned::new(Path::new(common), request.roots, request.scratch)
+        .map_err(|e| refuse_config(e.to_string()))?;
+    let config = pinned.config().display().to_string();
+    let listed = probe
+        .run(&["config", "--file", &config, "--list", "--null"])
+        .await
+        .map_err(|why| refuse_config(format!("cannot read the configuration: {why}")))?;
+    if !listed.status.success() {
+        return Err(refuse_config(format!(
+            "git cannot read the repository's configuration: {}",
+            first_line(&listed.stderr)
+        )));
+    }
+    let judged =
+        airlock_builtins::judge_repository_config(&String::from_utf8_lossy(&listed.stdout));
+    if let Some(risk) = judged.refused.first() {
+        return Err(refuse_config(format!(
+            "the repository's configuration sets `{}`, which {}",
+            risk.key, risk.why
+        )));
+    }
+    if let Some((index, sub)) = &subcommand {
+        check_alias(&request, &judged.aliases, *index, sub, &probe).await?;
+    }
+    check_rebase_todo(Path::new(todo))?;
+    shadow_env(request.env, pinned.shadow());
+    Ok(Some(pinned))
+}
+
+fn refuse_config(why: String) -> Refusal {
+    Refusal::denied("airlock.git-config", why)
+}
+
+fn first_line(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(300)
+        .collect()
+}
+
+/// Runs the host's git the way the request will (the agent's options that choose the
+/// repository, its working directory, environment and confinement), for the checks.
+struct Probe<'a> {
+    git: &'a Path,
+    location: &'a [String],
+    cwd: &'a WorkDir,
+    ruleset: Option<&'a OwnedFd>,
+    env: &'a BTreeMap<String, String>,
+    timeout: Duration,
+}
+
+impl Probe<'_> {
+    async fn run(&self, args: &[&str]) -> Result<hooks::HookOutput, String> {
+        let mut command = confined_command(self.git, &self.cwd.fd, self.ruleset, self.env);
+        command.args(self.location).args(args);
+        hooks::run_command(command, &[], self.timeout).await
+    }
+}
+
+/// The names git runs as commands (built-ins and `git-*` programs): an alias with one
+/// of these names is ignored by git.
+async fn git_commands(probe: &Probe<'_>) -> &'static [String] {
+    static COMMANDS: OnceLock<Vec<String>> = OnceLock::new();
+    if let Some(known) = COMMANDS.get() {
+        return known;
+    }
+    let listed = probe
+        .run(&["--list-cmds=builtins,main,others,nohelpers"])
+        .await
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    COMMANDS.get_or_init(|| listed)
+}
+
+/// Judges the expansion of the subcommand when it is one of the repository's aliases
+/// (and not a git command, which git would run instead).
+async fn check_alias(
+    request: &GitRequest<'_>,
+    aliases: &BTreeMap<String, String>,
+    index: usize,
+    sub: &str,
+    probe: &Probe<'_>,
+) -> Result<(), Refusal> {
+    let refuse = |why: String| Refusal::denied("airlock.git-alias", why);
+    let mut argv: Vec<String> = request.args.to_vec();
+    let mut index = index;
+    let mut name = sub.to_owned();
+    for _ in 0..MAX_ALIAS_DEPTH {
+        let Some(expansion) = aliases.get(&name) else {
+            return Ok(());
+        };
+        if git_commands(probe).await.contains(&name) {
+            return Ok(());
+        }
+        let words = shell_words::split(expansion).map_err(|e| {
+            refuse(format!(
+                "`git {name}` is the repository's alias for `{expansion}`, which cannot be read: {e}"
+            ))
+        })?;
+        let rest = argv.split_off(index.min(argv.len()));
+        argv.extend(words);
+        argv.extend(rest.into_iter().skip(1));
+        match request.scope.gate(request.command, &argv) {
+            GateOutcome::Decided { decision, .. } if decision.is_allowed() => {}
+            GateOutcome::Decided { decision, .. } => {
+                let e = decision.explanation();
+                return Err(Refusal {
+                    kind: crate::pipeline::RefusalKind::Denied,
+                    rule: Some("airlock.git-alias".to_owned()),
+                    reason: format!(
+                        "`git {name}` is the repository's alias for `{expansion}`, and that is denied: {}",
+                        e.reason
+                    ),
+                });
+            }
+            GateOutcome::Unknown => return Err(refuse(format!("`git {name}` is unknown"))),
+        }
+        match airlock_builtins::git_subcommand(&argv) {
+            Ok(Some((next_index, next))) => {
+                index = next_index;
+                name = next;
+            }
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(refuse(e.to_string())),
+        }
+    }
+    Err(refuse(format!(
+        "`git {sub}` expands through more than {MAX_ALIAS_DEPTH} aliases"
+    )))
+}
+
+/// The most of a rebase todo list the daemon reads; a longer one is refused.
+const MAX_TODO: u64 = 1 << 20;
+
+/// Refuses to run git while the repository's rebase todo list (which the agent can
+/// write) holds a line that runs a program (`exec make`): `git rebase --continue`
+/// would run it. See `airlock_builtins::git_todo_risks`.
+fn check_rebase_todo(path: &Path) -> Result<(), Refusal> {
+    let refuse = |why: String| Refusal::denied("airlock.git-rebase-todo", why);
+    let todo = match read_todo(path) {
+        Ok(Some(todo)) => todo,
+        Ok(None) => return Ok(()),
+        Err(why) => return Err(refuse(why)),
+    };
+    match airlock_builtins::git_todo_risks(&todo).first() {
+        None => Ok(()),
+        Some(line) => Err(refuse(format!(
+            "the repository's rebase todo list holds `{}`, which git would run on the host; remove it from {}",
+            line.chars().take(200).collect::<String>(),
+            path.display()
+        ))),
+    }
+}
+
+/// Reads a todo list the agent may have planted: never blocks on a FIFO, never
+/// follows it into a device, never reads more than [`MAX_TODO`].
+fn read_todo(path: &Path) -> Result<Option<String>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read the rebase todo list: {e}")),
+    };
+    let metadata = file
+        .metadata()
+        .map_err(|e| format!("cannot read the rebase todo list: {e}"))?;
+    if !metadata.is_file() {
+        return Err(format!("`{}` is not a regular file", path.display()));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_TODO + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read the rebase todo list: {e}"))?;
+    if bytes.len() as u64 > MAX_TODO {
+        return Err(format!(
+            "the rebase todo list is longer than {MAX_TODO} bytes"
+        ));
+    }
+    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+}
