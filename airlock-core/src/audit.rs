@@ -51,6 +51,9 @@ pub struct AuditRecord {
     pub host_cwd: Option<String>,
     /// The confinement the program ran under (`landlock-v7`, `none`), for runs.
     pub confinement: Option<String>,
+    /// The engine's reading of what ran (subcommand path, options, operands, host
+    /// paths), for runs; the first of its plausible readings.
+    pub reading: Option<serde_json::Value>,
     /// What happened.
     pub decision: AuditDecision,
     /// The rule (or engine id) that decided.
@@ -99,6 +102,7 @@ mod tests {
             cwd: Some("/workspace".into()),
             host_cwd: Some("/srv/a1/ws".into()),
             confinement: Some("landlock-v7".into()),
+            reading: None,
             decision: AuditDecision::Allow,
             rule: None,
             reason: None,

@@ -138,6 +138,7 @@ mod tests {
             cwd: None,
             host_cwd: None,
             confinement: None,
+            reading: None,
             decision: AuditDecision::Deny,
             rule: Some("git.daemon".into()),
             reason: None,

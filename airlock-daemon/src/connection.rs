@@ -219,6 +219,7 @@ impl Session {
             cwd: request.cwd.clone(),
             host_cwd: None,
             confinement: None,
+            reading: None,
             decision: AuditDecision::Error,
             rule: None,
             reason: None,
@@ -296,6 +297,7 @@ impl Session {
         drop(loaded);
         record.rule = prepared.rule.clone();
         record.confinement = Some(prepared.confinement.clone());
+        record.reading = prepared.readings.first().cloned();
         record.host_cwd = Some(prepared.spec.cwd.path.display().to_string());
         record.command = prepared.request.command.clone();
         record.argv = prepared.request.args.clone();
@@ -459,6 +461,7 @@ impl Session {
             args: &prepared.request.args,
             cwd: prepared.request.cwd.as_deref().unwrap_or_default(),
             host_cwd: &host_cwd,
+            readings: &prepared.readings,
         };
         let env = pipeline::hook_env(&self.context.agent, &prepared.request.command);
         Hook::start(path, &prepared.agent_dir, &env, &request, timeout).await

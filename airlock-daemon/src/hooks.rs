@@ -28,6 +28,9 @@ pub struct HookRequest<'a> {
     pub cwd: &'a str,
     /// That cwd on the host.
     pub host_cwd: &'a str,
+    /// The engine's plausible readings of the argv with the command's module
+    /// (`crate::reading_json`): subcommand path, options, operands, host paths.
+    pub readings: &'a [serde_json::Value],
 }
 
 /// A rewrite a pre-exec hook asks for: `{"command": ..., "args": [...]}` (either).
@@ -259,6 +262,7 @@ mod tests {
             args: &args,
             cwd: "/workspace",
             host_cwd: "/srv/ws",
+            readings: &[],
         };
         let env = [("PATH".to_owned(), "/usr/bin:/bin".to_owned())];
         pre_exec(&path, dir.path(), &env, &request, timeout).await

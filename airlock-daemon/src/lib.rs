@@ -19,6 +19,7 @@ mod load;
 mod paths;
 pub mod pipeline;
 pub mod post_exec;
+pub mod reading_json;
 pub mod scratch;
 mod server;
 pub mod workdir;

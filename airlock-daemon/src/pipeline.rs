@@ -96,6 +96,8 @@ pub struct Prepared {
     pub confinement: String,
     /// For git: the pinned repository configuration, to finish after the run.
     pub git_pin: Option<crate::git_pin::Pinned>,
+    /// The engine's readings of what runs (for the post-exec hook and the audit log).
+    pub readings: Vec<serde_json::Value>,
 }
 
 /// Decides whether `request` from agent `name` may run, and prepares it.
@@ -162,6 +164,7 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
     } else {
         None
     };
+    let readings = crate::reading_json::readings(module, &checked_args);
     let mut args = checked_args;
     args.extend(module.append_args().iter().cloned());
     let timeout = module
@@ -186,6 +189,7 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
         scratch,
         confinement: loaded.confiner.label(),
         git_pin,
+        readings,
     })
 }
 
@@ -276,12 +280,19 @@ async fn run_pre_exec(
     let env = hook_env(name, &request.command);
     let host = host_cwd.display().to_string();
     let cwd = request.cwd.clone().unwrap_or_default();
+    let readings = agent
+        .scope
+        .policy()
+        .module(&request.command)
+        .map(|module| crate::reading_json::readings(module, &request.args))
+        .unwrap_or_default();
     let hook_request = HookRequest {
         agent: name,
         command: &request.command,
         args: &request.args,
         cwd: &cwd,
         host_cwd: &host,
+        readings: &readings,
     };
     match hooks::pre_exec(hook, &agent.dir, &env, &hook_request, timeout).await {
         PreExec::Allow => {

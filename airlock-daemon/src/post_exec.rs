@@ -409,6 +409,7 @@ mod tests {
             args: &args,
             cwd: "/workspace",
             host_cwd: "/tmp",
+            readings: &[],
         };
         let hook = Hook::start(&path, dir.path(), &env, &request, timeout)
             .await
@@ -560,6 +561,7 @@ echo '{\"stream\":\"stdout\",\"data\":\"[redacted]\"}'";
             args: &[],
             cwd: "/workspace",
             host_cwd: "/tmp",
+            readings: &[],
         };
         let started = Hook::start(&path, dir.path(), &[], &request, SECONDS).await;
         assert!(matches!(started, Err(why) if why.contains("not an executable")));
