@@ -101,6 +101,7 @@ pub(crate) enum RawDoubleDash {
 pub(crate) enum RawUndeclared {
     Either,
     TakesValue,
+    Deny,
 }
 
 /// `[syntax.global]` or `[syntax.commands."NAME"]`.

@@ -157,6 +157,14 @@ pub enum Unreadable {
     MatcherFailed,
     /// More arguments than a reading can index (`u32::MAX`).
     TooManyArguments,
+    /// An option the module does not declare, under `undeclared = "deny"`: an option
+    /// nobody classified (a new release's, a typo's) is refused, not guessed at.
+    UndeclaredOption {
+        /// The option as written (`--frobnicate`, `-Z`).
+        option: String,
+        /// The subcommand path it was read in (empty: before any subcommand).
+        command: String,
+    },
 }
 
 impl fmt::Display for Unreadable {
@@ -172,6 +180,17 @@ impl fmt::Display for Unreadable {
             Unreadable::MatcherFailed => write!(f, "the glob matcher could not finish"),
             Unreadable::TooManyArguments => {
                 write!(f, "the argv has more arguments than can be read")
+            }
+            Unreadable::UndeclaredOption { option, command } => {
+                if command.is_empty() {
+                    write!(f, "`{option}` is not an option this module knows")?;
+                } else {
+                    write!(
+                        f,
+                        "`{option}` is not an option this module knows for `{command}`"
+                    )?;
+                }
+                write!(f, "; options nobody has classified are refused")
             }
         }
     }
@@ -267,7 +286,11 @@ impl<'a, S: AsRef<str>> Reader<'_, 'a, '_, S> {
                 continue;
             }
             if options && arg.len() > 1 && arg.starts_with('-') {
+                let before = self.reading.tokens.len();
                 self.option(arg, at)?;
+                if self.syntax.undeclared_denied {
+                    self.refuse_undeclared(before)?;
+                }
                 continue;
             }
             if self.syntax.subcommands && positionals_in_scope == 0 {
@@ -296,6 +319,35 @@ impl<'a, S: AsRef<str>> Reader<'_, 'a, '_, S> {
             }
         }
         Ok(())
+    }
+
+    /// Under `undeclared = "deny"`: fails on the first undeclared option among the
+    /// tokens read since `from`.
+    fn refuse_undeclared(&self, from: usize) -> Result<(), Unreadable> {
+        let undeclared = self
+            .reading
+            .tokens
+            .get(from..)
+            .unwrap_or(&[])
+            .iter()
+            .find_map(|t| match t {
+                Token::Opt {
+                    key: OptKey::Long(name),
+                    ..
+                } => Some((*name).to_owned()),
+                Token::Opt {
+                    key: OptKey::Short(c),
+                    ..
+                } => Some(format!("-{c}")),
+                _ => None,
+            });
+        match undeclared {
+            None => Ok(()),
+            Some(option) => Err(Unreadable::UndeclaredOption {
+                option,
+                command: self.reading.path.join(" "),
+            }),
+        }
     }
 
     /// The next argument and its argv index.

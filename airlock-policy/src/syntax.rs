@@ -121,6 +121,9 @@ pub(crate) struct Syntax {
     /// Undeclared options always take a following non-option word as their value
     /// (`undeclared = "takes-value"`) instead of being read both ways.
     pub undeclared_takes_value: bool,
+    /// Undeclared options make the argv unreadable, hence denied
+    /// (`undeclared = "deny"`).
+    pub undeclared_denied: bool,
     pub subcommands: bool,
     /// Whether scopes abbreviate long options unless they say otherwise.
     pub default_abbreviate: bool,
@@ -159,6 +162,7 @@ impl Syntax {
             global_anywhere: raw.global_anywhere.unwrap_or(false),
             double_dash_ends_options: raw.double_dash != Some(RawDoubleDash::Ignored),
             undeclared_takes_value: raw.undeclared == Some(RawUndeclared::TakesValue),
+            undeclared_denied: raw.undeclared == Some(RawUndeclared::Deny),
             subcommands: raw.subcommands.unwrap_or(!raw.commands.is_empty()),
             default_abbreviate: raw.abbreviate.unwrap_or(false),
             nodes: vec![PathNode::default()],

@@ -917,3 +917,51 @@ paths = { "-i" = "read", "-o" = [{ access = "read", keys = ["IdentityFile", "Use
         ]]
     );
 }
+
+#[test]
+fn undeclared_deny_refuses_every_spelling_of_an_unknown_option() {
+    let m = module(
+        r#"
+[command]
+bin = "git"
+[syntax]
+style = "gnu"
+abbreviate = true
+undeclared = "deny"
+[syntax.global]
+values = ["-C"]
+[syntax.commands.status]
+flags = ["-s|--short", "-b|--branch"]
+"#,
+    );
+    for allowed in [
+        "status",
+        "status -sb",
+        "status --sho",
+        "-C x status --branch",
+        "status -- --not-an-option",
+    ] {
+        assert_eq!(verdict(&m, allowed), Verdict::Allow, "{allowed}");
+    }
+    for denied in [
+        "status --porcelain",
+        "status -sz",
+        "status -z",
+        "--bare status",
+        "status --porcelain=v2",
+        "log --oneline",
+    ] {
+        assert_eq!(verdict(&m, denied), Verdict::Deny, "{denied}");
+    }
+    let argv = ["status", "-sbz"];
+    let reason = m.check(&argv).reason();
+    assert!(
+        reason.contains("`-z` is not an option this module knows for `status`"),
+        "{reason}"
+    );
+    let reason = m.check(&["--bare", "status"]).reason();
+    assert!(
+        reason.contains("`--bare` is not an option this module knows;"),
+        "{reason}"
+    );
+}
