@@ -2,10 +2,12 @@
 //! to another module (its *base*) without being able to weaken it.
 //!
 //! - **Checking** is layered: the base decides first, on its own reading of the argv
-//!   with its own syntax, exactly as it would alone. Only an argv the base allows
-//!   reaches the extending module's rules. So every deny of the base still denies,
-//!   an allow-list base still admits only what it admits, and the extending module's
-//!   allow rules can only narrow: what the composed module allows, the base allows.
+//!   with its own syntax, exactly as it would alone. Every deny of the base (a deny
+//!   rule, an argv it cannot read) still denies. The extending module's deny rules add
+//!   denies. Its allow rules add to an allow-list base's list: an argv the base does
+//!   not admit (and does not deny by a rule) is admitted when one of them holds, which
+//!   is how an agent enables a subcommand a built-in leaves out. Over a deny-list base
+//!   they start an allow list: what the composed module allows, the base allows.
 //! - **Syntax**: the extending module reads the argv with the base's syntax, to which
 //!   it may add options the base does not read and subcommands the base does not
 //!   have. It cannot change the base's settings (style, abbreviation, ...) or
@@ -270,10 +272,24 @@ pub(crate) fn check<'p, 'a>(
     first: Decision<'p, 'a>,
     own: impl FnOnce() -> Decision<'p, 'a>,
 ) -> Decision<'p, 'a> {
+    let base_allow_list = first.module().is_some_and(Module::is_allow_list);
     if !first.is_allowed() {
+        // An allow-list base that admits nothing here (no deny rule held, the argv was
+        // read): an allow rule of the extending module may admit it.
+        if matches!(first.basis(), Basis::NotAllowed) {
+            let second = own();
+            if second.is_allowed() && matches!(second.basis(), Basis::Rule(_)) {
+                return second;
+            }
+        }
         return first;
     }
     let second = own();
+    // With an allow-list base, the extension's allow rules add to the list: an argv the
+    // base admits is not refused for lacking one of them (its deny rules still count).
+    if base_allow_list && matches!(second.basis(), Basis::NotAllowed) {
+        return first;
+    }
     match (first.basis(), second.basis()) {
         (Basis::Rule(_), Basis::NoDenyRuleHeld) if second.is_allowed() => first,
         _ => second,
@@ -628,7 +644,7 @@ timeout_secs = 600
     }
 
     #[test]
-    fn agent_allow_rules_only_narrow() {
+    fn agent_allow_rules_narrow_a_deny_list_and_extend_an_allow_list() {
         // A deny-list base: the agent's allow rules make an allow list on top of it.
         let m = extended(
             "[[rule]]\nid = \"mine.status\"\naction = \"allow\"\ncommand = \"status\"\n[[rule]]\nid = \"mine.config\"\naction = \"allow\"\nargs = \"-c\"\n",
@@ -640,19 +656,22 @@ timeout_secs = 600
             "git.config",
             "an agent allow rule cannot admit what the base denies"
         );
-        // An allow-list base: the agent cannot admit more.
+        // An allow-list base: the agent's allow rules add to its list, never past its
+        // deny rules.
         let base = compile(
             "base.toml",
-            "[command]\nbin = \"git\"\n[[rule]]\nid = \"base.status\"\naction = \"allow\"\nargs = \"status\"\n",
+            "[command]\nbin = \"git\"\n[[rule]]\nid = \"base.status\"\naction = \"allow\"\nargs = \"status\"\n[[rule]]\nid = \"base.no-force\"\naction = \"deny\"\nargs = \"--force\"\n",
         )
         .unwrap();
-        let m = extend(&base, "[allow]\nargs = [\"push\", \"status\"]\n").unwrap();
-        assert_eq!(denied_by(&m, "push"), "airlock.not-allowed");
+        let m = extend(&base, "[allow]\nargs = [\"push\"]\n").unwrap();
+        assert_eq!(decide(&m, "push"), (Verdict::Allow, Some("allow.args[0]".to_owned())));
+        assert_eq!(denied_by(&m, "push --force"), "base.no-force");
+        assert_eq!(denied_by(&m, "log"), "airlock.not-allowed");
         assert_eq!(
-            m.check(&["push"]).module().map(Module::source_name),
+            m.check(&["log"]).module().map(Module::source_name),
             Some("base.toml")
         );
-        assert!(allowed(&m, "status"));
+        assert!(allowed(&m, "status"), "the base's list still holds");
         let m = extend(&base, "[deny]\nargs = [\"-v\"]\n").unwrap();
         assert_eq!(
             decide(&m, "status"),

@@ -339,10 +339,38 @@ impl Module {
     pub fn check_reference<S: AsRef<str>>(&self, argv: &[S]) -> (Verdict, Option<String>) {
         if let Some(base) = self.layer.base.as_deref() {
             let decided = base.check_reference(argv);
-            if decided.0 == Verdict::Deny {
-                return decided;
-            }
+            let own = self.check_own_reference(argv);
+            let own_allows_by_rule = own.0 == Verdict::Allow && own.1.is_some();
+            return match decided {
+                // An allow-list base that admits nothing: an allow rule of the
+                // extension may admit it.
+                (Verdict::Deny, Some(id)) if id == "airlock.not-allowed" => {
+                    if own_allows_by_rule {
+                        own
+                    } else {
+                        (Verdict::Deny, Some(id))
+                    }
+                }
+                (Verdict::Deny, id) => (Verdict::Deny, id),
+                // The base allows: the extension's denies count; its missing allow
+                // rule does not, over an allow-list base.
+                (Verdict::Allow, id) => match own {
+                    (Verdict::Deny, Some(own_id))
+                        if own_id == "airlock.not-allowed" && base.is_allow_list() =>
+                    {
+                        (Verdict::Allow, id)
+                    }
+                    (Verdict::Allow, None) => (Verdict::Allow, id),
+                    other => other,
+                },
+            };
         }
+        self.check_own_reference(argv)
+    }
+
+    /// [`Module::check_reference`] with this module's own rules only.
+    #[cfg(any(test, feature = "reference"))]
+    fn check_own_reference<S: AsRef<str>>(&self, argv: &[S]) -> (Verdict, Option<String>) {
         let mut deny: Option<usize> = None;
         let mut all_admitted = true;
         let mut allow: Option<usize> = None;
