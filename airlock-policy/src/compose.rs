@@ -664,7 +664,10 @@ timeout_secs = 600
         )
         .unwrap();
         let m = extend(&base, "[allow]\nargs = [\"push\"]\n").unwrap();
-        assert_eq!(decide(&m, "push"), (Verdict::Allow, Some("allow.args[0]".to_owned())));
+        assert_eq!(
+            decide(&m, "push"),
+            (Verdict::Allow, Some("allow.args[0]".to_owned()))
+        );
         assert_eq!(denied_by(&m, "push --force"), "base.no-force");
         assert_eq!(denied_by(&m, "log"), "airlock.not-allowed");
         assert_eq!(

@@ -97,7 +97,13 @@ impl<'p, 'a> Decision<'p, 'a> {
         match &self.basis {
             Basis::Rule(rule) => rule.reason_or_default(),
             Basis::NoDenyRuleHeld => "no deny rule matches".to_owned(),
-            Basis::NotAllowed => "no allow rule admits this argv".to_owned(),
+            Basis::NotAllowed => self
+                .module
+                .and_then(Module::not_allowed_reason)
+                .map_or_else(
+                    || "no allow rule admits this argv".to_owned(),
+                    str::to_owned,
+                ),
             Basis::Unreadable(why) => format!("cannot read the argv reliably: {why}"),
             Basis::UnknownCommand => "unknown command".to_owned(),
         }

@@ -37,6 +37,10 @@ pub(crate) struct RawCommand {
     pub bin: Spanned<String>,
     #[serde(default)]
     pub description: Option<String>,
+    /// `not_allowed = "..."`: the reason an allow-list module gives when no allow rule
+    /// admits an argv.
+    #[serde(default)]
+    pub not_allowed: Option<String>,
     /// `extends = "builtin:git"`: this module adds to another (see `compose`).
     #[serde(default)]
     pub extends: Option<Spanned<String>>,

@@ -53,6 +53,7 @@ pub struct Module {
     source_name: String,
     bin: String,
     description: Option<String>,
+    not_allowed: Option<String>,
     env: EnvSpec,
     append: Vec<String>,
     exec: ExecSpec,
@@ -142,6 +143,7 @@ impl Module {
                 .description
                 .clone()
                 .or_else(|| base.and_then(|b| b.description.clone())),
+            not_allowed: raw.command.get_ref().not_allowed.clone(),
             env,
             append,
             exec,
@@ -163,6 +165,11 @@ impl Module {
     /// The program (`[command] bin`).
     pub fn bin(&self) -> &str {
         &self.bin
+    }
+
+    /// `[command] not_allowed`: why an argv no allow rule admits is denied, if written.
+    pub fn not_allowed_reason(&self) -> Option<&str> {
+        self.not_allowed.as_deref()
     }
 
     /// `[command] description`, if written.

@@ -965,3 +965,21 @@ flags = ["-s|--short", "-b|--branch"]
         "{reason}"
     );
 }
+
+#[test]
+fn an_allow_list_says_why_in_its_own_words() {
+    let m = module(
+        "[command]\nbin = \"git\"\nnot_allowed = \"only status here; extend the module to allow more\"\n[allow]\nargs = [\"status\"]\n",
+    );
+    assert_eq!(verdict(&m, "status"), Verdict::Allow);
+    let denied = m.check(&["push"]);
+    assert_eq!(
+        denied.reason(),
+        "only status here; extend the module to allow more"
+    );
+    let plain = module("[command]\nbin = \"git\"\n[allow]\nargs = [\"status\"]\n");
+    assert_eq!(
+        plain.check(&["push"]).reason(),
+        "no allow rule admits this argv"
+    );
+}
