@@ -62,11 +62,29 @@ fn value_matches_fields(pattern: &ValuePattern, value: &str) -> bool {
 }
 
 fn value_matches(pattern: &ValuePattern, value: &str) -> bool {
-    globset::GlobBuilder::new(&pattern.glob)
-        .literal_separator(false)
-        .case_insensitive(pattern.ignore_case)
-        .backslash_escape(true)
-        .empty_alternates(true)
-        .build()
-        .is_ok_and(|glob| glob.compile_matcher().is_match(value))
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    thread_local! {
+        /// Each glob compiled once per thread: compiling is a regex compilation, and the
+        /// oracle would otherwise spend nearly all its time there.
+        static COMPILED: RefCell<HashMap<(String, bool), Option<globset::GlobMatcher>>> =
+            RefCell::new(HashMap::new());
+    }
+    COMPILED.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        cache
+            .entry((pattern.glob.clone(), pattern.ignore_case))
+            .or_insert_with(|| {
+                globset::GlobBuilder::new(&pattern.glob)
+                    .literal_separator(false)
+                    .case_insensitive(pattern.ignore_case)
+                    .backslash_escape(true)
+                    .empty_alternates(true)
+                    .build()
+                    .ok()
+                    .map(|glob| glob.compile_matcher())
+            })
+            .as_ref()
+            .is_some_and(|matcher| matcher.is_match(value))
+    })
 }
