@@ -192,6 +192,27 @@ fn check(config: &ConfigArgs) -> CliResult {
     if !broken.is_empty() {
         return Err(broken.join("\n"));
     }
+    // A tool release the built-in module was not checked against may read options
+    // differently: warn.
+    let search = std::env::var_os("PATH").unwrap_or_default();
+    for command in &loaded.config.enable {
+        let (Some(Ok(module)), Some(program)) = (
+            airlock_builtins::compile(command),
+            crate::doctor::find_program(command, &search),
+        ) else {
+            continue;
+        };
+        if let Some(line) = crate::doctor::version_of(command, &program) {
+            if let Some(note) = crate::doctor::version_note(&module, &line) {
+                if note.starts_with("warning") {
+                    eprintln!(
+                        "warning: `{command}`: {}",
+                        note.trim_start_matches("warning  ").replace('\t', ": ")
+                    );
+                }
+            }
+        }
+    }
     for (name, agent) in &loaded.agents {
         // A module that replaces a built-in gives up its hardening: say what.
         for (command, given_up) in agent.scope.replaced() {

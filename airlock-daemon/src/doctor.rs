@@ -36,6 +36,11 @@ pub fn run(config: &ConfigArgs) -> CliResult {
                 let version =
                     version_of(command, &program).unwrap_or_else(|| "version unknown".into());
                 println!("ok       {command}\t{}\t{version}", program.display());
+                if let Some(module) = airlock_builtins::compile(command).and_then(Result::ok) {
+                    if let Some(note) = version_note(&module, &version) {
+                        println!("{note}");
+                    }
+                }
             }
             None => {
                 missing += 1;
@@ -48,6 +53,38 @@ pub fn run(config: &ConfigArgs) -> CliResult {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// What a built-in module says about the installed version: `checked` or a `warning`
+/// line, `None` when the module names no versions.
+pub fn version_note(module: &airlock_policy::Module, version_line: &str) -> Option<String> {
+    let checked = module.versions().join(", ");
+    let installed = version_number(version_line);
+    match installed.as_deref().map(|v| module.checked_against(v)) {
+        None if module.versions().is_empty() => None,
+        Some(None) => None,
+        Some(Some(true)) => Some(format!(
+            "checked  {}\tthe module's reading was checked against {checked}",
+            module.bin()
+        )),
+        Some(Some(false)) | None => Some(format!(
+            "warning  {}\tinstalled `{}`, but the module's reading was checked against {checked} only: options may be read differently",
+            module.bin(),
+            installed.as_deref().unwrap_or(version_line)
+        )),
+    }
+}
+
+/// The first `N.N[.N...]` in a version line (`git version 2.47.3` -> `2.47.3`,
+/// `OpenSSH_9.2p1` -> `9.2`).
+fn version_number(line: &str) -> Option<String> {
+    let start = line.find(|c: char| c.is_ascii_digit())?;
+    let rest = line.get(start..)?;
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
+    let number = rest.get(..end)?.trim_end_matches('.');
+    number.contains('.').then(|| number.to_owned())
 }
 
 /// Finds `name` in the directories of `search` (a `PATH` value).
@@ -64,7 +101,7 @@ pub(crate) fn is_executable(path: &Path) -> bool {
 }
 
 /// The first line a program prints about its version, within a time limit.
-fn version_of(command: &str, program: &Path) -> Option<String> {
+pub(crate) fn version_of(command: &str, program: &Path) -> Option<String> {
     let args: &[&str] = match command {
         "ssh" => &["-V"],
         "terraform" => &["version"],
@@ -100,4 +137,41 @@ fn version_of(command: &str, program: &Path) -> Option<String> {
         .lines()
         .next()
         .map(|l| l.trim().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_version_numbers_and_says_when_they_were_not_checked() {
+        assert_eq!(
+            version_number("git version 2.47.3").as_deref(),
+            Some("2.47.3")
+        );
+        assert_eq!(
+            version_number("OpenSSH_9.2p1 Debian-2").as_deref(),
+            Some("9.2")
+        );
+        assert_eq!(
+            version_number("Terraform v1.11.4").as_deref(),
+            Some("1.11.4")
+        );
+        assert_eq!(version_number("no digits"), None);
+        let module = airlock_policy::compile(
+            "git.toml",
+            "[command]\nbin = \"git\"\nversions = [\"2.47\"]\n",
+        )
+        .unwrap();
+        assert!(
+            version_note(&module, "git version 2.47.3")
+                .unwrap()
+                .starts_with("checked")
+        );
+        let warning = version_note(&module, "git version 2.39.5").unwrap();
+        assert!(
+            warning.starts_with("warning") && warning.contains("2.39.5"),
+            "{warning}"
+        );
+    }
 }

@@ -41,6 +41,10 @@ pub(crate) struct RawCommand {
     /// admits an argv.
     #[serde(default)]
     pub not_allowed: Option<String>,
+    /// `versions = ["2.47", ...]`: the releases of the tool whose argv reading this
+    /// module was checked against (`major.minor` or a longer prefix).
+    #[serde(default)]
+    pub versions: Vec<String>,
     /// `extends = "builtin:git"`: this module adds to another (see `compose`).
     #[serde(default)]
     pub extends: Option<Spanned<String>>,

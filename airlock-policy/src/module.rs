@@ -54,6 +54,7 @@ pub struct Module {
     bin: String,
     description: Option<String>,
     not_allowed: Option<String>,
+    versions: Vec<String>,
     env: EnvSpec,
     append: Vec<String>,
     exec: ExecSpec,
@@ -144,6 +145,11 @@ impl Module {
                 .clone()
                 .or_else(|| base.and_then(|b| b.description.clone())),
             not_allowed: raw.command.get_ref().not_allowed.clone(),
+            versions: if raw.command.get_ref().versions.is_empty() {
+                base.map(|b| b.versions.clone()).unwrap_or_default()
+            } else {
+                raw.command.get_ref().versions.clone()
+            },
             env,
             append,
             exec,
@@ -170,6 +176,27 @@ impl Module {
     /// `[command] not_allowed`: why an argv no allow rule admits is denied, if written.
     pub fn not_allowed_reason(&self) -> Option<&str> {
         self.not_allowed.as_deref()
+    }
+
+    /// `[command] versions`: the tool releases this module's reading was checked
+    /// against (empty: not said).
+    pub fn versions(&self) -> &[String] {
+        &self.versions
+    }
+
+    /// Whether `installed` (a version as the tool prints it, `2.47.3`) is one of
+    /// [`Module::versions`]: equal to one, or starting with one followed by a `.`.
+    /// `None` when the module does not say.
+    pub fn checked_against(&self, installed: &str) -> Option<bool> {
+        if self.versions.is_empty() {
+            return None;
+        }
+        Some(self.versions.iter().any(|v| {
+            installed == v
+                || installed
+                    .strip_prefix(v.as_str())
+                    .is_some_and(|rest| rest.starts_with('.'))
+        }))
     }
 
     /// `[command] description`, if written.

@@ -983,3 +983,15 @@ fn an_allow_list_says_why_in_its_own_words() {
         "no allow rule admits this argv"
     );
 }
+
+#[test]
+fn modules_say_which_releases_they_were_checked_against() {
+    let m = module("[command]\nbin = \"git\"\nversions = [\"2.47\", \"2.39.5\"]\n");
+    assert_eq!(m.checked_against("2.47.3"), Some(true));
+    assert_eq!(m.checked_against("2.47"), Some(true));
+    assert_eq!(m.checked_against("2.39.5"), Some(true));
+    assert_eq!(m.checked_against("2.39.2"), Some(false));
+    assert_eq!(m.checked_against("2.470.1"), Some(false));
+    let unsaid = module("[command]\nbin = \"git\"\n");
+    assert_eq!(unsaid.checked_against("2.47.3"), None);
+}
