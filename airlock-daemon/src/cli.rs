@@ -192,6 +192,11 @@ fn check(config: &ConfigArgs) -> CliResult {
     if !broken.is_empty() {
         return Err(broken.join("\n"));
     }
+    // `start` refuses to serve an agent with keys without ssh-agent and ssh-add.
+    if let Some((name, _)) = loaded.agents.iter().find(|(_, a)| !a.ssh_keys.is_empty()) {
+        let search = std::env::var_os("PATH").unwrap_or_default();
+        crate::ssh_agent::SshTools::find(&search, name).map_err(|e| format!("error: {e}"))?;
+    }
     for (name, agent) in &loaded.agents {
         println!(
             "ok: agent `{name}` ({}): {}",
@@ -314,6 +319,9 @@ fn print_agent(name: &str, agent: &load::Agent, detail: bool) {
     }
     for key in profile.env_set.keys() {
         println!("  env:   {key} (value hidden)");
+    }
+    for key in &agent.ssh_keys {
+        println!("  ssh-agent key: {}", key.path.display());
     }
     for (hook, path) in [
         ("pre-exec", &agent.pre_exec),

@@ -18,6 +18,7 @@ pub mod pipeline;
 pub mod post_exec;
 pub mod scratch;
 mod server;
+mod ssh_agent;
 pub mod workdir;
 
 pub use cli::{Cli, run};

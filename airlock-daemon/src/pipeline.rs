@@ -141,7 +141,8 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
         .confiner
         .ruleset(&grants)
         .map_err(|e| Refusal::internal(e.to_string()))?;
-    let mut env = agent.scope.env_plan(module).apply(std::env::vars());
+    let base = crate::ssh_agent::base_env(std::env::vars(), agent.ssh_auth_sock());
+    let mut env = agent.scope.env_plan(module).apply(base);
     env.insert("TMPDIR".to_owned(), scratch.tmp().display().to_string());
     env.insert("HOME".to_owned(), scratch.home().display().to_string());
     env.insert("PWD".to_owned(), cwd.path.display().to_string());
