@@ -121,6 +121,9 @@ async fn serve(mut loaded: Loaded, config: ConfigArgs, sockets: PathBuf) -> CliR
             .collect::<Vec<_>>()
             .join(", ")
     );
+    // Not held while serving: a reload must be able to drop this configuration (and
+    // with it the ssh-agents it alone uses).
+    drop(current);
     println!("audit log: {}", shared.audit.path().display());
     if listeners.is_empty() {
         println!("no agents (pass --agents FILE to serve some)");

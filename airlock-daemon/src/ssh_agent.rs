@@ -84,6 +84,16 @@ pub struct SshKey {
 /// Device, inode, size, modification and change times (seconds, nanoseconds).
 type Stamp = (u64, u64, u64, i64, i64, i64, i64);
 
+/// A key as written, with the file it names when that reads differently:
+/// `` `keys/deploy` (`/srv/a1/keys/deploy`) ``.
+fn describe(written: &Path, path: &Path) -> String {
+    if written == path {
+        format!("`{}`", written.display())
+    } else {
+        format!("`{}` (`{}`)", written.display(), path.display())
+    }
+}
+
 impl SshKey {
     /// Resolves `declared` (`~/` under `home`, a relative path under `agent_dir`) and
     /// checks that it is a regular file the daemon can open for reading. The error is
@@ -103,9 +113,8 @@ impl SshKey {
         })?;
         let cannot = |e: io::Error| {
             format!(
-                "ssh key `{}` (`{}`) cannot be read: {e}",
-                written.display(),
-                resolved.display()
+                "ssh key {} cannot be read: {e}",
+                describe(written, &resolved)
             )
         };
         let path = std::fs::canonicalize(&resolved).map_err(cannot)?;
@@ -118,9 +127,8 @@ impl SshKey {
         let meta = file.metadata().map_err(cannot)?;
         if !meta.is_file() {
             return Err(format!(
-                "ssh key `{}` (`{}`) is not a regular file",
-                written.display(),
-                path.display()
+                "ssh key {} is not a regular file",
+                describe(written, &path)
             ));
         }
         let stamp = (
@@ -213,14 +221,12 @@ pub enum SshAgentError {
         socket: PathBuf,
     },
     /// A key could not be loaded.
-    #[error("agent `{agent}`: cannot load ssh key `{}` (`{}`): {why}", key.display(), path.display())]
+    #[error("agent `{agent}`: cannot load ssh key {key}: {why}")]
     Key {
         /// The agent.
         agent: String,
-        /// The key as the profile writes it.
-        key: PathBuf,
-        /// The key file.
-        path: PathBuf,
+        /// The key as the profile writes it, and the file it names.
+        key: String,
         /// Why.
         why: String,
     },
@@ -391,8 +397,7 @@ impl SshAgent {
     fn add(&self, name: &str, key: &SshKey, ssh_add: &Path) -> Result<(), SshAgentError> {
         let fail = |why: String| SshAgentError::Key {
             agent: name.to_owned(),
-            key: key.written.clone(),
-            path: key.path.clone(),
+            key: describe(&key.written, &key.path),
             why,
         };
         let mut command = Command::new(ssh_add);
@@ -453,7 +458,7 @@ fn add_failure(stderr: &str, status: ExitStatus) -> String {
     let said: Vec<&str> = stderr
         .lines()
         .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with("@@@"))
+        .filter(|line| !line.is_empty() && !line.starts_with('@'))
         .collect();
     let said = said.join(" ");
     if said.is_empty() {
@@ -467,13 +472,22 @@ fn add_failure(stderr: &str, status: ExitStatus) -> String {
 }
 
 /// Runs the child in a session of its own (no controlling terminal to prompt on, no
-/// terminal signals), killed when the thread that started it ends.
+/// terminal signals), killed when the thread that started it ends, without gaining
+/// privileges.
 ///
 /// Without a session of its own, `ssh-add` given a key with a passphrase opens
 /// `/dev/tty` when the daemon has a controlling terminal and waits for someone to
 /// type (stdin from `/dev/null` and no `SSH_ASKPASS`/`DISPLAY` do not prevent that).
+///
+/// `no_new_privs` keeps the parent-death signal: distributions install `ssh-agent`
+/// set-group-id (Debian: group `_ssh`), and the kernel clears the signal when an exec
+/// changes the group. What the set-group-id bit is for, keeping processes of the same
+/// user from tracing the agent, ssh-agent also does itself (it makes itself
+/// non-dumpable), and the programs the daemon runs cannot trace outside their
+/// confinement anyway.
 fn detach(command: &mut Command) {
     use rustix::process::{Signal, getppid, set_parent_process_death_signal, setsid};
+    use rustix::thread::set_no_new_privs;
     let parent = rustix::process::getpid();
     #[expect(
         unsafe_code,
@@ -482,6 +496,7 @@ fn detach(command: &mut Command) {
     unsafe {
         command.pre_exec(move || {
             setsid()?;
+            set_no_new_privs(true)?;
             set_parent_process_death_signal(Some(Signal::KILL))?;
             if getppid() != Some(parent) {
                 // The daemon is already gone.
@@ -703,6 +718,42 @@ mod tests {
         drop(agent);
         assert!(!proc.exists());
         assert!(entries(base.path()).is_empty());
+    }
+
+    #[test]
+    fn dies_with_the_thread_that_started_it() {
+        let Some(tools) = tools() else { return };
+        let dir = tempfile::tempdir().unwrap();
+        let base = tempfile::tempdir().unwrap();
+        keygen(&dir.path().join("id"), "");
+        let key = key(dir.path(), "id");
+        // Started, then forgotten (as if the daemon were killed): nothing stops it but
+        // the parent-death signal when its thread ends. The installed ssh-agent may be
+        // set-group-id, which would clear the signal without `no_new_privs`.
+        let pid = std::thread::spawn(move || {
+            let agent = SshAgent::start("a1", &[key], &tools, base.path()).unwrap();
+            let pid = agent.pid();
+            std::mem::forget(agent);
+            std::mem::forget(base);
+            pid
+        })
+        .join()
+        .unwrap();
+        use rustix::process::{Pid, Signal, WaitOptions, kill_process, waitpid};
+        let pid = Pid::from_raw(i32::try_from(pid).unwrap()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some((_, status)) = waitpid(Some(pid), WaitOptions::NOHANG).unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = kill_process(pid, Signal::KILL);
+                let _ = waitpid(Some(pid), WaitOptions::empty());
+                panic!("the ssh-agent outlived the thread that started it");
+            }
+            std::thread::sleep(POLL);
+        };
+        assert_eq!(status.terminating_signal(), Some(Signal::KILL.as_raw()));
     }
 
     #[test]
