@@ -198,8 +198,13 @@ fn check(config: &ConfigArgs) -> CliResult {
         crate::ssh_agent::SshTools::find(&search, name).map_err(|e| format!("error: {e}"))?;
     }
     for (name, agent) in &loaded.agents {
+        let keys = match agent.ssh_keys.len() {
+            0 => String::new(),
+            1 => " (ssh-agent: 1 key)".to_owned(),
+            n => format!(" (ssh-agent: {n} keys)"),
+        };
         println!(
-            "ok: agent `{name}` ({}): {}",
+            "ok: agent `{name}` ({}): {}{keys}",
             agent.dir.display(),
             agent
                 .scope

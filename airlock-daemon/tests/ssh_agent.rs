@@ -281,6 +281,17 @@ fn programs_use_the_key_through_the_socket_and_never_see_it() {
     }
     let setup = Setup::new();
     keygen(&setup.key, "");
+    let root = setup.root();
+    let check = Command::new(env!("CARGO_BIN_EXE_airlock-daemon"))
+        .args(["check", "--config"])
+        .arg(root.join("config"))
+        .arg("--agents")
+        .arg(root.join("agents.toml"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{check:?}");
+    assert!(said.contains("(ssh-agent: 1 key)"), "{said}");
     let daemon = setup.start();
     let key_path = setup.key.display().to_string();
 
