@@ -213,6 +213,11 @@ fn check(config: &ConfigArgs) -> CliResult {
             }
         }
     }
+    // `start` refuses to serve an agent with keys without ssh-agent and ssh-add.
+    if let Some((name, _)) = loaded.agents.iter().find(|(_, a)| !a.ssh_keys.is_empty()) {
+        let search = std::env::var_os("PATH").unwrap_or_default();
+        crate::ssh_agent::SshTools::find(&search, name).map_err(|e| format!("error: {e}"))?;
+    }
     for (name, agent) in &loaded.agents {
         // A module that replaces a built-in gives up its hardening: say what.
         for (command, given_up) in agent.scope.replaced() {
@@ -232,8 +237,13 @@ fn check(config: &ConfigArgs) -> CliResult {
                 );
             }
         }
+        let keys = match agent.ssh_keys.len() {
+            0 => String::new(),
+            1 => " (ssh-agent: 1 key)".to_owned(),
+            n => format!(" (ssh-agent: {n} keys)"),
+        };
         println!(
-            "ok: agent `{name}` ({}): {}",
+            "ok: agent `{name}` ({}): {}{keys}",
             agent.dir.display(),
             agent
                 .scope
@@ -359,6 +369,9 @@ fn print_agent(name: &str, agent: &load::Agent, detail: bool) {
     }
     for key in profile.env_set.keys() {
         println!("  env:   {key} (value hidden)");
+    }
+    for key in &agent.ssh_keys {
+        println!("  ssh-agent key: {}", key.path.display());
     }
     for (hook, path) in [
         ("pre-exec", &agent.pre_exec),

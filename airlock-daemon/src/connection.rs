@@ -53,17 +53,11 @@ pub async fn serve(stream: UnixStream, context: Context) {
         encoding: Encoding::Text,
         buffer: Vec::new(),
     };
+    let mut reader = LineReader::new(BufReader::with_capacity(64 * 1024, read), max_line);
     if !allowed {
-        let _ = writer
-            .send(&error(
-                None,
-                ErrorCode::Invalid,
-                "this user may not use this agent's socket",
-            ))
-            .await;
+        refuse_peer(&mut reader, &mut writer, &context, peer).await;
         return;
     }
-    let mut reader = LineReader::new(BufReader::with_capacity(64 * 1024, read), max_line);
     let mut session = Session {
         context,
         peer,
@@ -137,6 +131,57 @@ pub async fn serve(stream: UnixStream, context: Context) {
             return;
         }
     }
+}
+
+/// How long a refused peer has to send its request before the refusal goes out
+/// without an id.
+const REFUSED_READ: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Refuses a peer the agent's `allowed_uids` does not admit: reads its first request
+/// (bounded in size and time) so the refusal answers it by id instead of closing under
+/// a client that is still writing, records it, and closes.
+async fn refuse_peer(
+    reader: &mut Reader,
+    writer: &mut Writer,
+    context: &Context,
+    peer: Option<Peer>,
+) {
+    const WHY: &str = "this user may not use this agent's socket";
+    let first = tokio::time::timeout(REFUSED_READ, reader.next_message()).await;
+    let (id, request) = match first {
+        Ok(Ok(Some(ClientMessage::Exec { id, params } | ClientMessage::Check { id, params }))) => {
+            (Some(id), Some(request(params)))
+        }
+        Ok(Ok(Some(ClientMessage::Hello { id, .. }))) => (Some(id), None),
+        _ => (None, None),
+    };
+    let record = AuditRecord {
+        time: rfc3339(SystemTime::now()),
+        agent: context.agent.clone(),
+        peer,
+        command: request
+            .as_ref()
+            .map(|r| r.command.clone())
+            .unwrap_or_default(),
+        argv: request.as_ref().map(|r| r.args.clone()).unwrap_or_default(),
+        cwd: request.and_then(|r| r.cwd),
+        host_cwd: None,
+        confinement: None,
+        reading: None,
+        decision: AuditDecision::Deny,
+        rule: Some("airlock.peer".to_owned()),
+        reason: Some(WHY.to_owned()),
+        exit_code: None,
+        signal: None,
+        duration_ms: 0,
+        bytes_in: 0,
+        bytes_out: 0,
+    };
+    if let Err(e) = context.shared.audit.write(&record) {
+        eprintln!("airlock-daemon: cannot write the audit log: {e}");
+    }
+    let _ = writer.send(&error(id, ErrorCode::Invalid, WHY)).await;
+    let _ = writer.half.shutdown().await;
 }
 
 /// Answers a connection over the cap and closes it.

@@ -48,6 +48,7 @@ pub fn run(config: &ConfigArgs) -> CliResult {
             }
         }
     }
+    missing += ssh_agent_tools(config, &search);
     Ok(if missing == 0 {
         ExitCode::SUCCESS
     } else {
@@ -85,6 +86,61 @@ fn version_number(line: &str) -> Option<String> {
         .unwrap_or(rest.len());
     let number = rest.get(..end)?.trim_end_matches('.');
     number.contains('.').then(|| number.to_owned())
+}
+
+/// Checks `ssh-agent` and `ssh-add` when some agent of the agents file names keys
+/// (`[ssh_agent] keys`); returns how many are missing.
+fn ssh_agent_tools(config: &ConfigArgs, search: &std::ffi::OsStr) -> usize {
+    let Some(agents_file) = &config.agents else {
+        return 0;
+    };
+    let needed: Vec<String> = match needing_ssh_agent(agents_file) {
+        Ok(needed) => needed,
+        Err(e) => {
+            println!("unknown  ssh-agent\tcannot read the agents: {e}");
+            return 0;
+        }
+    };
+    if needed.is_empty() {
+        return 0;
+    }
+    let mut missing = 0;
+    for tool in ["ssh-agent", "ssh-add"] {
+        match find_program(tool, search) {
+            Some(program) => println!(
+                "ok       {tool}\t{}\tfor the keys of {}",
+                program.display(),
+                needed.join(", ")
+            ),
+            None => {
+                missing += 1;
+                println!(
+                    "missing  {tool}\tnot found on PATH (needed for the keys of {})",
+                    needed.join(", ")
+                );
+            }
+        }
+    }
+    missing
+}
+
+/// The agents whose profiles name ssh-agent keys.
+fn needing_ssh_agent(agents_file: &Path) -> Result<Vec<String>, String> {
+    let text = load::read_text(agents_file).map_err(|e| e.to_string())?;
+    let agents = airlock_core::AgentsFile::parse(&agents_file.display().to_string(), &text)
+        .map_err(|e| e.to_string())?;
+    let base = agents_file.parent().unwrap_or(Path::new("."));
+    let mut needed = Vec::new();
+    for (name, dir) in agents.agents {
+        let path = base.join(dir).join("airlock.toml");
+        let text = load::read_text(&path).map_err(|e| e.to_string())?;
+        let profile = airlock_core::AgentProfile::parse(&name, &path.display().to_string(), &text)
+            .map_err(|e| e.to_string())?;
+        if !profile.ssh_agent.keys.is_empty() {
+            needed.push(format!("`{name}`"));
+        }
+    }
+    Ok(needed)
 }
 
 /// Finds `name` in the directories of `search` (a `PATH` value).

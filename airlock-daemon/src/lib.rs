@@ -22,6 +22,7 @@ pub mod post_exec;
 pub mod reading_json;
 pub mod scratch;
 mod server;
+mod ssh_agent;
 pub mod workdir;
 
 pub use cli::{Cli, run};

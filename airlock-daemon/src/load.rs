@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use airlock_core::{
     AgentProfile, AgentScope, AgentsFile, CommandAccess, DaemonConfig, HostPath, ScopeError,
@@ -13,6 +14,7 @@ use airlock_policy::{CompileError, Policy};
 
 use crate::confine::{ConfineError, Confiner, Grants};
 use crate::scratch::HomeLink;
+use crate::ssh_agent::{SshAgent, SshKey};
 
 /// Everything the daemon serves, loaded and checked.
 #[derive(Debug)]
@@ -43,6 +45,11 @@ pub struct Agent {
     /// What each command may reach beyond the mounts (`[access.COMMAND]`), with its
     /// paths resolved on the host.
     pub access: BTreeMap<String, Access>,
+    /// The keys its ssh-agent holds (`[ssh_agent] keys`), resolved and checked.
+    pub ssh_keys: Vec<SshKey>,
+    /// Its running ssh-agent, once the server has started one (agents without keys,
+    /// and agents loaded outside `start`, have none).
+    pub ssh_agent: Option<Arc<SshAgent>>,
 }
 
 /// What one command may reach, resolved.
@@ -79,6 +86,11 @@ impl Agent {
     /// The links of `command`'s private home.
     pub fn home_links(&self, command: &str) -> &[HomeLink] {
         self.access.get(command).map_or(&[], |a| a.home.as_slice())
+    }
+
+    /// The socket of its ssh-agent, for `SSH_AUTH_SOCK`.
+    pub fn ssh_auth_sock(&self) -> Option<&Path> {
+        self.ssh_agent.as_deref().map(SshAgent::socket)
     }
 }
 
@@ -229,6 +241,16 @@ pub fn load_agent(
         };
         access.insert(command.clone(), Access { grants, home });
     }
+    let ssh_keys = profile
+        .ssh_agent
+        .keys
+        .iter()
+        .map(|key| {
+            SshKey::resolve(key, dir, home.as_deref()).map_err(|message| {
+                SourceError::new(&profile_source, &profile_text, key.span.clone(), message)
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let mut overrides = Vec::new();
     let commands_dir = dir.join("commands");
     if commands_dir.is_dir() {
@@ -261,6 +283,17 @@ pub fn load_agent(
         })?;
         mount_roots.push(root);
     }
+    for (key, declared) in ssh_keys.iter().zip(&profile.ssh_agent.keys) {
+        if let Some(message) = key_exposure(key, &mount_roots, &access) {
+            return Err(SourceError::new(
+                &profile_source,
+                &profile_text,
+                declared.span.clone(),
+                message,
+            )
+            .into());
+        }
+    }
     let hook = |name: &str| {
         let path = dir.join("hooks").join(name);
         path.exists().then_some(path)
@@ -278,6 +311,37 @@ pub fn load_agent(
         pre_exec: hook("pre-exec"),
         post_exec: hook("post-exec"),
         access,
+        ssh_keys,
+        ssh_agent: None,
+    })
+}
+
+/// Why a key the ssh-agent holds would also be readable as a file, if it would: inside
+/// one of the agent's mounts, or under a path `[access.COMMAND]` grants.
+fn key_exposure(
+    key: &SshKey,
+    mount_roots: &[PathBuf],
+    access: &BTreeMap<String, Access>,
+) -> Option<String> {
+    if let Some(root) = mount_roots.iter().find(|root| key.path.starts_with(root)) {
+        return Some(format!(
+            "ssh key `{}` is inside the mount `{}`: the agent could read it; keep keys outside every mount",
+            key.written.display(),
+            root.display()
+        ));
+    }
+    access.iter().find_map(|(command, granted)| {
+        let grants = &granted.grants;
+        let path = grants
+            .read
+            .iter()
+            .chain(&grants.read_write)
+            .find(|path| key.path.starts_with(path))?;
+        Some(format!(
+            "ssh key `{}` is under `{}`, which `[access.{command}]` lets programs read; the ssh-agent is the only way to the key: grant narrower paths",
+            key.written.display(),
+            path.display()
+        ))
     })
 }
 
@@ -301,4 +365,96 @@ fn resolve_declared(
             resolved.display()
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Loads agent `a1` from `dir` with `profile` as its `airlock.toml`.
+    fn load_profile(dir: &Path, profile: &str) -> Result<Agent, LoadError> {
+        std::fs::create_dir_all(dir.join("ws")).unwrap();
+        std::fs::write(dir.join("airlock.toml"), profile).unwrap();
+        let config = DaemonConfig::parse("c", "[commands]\nenable = [\"git\"]\n").unwrap();
+        load_agent(&config, &airlock_builtins::policy().unwrap(), "a1", dir)
+    }
+
+    const MOUNT: &str = "commands = []\n[[mounts]]\ncontainer = \"/workspace\"\nhost = \"ws\"\n";
+
+    #[test]
+    fn ssh_agent_keys_resolve_against_the_agent_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("keys")).unwrap();
+        std::fs::write(dir.path().join("keys/deploy"), "key").unwrap();
+        let agent = load_profile(
+            dir.path(),
+            &format!("{MOUNT}[ssh_agent]\nkeys = [\"keys/deploy\"]\n"),
+        )
+        .unwrap();
+        assert_eq!(agent.ssh_keys.len(), 1);
+        assert_eq!(
+            agent.ssh_keys[0].path,
+            dir.path().join("keys/deploy").canonicalize().unwrap()
+        );
+        assert!(agent.ssh_agent.is_none(), "the server starts it");
+    }
+
+    #[test]
+    fn a_missing_key_is_an_error_at_its_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = load_profile(
+            dir.path(),
+            &format!("{MOUNT}[ssh_agent]\nkeys = [\"keys/none\"]\n"),
+        )
+        .unwrap_err();
+        let LoadError::Source(source) = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (source.location.line, source.location.column),
+            (6, 9),
+            "{e}"
+        );
+        let text = e.to_string();
+        assert!(text.contains("ssh key `keys/none`"), "{text}");
+        assert!(text.contains("cannot be read"), "{text}");
+        assert!(text.contains("airlock.toml:6:9"), "{text}");
+        assert!(text.contains('^'), "{text}");
+    }
+
+    #[test]
+    fn a_key_the_agent_or_its_programs_could_read_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("ws/.ssh")).unwrap();
+        std::fs::write(dir.path().join("ws/.ssh/id"), "key").unwrap();
+        let e = load_profile(
+            dir.path(),
+            &format!("{MOUNT}[ssh_agent]\nkeys = [\"ws/.ssh/id\"]\n"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("inside the mount"), "{e}");
+        assert!(e.contains(":6:9"), "{e}");
+
+        std::fs::create_dir_all(dir.path().join("keys")).unwrap();
+        std::fs::write(dir.path().join("keys/id"), "key").unwrap();
+        std::fs::write(dir.path().join("keys/known_hosts"), "").unwrap();
+        let e = load_profile(
+            dir.path(),
+            &format!("{MOUNT}[access.git]\nread = [\"keys\"]\n[ssh_agent]\nkeys = [\"keys/id\"]\n"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("`[access.git]`"), "{e}");
+        assert!(e.contains(":8:9"), "{e}");
+        // A narrower grant beside the key is fine.
+        let agent = load_profile(
+            dir.path(),
+            &format!(
+                "{MOUNT}[access.git]\nread = [\"keys/known_hosts\"]\n[ssh_agent]\nkeys = [\"keys/id\"]\n"
+            ),
+        )
+        .unwrap();
+        assert_eq!(agent.ssh_keys.len(), 1);
+    }
 }

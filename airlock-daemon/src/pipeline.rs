@@ -143,7 +143,12 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
         .confiner
         .ruleset(&grants)
         .map_err(|e| Refusal::internal(e.to_string()))?;
-    let mut env = agent.scope.env_plan(module).apply(std::env::vars_os());
+    let mut env = crate::ssh_agent::program_env(
+        &agent.scope.env_plan(module),
+        &module.env().strip,
+        std::env::vars_os(),
+        agent.ssh_auth_sock(),
+    );
     env.insert("TMPDIR".to_owned(), scratch.tmp().display().to_string());
     env.insert("HOME".to_owned(), scratch.home().display().to_string());
     env.insert("PWD".to_owned(), cwd.path.display().to_string());

@@ -1,6 +1,7 @@
 //! Serving: one unix socket per agent (`SOCKETS/<agent>.sock`, mode 0600, a stale
-//! socket replaced, removed on exit), a cap on connections overall and per agent,
-//! graceful shutdown on SIGTERM/SIGINT and reload on SIGHUP.
+//! socket replaced, removed on exit), one ssh-agent per agent that names keys, a cap on
+//! connections overall and per agent, graceful shutdown on SIGTERM/SIGINT and reload
+//! on SIGHUP.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -18,6 +19,7 @@ use crate::audit_log::AuditLog;
 use crate::cli::{CliResult, ConfigArgs};
 use crate::connection::{self, Context};
 use crate::load::{self, Loaded};
+use crate::ssh_agent::{self, SshAgents};
 
 /// What every connection shares: the current configuration (replaced on reload),
 /// the audit log, and the shutdown signals.
@@ -65,7 +67,9 @@ pub fn start(config: &ConfigArgs, sockets: Option<&Path>) -> CliResult {
     runtime.block_on(serve(loaded, config.clone(), sockets))
 }
 
-async fn serve(loaded: Loaded, config: ConfigArgs, sockets: PathBuf) -> CliResult {
+/// Serves until SIGTERM/SIGINT. Runs on the thread that `block_on` runs on, which
+/// lives as long as the daemon: the ssh-agents it starts die with that thread.
+async fn serve(mut loaded: Loaded, config: ConfigArgs, sockets: PathBuf) -> CliResult {
     // Handlers first: a signal that arrives once the sockets are announced must not
     // find the default action (which would end the daemon without cleaning up).
     let mut terminate = signal(SignalKind::terminate()).map_err(|e| format!("error: {e}"))?;
@@ -91,6 +95,9 @@ async fn serve(loaded: Loaded, config: ConfigArgs, sockets: PathBuf) -> CliResul
         loaded.config.log.max_files,
     )
     .map_err(|e| format!("error: cannot open audit log `{}`: {e}", log_path.display()))?;
+    // Before any socket is bound: an agent whose keys do not load is not served.
+    let mut ssh_agents = SshAgents::default();
+    start_ssh_agents(&mut ssh_agents, &mut loaded).map_err(|e| format!("error: {e}"))?;
     let shared = Arc::new(Shared {
         connections: Arc::new(Semaphore::new(loaded.config.limits.max_connections)),
         loaded: RwLock::new(Arc::new(loaded)),
@@ -114,6 +121,9 @@ async fn serve(loaded: Loaded, config: ConfigArgs, sockets: PathBuf) -> CliResul
             .collect::<Vec<_>>()
             .join(", ")
     );
+    // Not held while serving: a reload must be able to drop this configuration (and
+    // with it the ssh-agents it alone uses).
+    drop(current);
     println!("audit log: {}", shared.audit.path().display());
     if listeners.is_empty() {
         println!("no agents (pass --agents FILE to serve some)");
@@ -123,7 +133,9 @@ async fn serve(loaded: Loaded, config: ConfigArgs, sockets: PathBuf) -> CliResul
         tokio::select! {
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
-            _ = hangup.recv() => reload(&config, &sockets, &shared, &tracker, &mut listeners),
+            _ = hangup.recv() => {
+                reload(&config, &sockets, &shared, &tracker, &mut listeners, &mut ssh_agents);
+            }
         }
     }
 
@@ -139,7 +151,26 @@ async fn serve(loaded: Loaded, config: ConfigArgs, sockets: PathBuf) -> CliResul
     for (_, listening) in listeners {
         listening.stop();
     }
+    ssh_agents.stop_all();
     Ok(ExitCode::SUCCESS)
+}
+
+/// Gives every agent of `loaded` that names keys its ssh-agent (see
+/// [`SshAgents::attach`]) and says which ones started.
+fn start_ssh_agents(
+    ssh_agents: &mut SshAgents,
+    loaded: &mut Loaded,
+) -> Result<(), ssh_agent::SshAgentError> {
+    let search = std::env::var_os("PATH").unwrap_or_default();
+    let started = ssh_agents.attach(loaded, &search, &ssh_agent::base_dir())?;
+    for name in started {
+        let keys = loaded.agents.get(&name).map_or(0, |a| a.ssh_keys.len());
+        println!(
+            "ssh-agent for {name}: {keys} key{}",
+            if keys == 1 { "" } else { "s" }
+        );
+    }
+    Ok(())
 }
 
 /// A bound agent socket and its accept loop.
@@ -251,21 +282,29 @@ async fn accept_loop(
     }
 }
 
-/// SIGHUP: load the configuration again; a broken one keeps the old and says why.
+/// SIGHUP: load the configuration again; a broken one (or one whose keys do not
+/// load) keeps the old and says why.
 fn reload(
     config: &ConfigArgs,
     sockets: &Path,
     shared: &Arc<Shared>,
     tracker: &TaskTracker,
     listeners: &mut BTreeMap<String, Listening>,
+    ssh_agents: &mut SshAgents,
 ) {
-    let loaded = match load::load(&config.config_dir(), config.agents.as_deref()) {
+    let mut loaded = match load::load(&config.config_dir(), config.agents.as_deref()) {
         Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("airlock-daemon: reload failed, keeping the old configuration:\n{e}");
             return;
         }
     };
+    // Agents whose keys changed get a fresh ssh-agent; the old one stops once the
+    // requests still running under the old configuration are done.
+    if let Err(e) = start_ssh_agents(ssh_agents, &mut loaded) {
+        eprintln!("airlock-daemon: reload failed, keeping the old configuration:\nerror: {e}");
+        return;
+    }
     let gone: Vec<String> = listeners
         .keys()
         .filter(|name| !loaded.agents.contains_key(*name))

@@ -4,8 +4,10 @@
 //! - A real `sshd` on 127.0.0.1 (a free high port, its own config and host key) serves
 //!   a bare repository to a key whose private half lives in a directory only the
 //!   daemon's side sees.
-//! - The real daemon serves agent `a1`, whose profile injects `GIT_SSH_COMMAND` with
-//!   that key and mounts a workspace; the built-in git module decides.
+//! - The real daemon serves agent `a1`, whose profile names that key under
+//!   `[ssh_agent]` (the daemon loads it into an ssh-agent of the agent's own; git and ssh
+//!   get only `SSH_AUTH_SOCK`, and `GIT_SSH_COMMAND` carries only host-key options) and
+//!   mounts a workspace; the built-in git module decides.
 //! - The "container" is bubblewrap with its own mount, pid, network, ipc and uts
 //!   namespaces (no network at all), only `/usr` of the host, no real git, the
 //!   workspace at `/workspace`, the agent socket at `/run/docker-airlock.sock` and the
@@ -15,9 +17,11 @@
 //! core.sshCommand=...`, an abbreviated `--upload-pack` and a `core.fsmonitor` planted in
 //! `.git/config` run nothing on the host (a marker file stays absent, while the same
 //! payloads run directly by the host's git do create it); the audit log holds one
-//! record per request.
+//! record per request, and neither it nor the profile's environment holds the key's
+//! path or bytes.
 //!
-//! Needs `sshd`, `ssh-keygen`, `bwrap` and `git` (`.ci/run` installs them). Without them
+//! Needs `sshd`, `ssh-keygen`, `ssh-agent`, `ssh-add`, `bwrap` and `git` (`.ci/run`
+//! installs them). Without them
 //! the test fails under `CI=true` and is skipped, loudly, elsewhere.
 #![allow(
     clippy::unwrap_used,
@@ -51,17 +55,24 @@ impl Drop for Guard {
 
 /// Whether the tools are here; outside CI a missing one skips the test loudly.
 fn tools_present() -> bool {
-    let missing: Vec<&str> = [SSHD, BWRAP, "/usr/bin/ssh-keygen", "/usr/bin/ssh"]
-        .into_iter()
-        .filter(|p| !Path::new(p).exists())
-        .chain(
-            (!Command::new("git")
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success()))
-            .then_some("git"),
-        )
-        .collect();
+    let missing: Vec<&str> = [
+        SSHD,
+        BWRAP,
+        "/usr/bin/ssh-keygen",
+        "/usr/bin/ssh",
+        "/usr/bin/ssh-agent",
+        "/usr/bin/ssh-add",
+    ]
+    .into_iter()
+    .filter(|p| !Path::new(p).exists())
+    .chain(
+        (!Command::new("git")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success()))
+        .then_some("git"),
+    )
+    .collect();
     let sandbox_works = missing.is_empty()
         && Command::new(BWRAP)
             .args(["--unshare-all", "--ro-bind", "/usr", "/usr"])
@@ -211,7 +222,7 @@ fn start_remote(host: &Path) -> Remote {
     }
 }
 
-/// The daemon's configuration: git only, the agent's key through its profile.
+/// The daemon's configuration: git only, the agent's key in its ssh-agent.
 fn configure_daemon(root: &Path, remote: &Remote, workspace: &Path) {
     write(
         &root.join("config/config.toml"),
@@ -220,9 +231,9 @@ fn configure_daemon(root: &Path, remote: &Remote, workspace: &Path) {
             root.join("audit.log").display()
         ),
     );
+    // Host-key options only: the key reaches ssh through SSH_AUTH_SOCK.
     let ssh = format!(
-        "ssh -F /dev/null -i {} -o IdentitiesOnly=yes -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes -o BatchMode=yes",
-        remote.key.display(),
+        "ssh -F /dev/null -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes -o BatchMode=yes",
         remote.known_hosts.display()
     );
     write(
@@ -231,11 +242,12 @@ fn configure_daemon(root: &Path, remote: &Remote, workspace: &Path) {
             "commands = [\"git\"]\n\
              [env]\nset = {{ GIT_SSH_COMMAND = \"{ssh}\", GIT_AUTHOR_NAME = \"agent\", GIT_AUTHOR_EMAIL = \"agent@example.invalid\", GIT_COMMITTER_NAME = \"agent\", GIT_COMMITTER_EMAIL = \"agent@example.invalid\" }}\n\
              [[mounts]]\ncontainer = \"/workspace\"\nhost = \"{}\"\n\
-             [access.git]\nread = [\"{}\", \"{}\"]\nconnect = [{}]\n",
+             [access.git]\nread = [\"{}\"]\nconnect = [{}]\n\
+             [ssh_agent]\nkeys = [\"{}\"]\n",
             workspace.display(),
             remote.known_hosts.display(),
-            remote.key.display(),
             remote.port,
+            remote.key.display(),
         ),
     );
     write(&root.join("agents.toml"), "[a1]\npath = \"agent\"\n");
@@ -345,7 +357,13 @@ fn an_agent_in_a_sandbox_uses_git_over_ssh_without_the_key() {
     let workspace = root.join("workspace");
     std::fs::create_dir_all(&workspace).unwrap();
     configure_daemon(&root, &remote, &workspace);
-    let (daemon, stdout) = start_daemon(&root, &[]);
+    // The ssh-agent's directory goes in the daemon's TMPDIR.
+    let run = root.join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let (daemon, stdout) = start_daemon(
+        &root,
+        &[("TMPDIR", run.to_str().unwrap()), ("XDG_RUNTIME_DIR", "")],
+    );
     let _daemon = Guard(daemon);
     std::thread::spawn(move || for _ in stdout.lines() {});
     let container = Container {
@@ -452,4 +470,33 @@ fn an_agent_in_a_sandbox_uses_git_over_ssh_without_the_key() {
         assert_eq!(record["exit_code"], 0, "{record}");
         assert_eq!(record["agent"], "a1");
     }
+
+    // The key is a capability, not a file anyone is told about: the audit log holds
+    // neither its bytes nor its path, and no environment value the profile sets names
+    // it (git and ssh found it through SSH_AUTH_SOCK alone).
+    let log = std::fs::read_to_string(root.join("audit.log")).unwrap();
+    let private = std::fs::read_to_string(&remote.key).unwrap();
+    for line in private.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(!log.contains(line), "the audit log holds the key");
+    }
+    assert!(!log.contains(key), "the audit log names the key");
+    let profile: toml::Table =
+        toml::from_str(&std::fs::read_to_string(root.join("agent/airlock.toml")).unwrap()).unwrap();
+    let set = profile["env"]["set"].as_table().unwrap();
+    assert!(set.contains_key("GIT_SSH_COMMAND"));
+    for (name, value) in set {
+        let value = value.as_str().unwrap();
+        assert!(
+            !value.contains(key) && !value.contains("id_ed25519"),
+            "{name} names the key"
+        );
+    }
+    assert!(
+        profile["access"]["git"]["read"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|path| path.as_str() != Some(key)),
+        "no program may read the key file"
+    );
 }

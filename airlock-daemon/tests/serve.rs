@@ -408,6 +408,7 @@ fn users_outside_allowed_uids_are_refused() {
         .connect()
         .exec("sh", &["-c", "echo no"], "/workspace");
     assert_eq!(reply["error"]["code"], -32600, "{reply}");
+    assert_eq!(reply["id"], 1, "the refusal answers the request: {reply}");
     assert!(
         reply["error"]["message"]
             .as_str()
@@ -415,6 +416,13 @@ fn users_outside_allowed_uids_are_refused() {
             .contains("may not use"),
         "{reply}"
     );
+    let records = daemon.audit();
+    let refused = records
+        .iter()
+        .find(|r| r["rule"] == "airlock.peer")
+        .expect("the refusal is in the audit log");
+    assert_eq!(refused["decision"], "deny");
+    assert_eq!(refused["command"], "sh");
 }
 
 #[test]
