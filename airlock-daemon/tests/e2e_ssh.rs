@@ -227,7 +227,7 @@ fn configure_daemon(root: &Path, remote: &Remote, workspace: &Path) {
     write(
         &root.join("config/config.toml"),
         &format!(
-            "[commands]\nenable = [\"git\"]\n[log]\npath = \"{}\"\n",
+            "[commands]\nenable = [\"git\", \"cat\"]\n[log]\npath = \"{}\"\n",
             root.join("audit.log").display()
         ),
     );
@@ -239,7 +239,7 @@ fn configure_daemon(root: &Path, remote: &Remote, workspace: &Path) {
     write(
         &root.join("agent/airlock.toml"),
         &format!(
-            "commands = [\"git\"]\n\
+            "commands = [\"git\", \"cat\"]\n\
              [env]\nset = {{ GIT_SSH_COMMAND = \"{ssh}\", GIT_AUTHOR_NAME = \"agent\", GIT_AUTHOR_EMAIL = \"agent@example.invalid\", GIT_COMMITTER_NAME = \"agent\", GIT_COMMITTER_EMAIL = \"agent@example.invalid\" }}\n\
              [[mounts]]\ncontainer = \"/workspace\"\nhost = \"{}\"\n\
              [access.git]\nread = [\"{}\"]\nconnect = [{}]\n\
@@ -249,6 +249,11 @@ fn configure_daemon(root: &Path, remote: &Remote, workspace: &Path) {
             remote.port,
             remote.key.display(),
         ),
+    );
+    // A module with no rules at all: only the kernel stands between it and the key.
+    write(
+        &root.join("agent/commands/cat.toml"),
+        "[command]\nbin = \"cat\"\n",
     );
     write(&root.join("agents.toml"), "[a1]\npath = \"agent\"\n");
 }
@@ -303,6 +308,7 @@ impl Container {
             .arg(&self.shim)
             .arg("/opt/airlock/bin/airlock-shim")
             .args(["--symlink", "airlock-shim", "/opt/airlock/bin/git"])
+            .args(["--symlink", "airlock-shim", "/opt/airlock/bin/cat"])
             .args(["--chdir", &format!("/workspace/{dir}")])
             .args([
                 "/usr/bin/env",
@@ -392,10 +398,29 @@ fn an_agent_in_a_sandbox_uses_git_over_ssh_without_the_key() {
     let head = host_git(&remote.repo, &["log", "-1", "--format=%s %an", "main"]);
     assert_eq!(head, "from the agent agent\n");
 
-    // The key is nowhere in the container, and neither is the host's home.
+    // The key is nowhere in the container, and neither is the host's home; and the
+    // programs the daemon runs for the agent cannot read it either: a rule-free `cat`
+    // through Airlock meets the kernel, and git's path is refused before it runs.
     let key = remote.key.to_str().unwrap();
-    let read = container.run("", &["cat", key]);
-    assert!(!read.status.success(), "the sandbox read the key");
+    let private_bytes = std::fs::read_to_string(&remote.key).unwrap();
+    let secret_line = private_bytes
+        .lines()
+        .find(|l| !l.starts_with("-----"))
+        .unwrap()
+        .to_owned();
+    let read = container.expect("", &["cat", key], 1);
+    assert!(
+        String::from_utf8_lossy(&read.stderr).contains("Permission denied"),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&read.stdout).contains(&secret_line));
+    let diff = container.expect("", &["git", "diff", "--no-index", key, "/dev/null"], 126);
+    assert!(String::from_utf8_lossy(&diff.stderr).contains("airlock.path"));
+    assert!(!String::from_utf8_lossy(&diff.stdout).contains(&secret_line));
+    // Control: the host's own cat, unconfined, reads it.
+    let control = Command::new("cat").arg(key).output().unwrap();
+    assert!(String::from_utf8_lossy(&control.stdout).contains(&secret_line));
     assert!(!container.run("", &["ls", "/root"]).status.success());
     // Nor is the real git: only the shim answers.
     assert!(
@@ -457,6 +482,8 @@ fn an_agent_in_a_sandbox_uses_git_over_ssh_without_the_key() {
         ("add", "allow", None),
         ("commit", "allow", None),
         ("push", "allow", None),
+        (key, "allow", None),
+        ("diff", "deny", Some("airlock.path")),
         ("-c", "deny", Some("git.config-injection")),
         ("fetch", "deny", Some("git.upload-pack")),
         ("status", "deny", Some("airlock.git-config")),
@@ -479,7 +506,17 @@ fn an_agent_in_a_sandbox_uses_git_over_ssh_without_the_key() {
     for line in private.lines().filter(|l| !l.starts_with("-----")) {
         assert!(!log.contains(line), "the audit log holds the key");
     }
-    assert!(!log.contains(key), "the audit log names the key");
+    // Its path appears only where the agent itself wrote it (the two refused reads).
+    for record in records.iter().filter(|r| r.to_string().contains(key)) {
+        assert!(
+            record["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a.as_str().is_some_and(|a| a.contains(key))),
+            "the audit log names the key: {record}"
+        );
+    }
     let profile: toml::Table =
         toml::from_str(&std::fs::read_to_string(root.join("agent/airlock.toml")).unwrap()).unwrap();
     let set = profile["env"]["set"].as_table().unwrap();
