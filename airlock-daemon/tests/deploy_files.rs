@@ -428,6 +428,17 @@ fn the_example_configuration_passes_the_daemons_check() {
         "--agents".as_ref(),
         agents_file.as_os_str(),
     ];
+    // The daemon's home in the image holds the key and known_hosts (mounted from a
+    // secret); here a fake home stands in for it.
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(home.join(".ssh")).unwrap();
+    std::fs::write(home.join(".ssh/id_ed25519"), "FAKE-KEY\n").unwrap();
+    std::fs::write(home.join(".ssh/known_hosts"), "").unwrap();
+    let daemon = || {
+        let mut command = daemon();
+        command.env("HOME", &home);
+        command
+    };
     let checked = stdout(daemon().arg("check").args(args));
     for name in agents(&entry).keys() {
         assert!(checked.contains(&format!("agent `{name}`")), "{checked}");
