@@ -51,10 +51,13 @@ pub const SYSTEM_EXEC: &[&str] = &[
 /// `group`: ssh and git look up the user), the dynamic linker (`ld.so.*`), time
 /// (`localtime`, `timezone`), file types (`mime.types`), the system's identity
 /// (`os-release`), git's and ssh's system configuration (`gitconfig`,
-/// `ssh/ssh_config`, `ssh/ssh_config.d`: never the host keys beside them), the
-/// process's own view of the kernel (`/proc`: other processes' memory, environment and
-/// descriptors stay closed, because Landlock denies ptrace access outside the run), the
-/// CPU and memory layout Go programs read, and the random devices.
+/// `ssh/ssh_config`, `ssh/ssh_config.d`: never the host keys beside them), a few
+/// system-wide files of `/proc` and `/sys` that runtimes read (CPU and memory, kernel
+/// version, random ids, Go's listen backlog and huge-page size), and the random
+/// devices. Not `/proc` as a whole: it would show every process's command line and,
+/// in `/proc/net/unix`, the path of every unix socket on the host (another agent's
+/// ssh-agent among them). A program's own `/dev/stdin` and `/dev/fd/N` still work:
+/// they lead to pipes, which Landlock does not restrict.
 pub const SYSTEM_READ: &[&str] = &[
     "/etc/hosts",
     "/etc/host.conf",
@@ -82,7 +85,19 @@ pub const SYSTEM_READ: &[&str] = &[
     "/etc/gitconfig",
     "/etc/ssh/ssh_config",
     "/etc/ssh/ssh_config.d",
-    "/proc",
+    "/proc/cpuinfo",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/loadavg",
+    "/proc/uptime",
+    "/proc/version",
+    "/proc/filesystems",
+    "/proc/sys/kernel/osrelease",
+    "/proc/sys/kernel/ostype",
+    "/proc/sys/kernel/random/boot_id",
+    "/proc/sys/kernel/random/uuid",
+    "/proc/sys/vm/overcommit_memory",
+    "/proc/sys/net/core/somaxconn",
     "/sys/devices/system/cpu",
     "/sys/fs/cgroup",
     "/sys/kernel/mm/transparent_hugepage",
