@@ -133,6 +133,9 @@ pub async fn serve(stream: UnixStream, context: Context) {
     }
 }
 
+/// How long a write to the client may still take once the daemon kills on shutdown.
+const LAST_WRITE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// How long a refused peer has to send its request before the refusal goes out
 /// without an id.
 const REFUSED_READ: std::time::Duration = std::time::Duration::from_secs(2);
@@ -403,19 +406,49 @@ impl Session {
         let kill = self.context.shared.kill.clone();
         let mut client_open = true;
         let mut output_open = true;
+        // Input waiting for room towards the executor: held, never awaited inside an arm,
+        // so output keeps flowing (and shutdown is seen) while the program is not reading.
+        let mut pending: Option<Input> = None;
         while output_open {
+            let room_tx = if pending.is_some() {
+                Some(input_tx.clone())
+            } else {
+                None
+            };
+            let room = async move {
+                match room_tx {
+                    Some(tx) => tx.reserve_owned().await.ok(),
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 chunk = output_rx.recv() => match chunk {
                     Some((stream, data)) => {
-                        if self.writer.send(&ServerMessage::Output { stream, data }).await.is_err() {
-                            // The client is gone: kill the program.
+                        // A client that stopped reading cannot hold the daemon past its
+                        // shutdown: the write gives way to the kill.
+                        let message = ServerMessage::Output { stream, data };
+                        let send = self.writer.send(&message);
+                        tokio::pin!(send);
+                        let sent = tokio::select! {
+                            sent = &mut send => sent.is_ok(),
+                            () = kill.cancelled() => {
+                                matches!(tokio::time::timeout(LAST_WRITE, send).await, Ok(Ok(())))
+                            }
+                        };
+                        if !sent {
+                            // The client is gone (or the daemon is going): kill the program.
                             cancel.cancel();
                         }
                     }
                     None => output_open = false,
                 },
-                message = reader.next_message(), if client_open => {
-                    let input = match message {
+                permit = room => {
+                    if let (Some(permit), Some(input)) = (permit, pending.take()) {
+                        permit.send(input);
+                    }
+                }
+                message = reader.next_message(), if client_open && pending.is_none() => {
+                    pending = match message {
                         Ok(Some(ClientMessage::Stdin(data))) if forward_stdin => Some(Input::Data(data)),
                         Ok(Some(ClientMessage::StdinEof)) if forward_stdin => Some(Input::Eof),
                         Ok(Some(ClientMessage::Signal(signal))) => Some(Input::Signal(signal)),
@@ -427,9 +460,6 @@ impl Session {
                             None
                         }
                     };
-                    if let Some(input) = input {
-                        let _ = input_tx.send(input).await;
-                    }
                 }
                 () = kill.cancelled(), if !cancel.is_cancelled() => cancel.cancel(),
             }
@@ -480,14 +510,25 @@ impl Session {
             record.reason = Some("killed: timeout".into());
         }
         self.audit(record, started);
-        let _ = self
-            .writer
-            .send(&ServerMessage::Exit {
-                id,
-                status: finished.exit,
-            })
-            .await;
-        let _ = self.writer.half.shutdown().await;
+        let exit = ServerMessage::Exit {
+            id,
+            status: finished.exit,
+        };
+        // A client that stopped reading cannot hold the connection past a shutdown: once
+        // the daemon kills, the reply gets a moment, not for ever.
+        let kill = self.context.shared.kill.clone();
+        let writer = &mut self.writer;
+        let finish = async {
+            let _ = writer.send(&exit).await;
+            let _ = writer.half.shutdown().await;
+        };
+        tokio::pin!(finish);
+        tokio::select! {
+            () = &mut finish => {}
+            () = kill.cancelled() => {
+                let _ = tokio::time::timeout(LAST_WRITE, finish).await;
+            }
+        }
     }
 }
 

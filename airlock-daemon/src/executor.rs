@@ -170,20 +170,41 @@ pub async fn run(
         .map(|stdin| tokio::spawn(feed(stdin, stdin_rx, Arc::clone(&bytes_in))));
     let mut stdin_tx = Some(stdin_tx);
     let mut input_open = true;
+    // Stdin waiting for room towards the program: held here, never awaited inside an
+    // arm, so a program that does not read its stdin cannot keep the loop from seeing
+    // the deadline, the cancellation or the program's exit.
+    let mut pending: Option<Vec<u8>> = None;
 
     let deadline = tokio::time::sleep(spec.timeout);
     tokio::pin!(deadline);
     let mut timed_out = false;
     let mut cancelled = false;
     let status = loop {
+        let room_tx = if pending.is_some() {
+            stdin_tx.clone()
+        } else {
+            None
+        };
+        let room = async move {
+            match room_tx {
+                Some(tx) => tx.reserve_owned().await.map_err(|_| ()),
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             status = child.wait() => break status?,
-            message = input.recv(), if input_open => match message {
+            permit = room => {
+                match (permit, pending.take()) {
+                    (Ok(permit), Some(data)) => {
+                        permit.send(data);
+                    }
+                    _ => stdin_tx = None,
+                }
+            }
+            message = input.recv(), if input_open && pending.is_none() => match message {
                 Some(Input::Data(data)) => {
-                    if let Some(tx) = &stdin_tx {
-                        if tx.send(data).await.is_err() {
-                            stdin_tx = None;
-                        }
+                    if stdin_tx.is_some() {
+                        pending = Some(data);
                     }
                 }
                 Some(Input::Eof) => stdin_tx = None,
@@ -213,9 +234,7 @@ pub async fn run(
         let _ = kill_process_group(group, Signal::KILL);
     }
     drop(stdin_tx);
-    for reader in readers {
-        let _ = reader.await;
-    }
+    drain(readers, &bytes_out, &cancel, timed_out || cancelled).await;
     if let Some(writer) = writer {
         writer.abort();
         let _ = writer.await;
@@ -232,6 +251,48 @@ pub async fn run(
         bytes_in: bytes_in.load(Ordering::Relaxed),
         bytes_out: bytes_out.load(Ordering::Relaxed),
     })
+}
+
+/// How long the output may make no progress after the program ended before the rest
+/// is dropped: a descendant that left the process group can hold the pipes open for
+/// ever, and a client that stopped reading can stop the readers for ever.
+const DRAIN_STALL: Duration = Duration::from_secs(2);
+
+/// Waits for the output readers after the program ended, as long as they make
+/// progress (a slow client still gets everything), and not at all after a timeout or
+/// cancellation; then stops them.
+async fn drain(
+    readers: Vec<tokio::task::JoinHandle<()>>,
+    bytes_out: &AtomicU64,
+    cancel: &CancellationToken,
+    abandon: bool,
+) {
+    let mut readers = readers;
+    if !abandon {
+        let mut seen = bytes_out.load(Ordering::Relaxed);
+        loop {
+            let all = async {
+                for reader in readers.iter_mut() {
+                    let _ = reader.await;
+                }
+            };
+            tokio::select! {
+                () = all => return,
+                () = cancel.cancelled() => break,
+                () = tokio::time::sleep(DRAIN_STALL) => {
+                    let now = bytes_out.load(Ordering::Relaxed);
+                    if now == seen {
+                        break;
+                    }
+                    seen = now;
+                }
+            }
+        }
+    }
+    for reader in readers {
+        reader.abort();
+        let _ = reader.await;
+    }
 }
 
 /// The process group a child started with `process_group(0)` leads (its pid), while

@@ -21,6 +21,9 @@ use crate::connection::{self, Context};
 use crate::load::{self, Loaded};
 use crate::ssh_agent::{self, SshAgents};
 
+/// How long connections get to end after their programs were killed on shutdown.
+const KILL_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// What every connection shares: the current configuration (replaced on reload),
 /// the audit log, and the shutdown signals.
 #[derive(Debug)]
@@ -146,7 +149,14 @@ async fn serve(mut loaded: Loaded, config: ConfigArgs, sockets: PathBuf) -> CliR
     if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
         eprintln!("airlock-daemon: grace period over, killing running commands");
         shared.kill.cancel();
-        tracker.wait().await;
+        // Killed programs end at once; what is still waiting on a client that stopped
+        // reading is abandoned (its programs die with the daemon).
+        if tokio::time::timeout(KILL_WAIT, tracker.wait())
+            .await
+            .is_err()
+        {
+            eprintln!("airlock-daemon: connections still open after the kill; leaving them");
+        }
     }
     for (_, listening) in listeners {
         listening.stop();

@@ -1,0 +1,208 @@
+//! Runs that used to never end (issue: the daemon under a hostile client). Each runs
+//! the real daemon and the real shim; a watchdog fails the test instead of hanging it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers fail loudly"
+)]
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+mod support;
+use support::{shim_binary, start_daemon, write};
+
+struct Host {
+    _dir: tempfile::TempDir,
+    daemon: Child,
+    socket: PathBuf,
+    sh: PathBuf,
+    ws: PathBuf,
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
+
+fn host(timeout_secs: u64) -> Host {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    write(
+        &root.join("config/config.toml"),
+        "[commands]\nenable = [\"sh\"]\n[limits]\nshutdown_grace_secs = 1\n",
+    );
+    let ws = root.join("a1/ws");
+    std::fs::create_dir_all(&ws).unwrap();
+    write(
+        &root.join("a1/airlock.toml"),
+        &format!(
+            "commands = []\n[[mounts]]\ncontainer = \"{0}\"\nhost = \"{0}\"\n",
+            ws.display()
+        ),
+    );
+    write(
+        &root.join("a1/commands/sh.toml"),
+        &format!("[command]\nbin = \"sh\"\n[exec]\ntimeout_secs = {timeout_secs}\n"),
+    );
+    write(&root.join("agents.toml"), "[a1]\npath = \"a1\"\n");
+    let (daemon, out) = start_daemon(&root, &[]);
+    std::thread::spawn(move || for _ in out.lines() {});
+    let sh = root.join("bin/sh");
+    std::fs::create_dir_all(sh.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(shim_binary(), &sh).unwrap();
+    Host {
+        socket: root.join("sockets/a1.sock"),
+        _dir: dir,
+        daemon,
+        sh,
+        ws,
+    }
+}
+
+impl Host {
+    /// `sh -c script` through the shim, with `stdin_bytes` zero bytes on its stdin;
+    /// fails the test if it has not ended after `limit`.
+    fn run(&self, script: &str, stdin_bytes: usize, limit: Duration) -> (Output, Duration) {
+        let input = self.ws.join("input");
+        std::fs::write(&input, vec![0u8; stdin_bytes]).unwrap();
+        let started = Instant::now();
+        let mut child = Command::new(&self.sh)
+            .args(["-c", script])
+            .env("AIRLOCK_SOCKET", &self.socket)
+            .current_dir(&self.ws)
+            .stdin(std::fs::File::open(&input).unwrap())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Drain stdout in a thread so the shim never blocks on it.
+        let mut stdout = child.stdout.take().unwrap();
+        let drained = std::thread::spawn(move || {
+            let mut sink = Vec::new();
+            let mut total = 0usize;
+            let mut buf = vec![0u8; 1 << 16];
+            loop {
+                match std::io::Read::read(&mut stdout, &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        total += n;
+                        if sink.len() < 4096 {
+                            sink.extend_from_slice(&buf[..n.min(4096)]);
+                        }
+                    }
+                }
+            }
+            (total, sink)
+        });
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            if started.elapsed() > limit {
+                let _ = child.kill();
+                panic!("`{script}` still running after {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let elapsed = started.elapsed();
+        let (total, head) = drained.join().unwrap();
+        let mut output = child.wait_with_output().unwrap();
+        output.stdout = head;
+        output.stdout.extend(format!("\n[{total} bytes]").bytes());
+        (output, elapsed)
+    }
+}
+
+#[test]
+fn a_program_that_writes_before_it_reads_gets_its_stdin_and_ends() {
+    let h = host(60);
+    // 8 MB of stdin wait while the program writes 200 MB; then it reads them.
+    let (output, _) = h.run(
+        "head -c 200000000 /dev/zero; cat >/dev/null; echo read-all >&2",
+        8 << 20,
+        Duration::from_secs(120),
+    );
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stdout).ends_with("[200000000 bytes]"));
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "read-all\n");
+}
+
+#[test]
+fn a_program_that_never_reads_its_stdin_still_times_out() {
+    let h = host(3);
+    let (output, elapsed) = h.run("sleep 25", 7 << 20, Duration::from_secs(20));
+    assert_eq!(output.status.code(), Some(137), "{output:?}");
+    assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
+}
+
+#[test]
+fn a_descendant_that_left_the_group_does_not_hold_the_reply() {
+    let h = host(60);
+    // `setsid` takes the sleeper out of the process group, holding stdout open.
+    let (output, elapsed) = h.run(
+        "setsid sh -c 'echo up > up; exec sleep 30' & sleep 0.3; cat up >&2; echo started",
+        0,
+        Duration::from_secs(25),
+    );
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "up\n",
+        "the sleeper did not start: {output:?}"
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("started\n"));
+    assert!(elapsed < Duration::from_secs(25), "{elapsed:?}");
+}
+
+#[test]
+fn sigterm_stops_the_daemon_while_a_client_is_stopped_mid_output() {
+    let mut h = host(600);
+    let mut client = Command::new(&h.sh)
+        .args(["-c", "head -c 500000000 /dev/zero"])
+        .env("AIRLOCK_SOCKET", &h.socket)
+        .current_dir(&h.ws)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    // The client stops reading for good.
+    let pid = client.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-STOP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let daemon = h.daemon.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &daemon])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = Instant::now();
+    let ended = loop {
+        if let Some(status) = h.daemon.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the daemon did not stop with a stopped client"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(ended.success() || ended.code().is_some(), "{ended:?}");
+    let _ = Command::new("kill").args(["-KILL", &pid]).status();
+    let _ = client.wait();
+}
