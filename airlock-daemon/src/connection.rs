@@ -55,7 +55,19 @@ pub async fn serve(stream: UnixStream, context: Context) {
     };
     let mut reader = LineReader::new(BufReader::with_capacity(64 * 1024, read), max_line);
     if !allowed {
-        refuse_peer(&mut reader, &mut writer, &context, peer).await;
+        refuse_peer(&mut reader, &mut writer, &context, peer, NOT_ALLOWED).await;
+        return;
+    }
+    // A program the daemon runs (or anything it left behind) never uses an agent's
+    // socket: with it, one agent's program would act in another agent's scope (or
+    // its own, unchecked by the client side). The daemon is their subreaper, so
+    // detaching does not hide them.
+    let from_a_run = match peer.and_then(|p| p.pid) {
+        Some(pid) => crate::children::descends_from_daemon(pid).unwrap_or(true),
+        None => true,
+    };
+    if from_a_run {
+        refuse_peer(&mut reader, &mut writer, &context, peer, FROM_A_RUN).await;
         return;
     }
     let mut session = Session {
@@ -136,20 +148,26 @@ pub async fn serve(stream: UnixStream, context: Context) {
 /// How long a write to the client may still take once the daemon kills on shutdown.
 const LAST_WRITE: std::time::Duration = std::time::Duration::from_millis(500);
 
+/// Why a peer outside the agent's `allowed_uids` is refused.
+const NOT_ALLOWED: &str = "this user may not use this agent's socket";
+
+/// Why a program the daemon runs is refused on an agent's socket.
+const FROM_A_RUN: &str = "a program Airlock runs may not use an agent's socket (or the connecting process could not be identified)";
+
 /// How long a refused peer has to send its request before the refusal goes out
 /// without an id.
 const REFUSED_READ: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Refuses a peer the agent's `allowed_uids` does not admit: reads its first request
-/// (bounded in size and time) so the refusal answers it by id instead of closing under
-/// a client that is still writing, records it, and closes.
+/// Refuses a peer (`why`): reads its first request (bounded in size and time) so the
+/// refusal answers it by id instead of closing under a client that is still writing,
+/// records it, and closes.
 async fn refuse_peer(
     reader: &mut Reader,
     writer: &mut Writer,
     context: &Context,
     peer: Option<Peer>,
+    why: &str,
 ) {
-    const WHY: &str = "this user may not use this agent's socket";
     let first = tokio::time::timeout(REFUSED_READ, reader.next_message()).await;
     let (id, request) = match first {
         Ok(Ok(Some(ClientMessage::Exec { id, params } | ClientMessage::Check { id, params }))) => {
@@ -173,7 +191,7 @@ async fn refuse_peer(
         reading: None,
         decision: AuditDecision::Deny,
         rule: Some("airlock.peer".to_owned()),
-        reason: Some(WHY.to_owned()),
+        reason: Some(why.to_owned()),
         exit_code: None,
         signal: None,
         duration_ms: 0,
@@ -183,7 +201,7 @@ async fn refuse_peer(
     if let Err(e) = context.shared.audit.write(&record) {
         eprintln!("airlock-daemon: cannot write the audit log: {e}");
     }
-    let _ = writer.send(&error(id, ErrorCode::Invalid, WHY)).await;
+    let _ = writer.send(&error(id, ErrorCode::Invalid, why)).await;
     let _ = writer.half.shutdown().await;
 }
 

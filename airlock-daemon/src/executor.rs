@@ -122,14 +122,14 @@ pub async fn run(
     output: mpsc::Sender<(Stream, Vec<u8>)>,
     cancel: CancellationToken,
 ) -> std::io::Result<Finished> {
-    let mut child = confined_command(
+    let mut command = confined_command(
         &spec.program,
         &spec.cwd.fd,
         spec.ruleset.as_ref(),
         &spec.env,
-    )
-    .args(&spec.args)
-    .spawn()?;
+    );
+    command.args(&spec.args);
+    let mut child = crate::children::spawn(&mut command)?;
     // The child has its own copies: the ruleset is no longer needed here.
     drop(spec.ruleset);
     let group = process_group(&child);

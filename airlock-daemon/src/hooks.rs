@@ -126,7 +126,7 @@ pub async fn spawn_hook(
 ) -> std::io::Result<tokio::process::Child> {
     let mut tries = 0;
     loop {
-        match command.spawn() {
+        match crate::children::spawn(command) {
             Err(e)
                 if e.raw_os_error() == Some(rustix::io::Errno::TXTBSY.raw_os_error())
                     && tries < 5 =>

@@ -78,6 +78,12 @@ async fn serve(mut loaded: Loaded, config: ConfigArgs, sockets: PathBuf) -> CliR
     let mut terminate = signal(SignalKind::terminate()).map_err(|e| format!("error: {e}"))?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| format!("error: {e}"))?;
     let mut hangup = signal(SignalKind::hangup()).map_err(|e| format!("error: {e}"))?;
+    // Whatever a program leaves behind stays below the daemon: it is reaped here, and a
+    // connection from it to an agent's socket is recognized and refused.
+    crate::children::become_subreaper()
+        .map_err(|e| format!("error: cannot become the reaper of the programs' children: {e}"))?;
+    let reaper_stop = CancellationToken::new();
+    tokio::spawn(crate::children::reaper(reaper_stop.clone()));
     std::fs::create_dir_all(&sockets)
         .and_then(|()| std::fs::set_permissions(&sockets, std::fs::Permissions::from_mode(0o700)))
         .map_err(|e| {
@@ -162,6 +168,7 @@ async fn serve(mut loaded: Loaded, config: ConfigArgs, sockets: PathBuf) -> CliR
         listening.stop();
     }
     ssh_agents.stop_all();
+    reaper_stop.cancel();
     Ok(ExitCode::SUCCESS)
 }
 

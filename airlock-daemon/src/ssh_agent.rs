@@ -325,11 +325,12 @@ impl SshAgent {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         detach(&mut command);
-        let child = command.spawn().map_err(|source| SshAgentError::Spawn {
-            agent: name.to_owned(),
-            program: tools.agent.clone(),
-            source,
-        })?;
+        let child =
+            crate::children::spawn_std(&mut command).map_err(|source| SshAgentError::Spawn {
+                agent: name.to_owned(),
+                program: tools.agent.clone(),
+                source,
+            })?;
         let agent = Self {
             socket,
             keys: keys.to_vec(),
@@ -420,8 +421,7 @@ impl SshAgent {
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         detach(&mut command);
-        let mut child = command
-            .spawn()
+        let mut child = crate::children::spawn_std(&mut command)
             .map_err(|e| fail(format!("cannot start `{}`: {e}", ssh_add.display())))?;
         let started = Instant::now();
         let status = loop {

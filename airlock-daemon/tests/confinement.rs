@@ -63,7 +63,9 @@ fn host(confinement: &str, access: &str) -> Host {
     let secret = marker();
     write(
         &root.join("config/config.toml"),
-        &format!("[commands]\nenable = [\"git\", \"cat\", \"sh\", \"bash\"]\n{confinement}"),
+        &format!(
+            "[commands]\nenable = [\"git\", \"cat\", \"sh\", \"bash\", \"perl\"]\n{confinement}"
+        ),
     );
     let ws = root.join("a1/ws");
     let other_ws = root.join("b1/ws");
@@ -84,7 +86,7 @@ fn host(confinement: &str, access: &str) -> Host {
                 workspace.display()
             ),
         );
-        for module in ["cat", "sh", "bash"] {
+        for module in ["cat", "sh", "bash", "perl"] {
             write(
                 &root.join(agent).join(format!("commands/{module}.toml")),
                 &format!("[command]\nbin = \"{module}\"\n"),
@@ -100,7 +102,7 @@ fn host(confinement: &str, access: &str) -> Host {
     std::thread::spawn(move || for _ in out.lines() {});
     let bin = root.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    for name in ["git", "cat", "sh", "bash"] {
+    for name in ["git", "cat", "sh", "bash", "perl"] {
         std::os::unix::fs::symlink(shim_binary(), bin.join(name)).unwrap();
     }
     Host {
@@ -530,5 +532,60 @@ fn control_without_confinement_the_swap_reaches_outside() {
     assert!(
         leaked > 0 || written,
         "unconfined, the swapped symlink should reach outside at least once"
+    );
+}
+
+/// A perl one-liner that connects to the unix socket `$ARGV[0]`, asks it to run
+/// `echo pwned` in `$ARGV[1]`, and prints what comes back.
+const ASK_ANOTHER_AGENT: &str = r#"use IO::Socket::UNIX; my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!\n"; print $s qq({"jsonrpc":"2.0","id":7,"method":"exec","params":{"command":"sh","args":["-c","echo pwned"],"cwd":"$ARGV[1]"}}\n); while (<$s>) { print }"#;
+
+#[test]
+fn a_program_cannot_use_another_agents_socket_even_detached() {
+    let h = host("", "");
+    let other_socket = h.root.join("sockets/b1.sock").display().to_string();
+    let other_ws = h.other_ws.display().to_string();
+    // Control: a process that is not one of the daemon's programs gets b1's command run.
+    let control = Command::new("perl")
+        .args(["-e", ASK_ANOTHER_AGENT, &other_socket, &other_ws])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&control.stdout).contains("pwned"),
+        "control: {}",
+        text(&control)
+    );
+    // a1's program asks b1's socket directly: refused.
+    let direct = h.run("perl", &["-e", ASK_ANOTHER_AGENT, &other_socket, &other_ws]);
+    let said = String::from_utf8_lossy(&direct.stdout).into_owned();
+    assert!(!said.contains("pwned"), "{}", text(&direct));
+    assert!(
+        said.contains("may not use an agent's socket"),
+        "{}",
+        text(&direct)
+    );
+    // Detached from the run (its own session, its parent gone): still refused, since
+    // the daemon is the subreaper of whatever its programs leave behind.
+    let script = format!(
+        "setsid -f perl -e '{}' '{other_socket}' '{other_ws}' > detached.txt 2>&1",
+        ASK_ANOTHER_AGENT.replace('\'', "'\\''")
+    );
+    let output = h.run("sh", &["-c", &script]);
+    assert!(output.status.success(), "{}", text(&output));
+    let reply = h.ws.join("detached.txt");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let said = loop {
+        let said = std::fs::read_to_string(&reply).unwrap_or_default();
+        if said.contains("jsonrpc") || std::time::Instant::now() > deadline {
+            break said;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(!said.contains("pwned"), "{said}");
+    assert!(said.contains("may not use an agent's socket"), "{said}");
+    // And the refusals are in the audit log.
+    let log = std::fs::read_to_string(h.root.join("config/audit.log")).unwrap();
+    assert!(
+        log.matches("\"rule\":\"airlock.peer\"").count() >= 2,
+        "{log}"
     );
 }

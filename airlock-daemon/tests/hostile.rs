@@ -206,3 +206,49 @@ fn sigterm_stops_the_daemon_while_a_client_is_stopped_mid_output() {
     let _ = Command::new("kill").args(["-KILL", &pid]).status();
     let _ = client.wait();
 }
+
+/// The daemon's children: `(stat line, is a zombie)`.
+fn children_of(pid: u32) -> Vec<(String, bool)> {
+    let mut zombies = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+    {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for child in children.split_whitespace() {
+            let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+            let state = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next());
+            zombies.push((stat.clone(), state == Some("Z")));
+        }
+    }
+    zombies
+}
+
+#[test]
+fn what_a_run_leaves_behind_is_reaped() {
+    let h = host(60);
+    let (output, _) = h.run(
+        "for i in 1 2 3 4 5; do setsid -f sleep 3 >/dev/null 2>&1; done; echo left",
+        0,
+        Duration::from_secs(20),
+    );
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    // The run is over and its sleepers are orphans: they are the daemon's children now
+    // (it is their subreaper), not init's.
+    let adopted = children_of(h.daemon.id());
+    let sleepers = adopted
+        .iter()
+        .filter(|(stat, _)| stat.contains("(sleep)"))
+        .count();
+    assert_eq!(sleepers, 5, "{adopted:?}");
+    // They end; the daemon reaps them.
+    std::thread::sleep(Duration::from_millis(5000));
+    let left = children_of(h.daemon.id());
+    assert!(
+        left.iter()
+            .all(|(stat, zombie)| !zombie && !stat.contains("(sleep)")),
+        "unreaped: {left:?}"
+    );
+}

@@ -1,0 +1,191 @@
+//! The daemon's children, and what they leave behind.
+//!
+//! The daemon is a child subreaper: a process that a program it ran leaves behind
+//! (`setsid -f`, a double fork) is reparented to the daemon instead of init, so every
+//! descendant of every run stays below the daemon in the process tree. That is what
+//! lets [`descends_from_daemon`] tell whether a connection to an agent's socket comes
+//! from a program the daemon runs (which must never use an agent's socket: it would be
+//! one agent reaching into another's scope) however it tried to detach.
+//!
+//! Orphans become the daemon's children, so the daemon reaps them ([`reap_orphans`]).
+//! The children it starts itself are waited for by whoever started them; they are
+//! registered at spawn ([`spawn`], [`spawn_std`]) so the reaper leaves them alone.
+
+use std::collections::BTreeSet;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rustix::process::{Pid, WaitOptions};
+use tokio_util::sync::CancellationToken;
+
+/// The pids of the children the daemon started itself (their owners wait for them).
+static STARTED: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+
+fn started() -> MutexGuard<'static, BTreeSet<i32>> {
+    match STARTED.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// Makes the daemon the reaper of whatever its programs leave behind.
+pub fn become_subreaper() -> std::io::Result<()> {
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid()))?;
+    Ok(())
+}
+
+/// Spawns `command` and registers the child before the reaper can look at it.
+pub fn spawn(command: &mut tokio::process::Command) -> std::io::Result<tokio::process::Child> {
+    let mut registry = started();
+    let child = command.spawn()?;
+    if let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) {
+        registry.insert(pid);
+    }
+    Ok(child)
+}
+
+/// [`spawn`] for a `std` command (waited for by a thread of its own).
+pub fn spawn_std(command: &mut std::process::Command) -> std::io::Result<std::process::Child> {
+    let mut registry = started();
+    let child = command.spawn()?;
+    if let Ok(pid) = i32::try_from(child.id()) {
+        registry.insert(pid);
+    }
+    Ok(child)
+}
+
+/// The daemon's current children (of all its threads).
+fn children() -> BTreeSet<i32> {
+    let mut out = BTreeSet::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+            out.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<i32>().ok()),
+            );
+        }
+    }
+    out
+}
+
+/// Reaps the children nobody registered (orphans of runs) that have ended, and
+/// forgets registered children that are gone. Returns how many it reaped.
+pub fn reap_orphans() -> usize {
+    let mut registry = started();
+    let children = children();
+    registry.retain(|pid| children.contains(pid));
+    let mut reaped = 0;
+    for pid in children.iter().filter(|pid| !registry.contains(pid)) {
+        let Some(pid) = Pid::from_raw(*pid) else {
+            continue;
+        };
+        if let Ok(Some(_)) = rustix::process::waitpid(Some(pid), WaitOptions::NOHANG) {
+            reaped += 1;
+        }
+    }
+    reaped
+}
+
+/// Reaps orphans whenever a child ends (and every second, for a signal that merged
+/// with another), until `stop`.
+pub async fn reaper(stop: CancellationToken) {
+    let mut sigchld = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child()).ok();
+    loop {
+        let signalled = async {
+            match sigchld.as_mut() {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = signalled => {}
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            () = stop.cancelled() => return,
+        }
+        reap_orphans();
+    }
+}
+
+/// Why a peer's ancestry cannot be told.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the process tree above pid {pid}: {source}")]
+pub struct AncestryError {
+    /// The process whose parent could not be read.
+    pub pid: i32,
+    /// The error.
+    pub source: std::io::Error,
+}
+
+/// Whether process `pid` is a descendant of the daemon (a program it runs, or anything
+/// that program started, detached or not: the daemon is their subreaper).
+pub fn descends_from_daemon(pid: i32) -> Result<bool, AncestryError> {
+    let daemon = rustix::process::getpid().as_raw_nonzero().get();
+    let mut current = pid;
+    // A process tree is not deeper than this in practice; a longer chain is a loop
+    // read across a pid reuse: refuse to guess.
+    for _ in 0..4096 {
+        if current == daemon {
+            return Ok(true);
+        }
+        if current <= 1 {
+            return Ok(false);
+        }
+        current = parent_of(current).map_err(|source| AncestryError {
+            pid: current,
+            source,
+        })?;
+    }
+    Err(AncestryError {
+        pid,
+        source: std::io::Error::other("the process tree is too deep"),
+    })
+}
+
+/// The parent pid of `pid`, from `/proc/PID/stat` (the field after the command name,
+/// which may itself hold spaces and parentheses: read from the last `)`).
+fn parent_of(pid: i32) -> std::io::Result<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .ok_or_else(|| std::io::Error::other("malformed stat"))?;
+    let mut fields = rest.split_whitespace();
+    let _state = fields.next();
+    fields
+        .next()
+        .and_then(|ppid| ppid.parse().ok())
+        .ok_or_else(|| std::io::Error::other("malformed stat"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn knows_its_descendants_and_not_its_ancestors() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let pid = i32::try_from(child.id()).unwrap();
+        assert!(descends_from_daemon(pid).unwrap());
+        let parent = rustix::process::getppid().unwrap().as_raw_nonzero().get();
+        assert!(!descends_from_daemon(parent).unwrap());
+        assert!(!descends_from_daemon(1).unwrap());
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(descends_from_daemon(i32::MAX).is_err(), "no such process");
+    }
+
+    #[test]
+    fn parses_stat_lines_with_odd_command_names() {
+        let me = rustix::process::getpid().as_raw_nonzero().get();
+        let parent = rustix::process::getppid().unwrap().as_raw_nonzero().get();
+        assert_eq!(parent_of(me).unwrap(), parent);
+    }
+}
