@@ -31,6 +31,10 @@ pub struct ConfinementConfig {
     /// Extra host paths every program may read and execute, beyond the built-in
     /// system list (e.g. `/opt/tools`). Absolute.
     pub system: Vec<PathBuf>,
+    /// Where each run's private directory (`TMPDIR`, `HOME`) is made; `None`: the
+    /// daemon's `XDG_RUNTIME_DIR` when it has one, else the system's temporary
+    /// directory. Absolute.
+    pub scratch: Option<PathBuf>,
 }
 
 /// `mode` in `[confinement]`.
@@ -105,6 +109,8 @@ struct RawConfinement {
     mode: ConfinementMode,
     #[serde(default)]
     system: Vec<Spanned<PathBuf>>,
+    #[serde(default)]
+    scratch: Option<Spanned<PathBuf>>,
 }
 
 #[derive(Deserialize)]
@@ -204,6 +210,26 @@ impl DaemonConfig {
             Some(mb) => mb.get_ref().saturating_mul(1 << 20),
             None => 64 << 20,
         };
+        let absolute_clean = |path: &Spanned<PathBuf>| {
+            path.get_ref().is_absolute()
+                && path.get_ref().components().all(|c| {
+                    matches!(
+                        c,
+                        std::path::Component::RootDir | std::path::Component::Normal(_)
+                    )
+                })
+        };
+        if let Some(scratch) = &raw.confinement.scratch {
+            if !absolute_clean(scratch) {
+                return Err(error(
+                    scratch.span(),
+                    format!(
+                        "`{}` must be an absolute path without `.` or `..`",
+                        scratch.get_ref().display()
+                    ),
+                ));
+            }
+        }
         let mut system = Vec::new();
         for path in raw.confinement.system {
             let clean = path.get_ref().is_absolute()
@@ -229,6 +255,7 @@ impl DaemonConfig {
             confinement: ConfinementConfig {
                 mode: raw.confinement.mode,
                 system,
+                scratch: raw.confinement.scratch.map(Spanned::into_inner),
             },
             log: LogConfig {
                 path: raw.log.path,
@@ -265,9 +292,10 @@ mod tests {
     fn reads_confinement() {
         let c = DaemonConfig::parse(
             "c",
-            "[commands]\nenable = [\"git\"]\n[confinement]\nmode = \"none\"\nsystem = [\"/opt/tools\"]\n",
+            "[commands]\nenable = [\"git\"]\n[confinement]\nmode = \"none\"\nsystem = [\"/opt/tools\"]\nscratch = \"/dev/shm\"\n",
         )
         .unwrap();
+        assert_eq!(c.confinement.scratch, Some(PathBuf::from("/dev/shm")));
         assert_eq!(c.confinement.mode, ConfinementMode::None);
         assert_eq!(c.confinement.system, [PathBuf::from("/opt/tools")]);
         let e = DaemonConfig::parse(

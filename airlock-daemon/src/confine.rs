@@ -27,6 +27,8 @@
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use airlock_core::{ConfinementConfig, ConfinementMode};
 use landlock::{
@@ -166,13 +168,32 @@ pub enum ConfineError {
 }
 
 /// How the daemon confines programs: decided once from the configuration and the kernel.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Confiner {
     /// The Landlock ABI in use, or `None` when confinement is off.
     abi: Option<i32>,
     /// Extra read-execute paths from the configuration.
     extra_system: Vec<PathBuf>,
+    /// The system paths, opened: every run's ruleset starts from these instead of
+    /// opening some fifty paths again. Reopened when older than [`SYSTEM_FRESH`], so a
+    /// system file replaced by a rename (`resolv.conf`) is granted again soon.
+    system: Arc<Mutex<Option<OpenedSystem>>>,
+    /// Where runs' private directories are made.
+    scratch: PathBuf,
 }
+
+/// The system paths as opened at one time.
+type OpenedSystem = (Instant, Arc<Vec<SystemRule>>);
+
+/// An opened system path and the access it gets.
+#[derive(Debug)]
+struct SystemRule {
+    fd: PathFd,
+    access: BitFlags<AccessFs>,
+}
+
+/// How long the opened system paths are reused.
+const SYSTEM_FRESH: Duration = Duration::from_secs(5);
 
 impl Confiner {
     /// The confiner for `config` on this kernel. Fails when the configuration asks for
@@ -186,8 +207,8 @@ impl Confiner {
     fn for_kernel(config: &ConfinementConfig, kernel: i32) -> Result<Self, ConfineError> {
         match config.mode {
             ConfinementMode::None => Ok(Self {
-                abi: None,
-                extra_system: Vec::new(),
+                scratch: scratch_base(config),
+                ..Self::off()
             }),
             ConfinementMode::Landlock => {
                 if kernel < 1 {
@@ -196,6 +217,8 @@ impl Confiner {
                 Ok(Self {
                     abi: Some(kernel.min(NEWEST_ABI)),
                     extra_system: config.system.clone(),
+                    system: Arc::default(),
+                    scratch: scratch_base(config),
                 })
             }
         }
@@ -206,7 +229,51 @@ impl Confiner {
         Self {
             abi: None,
             extra_system: Vec::new(),
+            system: Arc::default(),
+            scratch: std::env::temp_dir(),
         }
+    }
+
+    /// Where each run's private directory is made.
+    pub fn scratch_base(&self) -> &Path {
+        &self.scratch
+    }
+
+    /// The system paths, opened (reused while fresh).
+    fn system_rules(&self, abi: ABI) -> Result<Arc<Vec<SystemRule>>, ConfineError> {
+        let mut cached = match self.system.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some((opened, rules)) = cached.as_ref() {
+            if opened.elapsed() < SYSTEM_FRESH {
+                return Ok(Arc::clone(rules));
+            }
+        }
+        let read: BitFlags<AccessFs> = AccessFs::ReadFile | AccessFs::ReadDir;
+        let exec = read | AccessFs::Execute;
+        let file_rw = AccessFs::from_file(abi) & !AccessFs::Execute;
+        let system = SYSTEM_EXEC
+            .iter()
+            .map(|p| (Path::new(*p), exec, true))
+            .chain(SYSTEM_READ.iter().map(|p| (Path::new(*p), read, true)))
+            .chain(
+                DEVICES_RW
+                    .iter()
+                    .map(|p| (Path::new(*p), file_rw | read, true)),
+            )
+            .chain(self.extra_system.iter().map(|p| (p.as_path(), exec, false)));
+        let mut rules = Vec::new();
+        for (path, access, optional) in system {
+            // The host may not have every system path: skip what is not there.
+            if let Some(fd) = open_path(path, optional)? {
+                let access = narrow(&fd, access, abi);
+                rules.push(SystemRule { fd, access });
+            }
+        }
+        let rules = Arc::new(rules);
+        *cached = Some((Instant::now(), Arc::clone(&rules)));
+        Ok(rules)
     }
 
     /// The Landlock ABI in use, `None` when confinement is off.
@@ -255,7 +322,6 @@ impl Confiner {
         let read: BitFlags<AccessFs> = AccessFs::ReadFile | AccessFs::ReadDir;
         let exec = read | AccessFs::Execute;
         let all = AccessFs::from_all(abi);
-        let file_rw = AccessFs::from_file(abi) & !AccessFs::Execute;
 
         let mut ruleset = Ruleset::default()
             .set_compatibility(CompatLevel::HardRequirement)
@@ -279,27 +345,19 @@ impl Confiner {
             all & !AccessFs::Execute
         };
 
-        let system = SYSTEM_EXEC
-            .iter()
-            .map(|p| (Path::new(p), exec))
-            .chain(SYSTEM_READ.iter().map(|p| (Path::new(p), read)))
-            .chain(DEVICES_RW.iter().map(|p| (Path::new(p), file_rw | read)));
-        for (path, access) in system {
-            // The host may not have every system path: skip what is not there.
-            if let Some(fd) = open_path(path, true)? {
-                created = created.add_rule(rule(fd, access, abi)?)?;
-            }
+        for rule in self.system_rules(abi)?.iter() {
+            created = created.add_rule(PathBeneath::new(rule.fd.as_fd(), rule.access))?;
         }
-        let granted = self
-            .extra_system
+        let granted = grants
+            .exec
             .iter()
             .map(|p| (p, exec))
-            .chain(grants.exec.iter().map(|p| (p, exec)))
             .chain(grants.read.iter().map(|p| (p, read)))
             .chain(grants.read_write.iter().map(|p| (p, writable)));
         for (path, access) in granted {
             if let Some(fd) = open_path(path, false)? {
-                created = created.add_rule(rule(fd, access, abi)?)?;
+                let access = narrow(&fd, access, abi);
+                created = created.add_rule(PathBeneath::new(fd, access))?;
             }
         }
         for port in grants.connect.iter().flatten() {
@@ -310,6 +368,19 @@ impl Confiner {
         }
         Ok(created.into())
     }
+}
+
+/// Where runs' private directories go: the configured place, else the daemon's
+/// `XDG_RUNTIME_DIR` (a per-user tmpfs under systemd: creating and removing a run's
+/// directory there costs a tenth of what it does on a disk), else the system's
+/// temporary directory.
+fn scratch_base(config: &ConfinementConfig) -> PathBuf {
+    config.scratch.clone().unwrap_or_else(|| {
+        std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute() && p.is_dir())
+            .unwrap_or_else(std::env::temp_dir)
+    })
 }
 
 /// Opens `path` for a rule; a missing path is `None` when `optional`, else an error.
@@ -324,24 +395,19 @@ fn open_path(path: &Path, optional: bool) -> Result<Option<PathFd>, ConfineError
     }
 }
 
-/// A rule granting `access` beneath `fd`, narrowed to what applies to a file when it
-/// is not a directory (the kernel refuses directory rights on files).
-fn rule(
-    fd: PathFd,
-    access: BitFlags<AccessFs>,
-    abi: ABI,
-) -> Result<PathBeneath<PathFd>, ConfineError> {
+/// `access` narrowed to what applies to a file when `fd` is not a directory (the
+/// kernel refuses directory rights on files).
+fn narrow(fd: &PathFd, access: BitFlags<AccessFs>, abi: ABI) -> BitFlags<AccessFs> {
     let is_dir = rustix::fs::fstat(fd.as_fd())
         .map(|st| {
             rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory
         })
         .unwrap_or(false);
-    let access = if is_dir {
+    if is_dir {
         access
     } else {
         access & AccessFs::from_file(abi)
-    };
-    Ok(PathBeneath::new(fd, access))
+    }
 }
 
 /// The Landlock ABI the running kernel offers (0 or less: none).
@@ -410,6 +476,7 @@ mod tests {
         ConfinementConfig {
             mode,
             system: Vec::new(),
+            scratch: None,
         }
     }
 

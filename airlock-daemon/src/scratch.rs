@@ -28,14 +28,14 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    /// Creates the run's directory (mode 0700, an unguessable name in the system's
-    /// temporary directory) with `home/` holding `links` and an empty `tmp/`.
-    pub fn create(links: &[HomeLink]) -> io::Result<Self> {
+    /// Creates the run's directory (mode 0700, an unguessable name in `base`) with
+    /// `home/` holding `links` and an empty `tmp/`.
+    pub fn create_in(base: &Path, links: &[HomeLink]) -> io::Result<Self> {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::Builder::new()
             .prefix("airlock-run-")
             .permissions(std::fs::Permissions::from_mode(0o700))
-            .tempdir()?;
+            .tempdir_in(base)?;
         let scratch = Self { dir };
         std::fs::create_dir(scratch.home())?;
         std::fs::create_dir(scratch.tmp())?;
@@ -83,7 +83,7 @@ mod tests {
                 target: real.path().join("config"),
             },
         ];
-        let scratch = Scratch::create(&links).unwrap();
+        let scratch = Scratch::create_in(&std::env::temp_dir(), &links).unwrap();
         let root = scratch.root().to_owned();
         assert_eq!(
             std::fs::read_to_string(scratch.home().join(".kube/config")).unwrap(),
