@@ -537,7 +537,7 @@ fn control_without_confinement_the_swap_reaches_outside() {
 
 /// A perl one-liner that connects to the unix socket `$ARGV[0]`, asks it to run
 /// `echo pwned` in `$ARGV[1]`, and prints what comes back.
-const ASK_ANOTHER_AGENT: &str = r#"use IO::Socket::UNIX; my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!\n"; print $s qq({"jsonrpc":"2.0","id":7,"method":"exec","params":{"command":"sh","args":["-c","echo pwned"],"cwd":"$ARGV[1]"}}\n); while (<$s>) { print }"#;
+const ASK_ANOTHER_AGENT: &str = r#"use IO::Socket::UNIX; $| = 1; print "asking\n"; my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!\n"; print $s qq({"jsonrpc":"2.0","id":7,"method":"exec","params":{"command":"sh","args":["-c","echo pwned"],"cwd":"$ARGV[1]"}}\n); while (<$s>) { print }"#;
 
 #[test]
 fn a_program_cannot_use_another_agents_socket_even_detached() {
@@ -566,7 +566,9 @@ fn a_program_cannot_use_another_agents_socket_even_detached() {
     // Detached from the run (its own session, its parent gone): still refused, since
     // the daemon is the subreaper of whatever its programs leave behind.
     let script = format!(
-        "setsid -f perl -e '{}' '{other_socket}' '{other_ws}' > detached.txt 2>&1",
+        // (The run waits a moment: until the detached child has called setsid, it is
+        // still in the run's process group, which is killed when the run ends.)
+        "setsid -f perl -e '{}' '{other_socket}' '{other_ws}' > detached.txt 2>&1; sleep 1",
         ASK_ANOTHER_AGENT.replace('\'', "'\\''")
     );
     let output = h.run("sh", &["-c", &script]);

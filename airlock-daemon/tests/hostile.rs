@@ -230,7 +230,7 @@ fn children_of(pid: u32) -> Vec<(String, bool)> {
 fn what_a_run_leaves_behind_is_reaped() {
     let h = host(60);
     let (output, _) = h.run(
-        "for i in 1 2 3 4 5; do setsid -f sleep 3 >/dev/null 2>&1; done; echo left",
+        "for i in 1 2 3 4 5; do setsid -f sleep 3 >/dev/null 2>&1; done; sleep 0.5; echo left",
         0,
         Duration::from_secs(20),
     );
