@@ -28,6 +28,9 @@ pub enum AuditDecision {
     CheckAllow,
     /// Only checked, denied.
     CheckDeny,
+    /// A run is starting (written before the program starts; its end is the `allow`
+    /// record, or `error`).
+    Start,
     /// The request was malformed or failed inside the daemon.
     Error,
 }
@@ -54,6 +57,9 @@ pub struct AuditRecord {
     /// The engine's reading of what ran (subcommand path, options, operands, host
     /// paths), for runs; the first of its plausible readings.
     pub reading: Option<serde_json::Value>,
+    /// When the record was shortened to fit: the argv's original length in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<usize>,
     /// What happened.
     pub decision: AuditDecision,
     /// The rule (or engine id) that decided.
@@ -103,6 +109,7 @@ mod tests {
             host_cwd: Some("/srv/a1/ws".into()),
             confinement: Some("landlock-v7".into()),
             reading: None,
+            truncated: None,
             decision: AuditDecision::Allow,
             rule: None,
             reason: None,

@@ -189,6 +189,7 @@ async fn refuse_peer(
         host_cwd: None,
         confinement: None,
         reading: None,
+        truncated: None,
         decision: AuditDecision::Deny,
         rule: Some("airlock.peer".to_owned()),
         reason: Some(why.to_owned()),
@@ -286,6 +287,7 @@ impl Session {
             host_cwd: None,
             confinement: None,
             reading: None,
+            truncated: None,
             decision: AuditDecision::Error,
             rule: None,
             reason: None,
@@ -401,6 +403,19 @@ impl Session {
                 }
             },
         };
+
+        // The start of the run is on record before the program starts, or it does not.
+        let mut start = record.clone();
+        start.decision = AuditDecision::Start;
+        if let Err(e) = self.context.shared.audit.write(&start) {
+            let message = format!("the audit log cannot be written, so nothing runs: {e}");
+            eprintln!("airlock-daemon: agent {}: {message}", self.context.agent);
+            let _ = self
+                .writer
+                .send(&error(Some(id), ErrorCode::Internal, &message))
+                .await;
+            return;
+        }
 
         let (input_tx, input_rx) = mpsc::channel::<Input>(16);
         let (output_tx, output_rx) = mpsc::channel::<(Stream, Vec<u8>)>(16);

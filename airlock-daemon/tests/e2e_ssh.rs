@@ -465,8 +465,19 @@ fn an_agent_in_a_sandbox_uses_git_over_ssh_without_the_key() {
         "control: the planted fsmonitor did not fire"
     );
 
-    // One audit record per request, with the decision and the rule.
-    let records = audit(&root);
+    // One audit record per request, with the decision and the rule; each run's start is
+    // on record before it ran.
+    let all = audit(&root);
+    let starts = all.iter().filter(|r| r["decision"] == "start").count();
+    let records: Vec<serde_json::Value> = all
+        .into_iter()
+        .filter(|r| r["decision"] != "start")
+        .collect();
+    assert_eq!(
+        starts,
+        records.iter().filter(|r| r["decision"] == "allow").count(),
+        "a start record for every run"
+    );
     let summary: Vec<(String, String, Option<String>)> = records
         .iter()
         .map(|r| {

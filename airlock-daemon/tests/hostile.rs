@@ -18,6 +18,7 @@ use support::{shim_binary, start_daemon, write};
 
 struct Host {
     _dir: tempfile::TempDir,
+    root: PathBuf,
     daemon: Child,
     socket: PathBuf,
     sh: PathBuf,
@@ -59,6 +60,7 @@ fn host(timeout_secs: u64) -> Host {
     std::os::unix::fs::symlink(shim_binary(), &sh).unwrap();
     Host {
         socket: root.join("sockets/a1.sock"),
+        root: root.clone(),
         _dir: dir,
         daemon,
         sh,
@@ -251,4 +253,32 @@ fn what_a_run_leaves_behind_is_reaped() {
             .all(|(stat, zombie)| !zombie && !stat.contains("(sleep)")),
         "unreaped: {left:?}"
     );
+}
+
+#[test]
+fn nothing_runs_while_the_audit_log_cannot_be_written() {
+    let h = host(60);
+    let log = h.root.join("config/audit.log");
+    let marker = h.ws.join("ran");
+    // The log is deleted and a directory takes its place: it cannot be reopened.
+    std::fs::remove_file(&log).unwrap();
+    std::fs::create_dir(&log).unwrap();
+    let (output, _) = h.run("touch ran", 0, Duration::from_secs(20));
+    assert_ne!(output.status.code(), Some(0), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("audit log cannot be written"),
+        "{output:?}"
+    );
+    assert!(!marker.exists(), "a command ran without its record");
+    // The log comes back: runs resume, each with its start and end on record.
+    std::fs::remove_dir(&log).unwrap();
+    let (output, _) = h.run("touch ran", 0, Duration::from_secs(20));
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(marker.exists());
+    let records = std::fs::read_to_string(&log).unwrap();
+    let decisions: Vec<String> = records
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["decision"].to_string())
+        .collect();
+    assert_eq!(decisions, ["\"start\"", "\"allow\""], "{records}");
 }
