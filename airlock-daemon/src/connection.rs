@@ -145,6 +145,9 @@ pub async fn serve(stream: UnixStream, context: Context) {
     }
 }
 
+/// Stdin travels to the program in pieces of at most this many bytes.
+const PIECE: usize = airlock_rpc::RAW_PIECE;
+
 /// How long a write to the client may still take once the daemon kills on shutdown.
 const LAST_WRITE: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -417,8 +420,9 @@ impl Session {
             return;
         }
 
-        let (input_tx, input_rx) = mpsc::channel::<Input>(16);
-        let (output_tx, output_rx) = mpsc::channel::<(Stream, Vec<u8>)>(16);
+        // Short queues: what one connection holds is bounded by them (see PIECE).
+        let (input_tx, input_rx) = mpsc::channel::<Input>(2);
+        let (output_tx, output_rx) = mpsc::channel::<(Stream, Vec<u8>)>(4);
         let cancel = CancellationToken::new();
         let forward_stdin = prepared.stdin;
         let git_pin = prepared.git_pin;
@@ -441,9 +445,9 @@ impl Session {
         let mut output_open = true;
         // Input waiting for room towards the executor: held, never awaited inside an arm,
         // so output keeps flowing (and shutdown is seen) while the program is not reading.
-        let mut pending: Option<Input> = None;
+        let mut pending: std::collections::VecDeque<Input> = std::collections::VecDeque::new();
         while output_open {
-            let room_tx = if pending.is_some() {
+            let room_tx = if !pending.is_empty() {
                 Some(input_tx.clone())
             } else {
                 None
@@ -476,23 +480,31 @@ impl Session {
                     None => output_open = false,
                 },
                 permit = room => {
-                    if let (Some(permit), Some(input)) = (permit, pending.take()) {
+                    if let (Some(permit), Some(input)) = (permit, pending.pop_front()) {
                         permit.send(input);
                     }
                 }
-                message = reader.next_message(), if client_open && pending.is_none() => {
-                    pending = match message {
-                        Ok(Some(ClientMessage::Stdin(data))) if forward_stdin => Some(Input::Data(data)),
-                        Ok(Some(ClientMessage::StdinEof)) if forward_stdin => Some(Input::Eof),
-                        Ok(Some(ClientMessage::Signal(signal))) => Some(Input::Signal(signal)),
-                        Ok(Some(_)) | Err(ReadError::Decode(_)) => None,
+                message = reader.next_message(), if client_open && pending.is_empty() => {
+                    match message {
+                        Ok(Some(ClientMessage::Stdin(data))) if forward_stdin => {
+                            // In pieces: the queues hold pieces, not whole lines.
+                            pending.extend(
+                                data.chunks(PIECE).map(|piece| Input::Data(piece.to_vec())),
+                            );
+                        }
+                        Ok(Some(ClientMessage::StdinEof)) if forward_stdin => {
+                            pending.push_back(Input::Eof);
+                        }
+                        Ok(Some(ClientMessage::Signal(signal))) => {
+                            pending.push_back(Input::Signal(signal));
+                        }
+                        Ok(Some(_)) | Err(ReadError::Decode(_)) => {}
                         Ok(None) | Err(_) => {
                             // The connection ended: the client went away.
                             client_open = false;
                             cancel.cancel();
-                            None
                         }
-                    };
+                    }
                 }
                 () = kill.cancelled(), if !cancel.is_cancelled() => cancel.cancel(),
             }

@@ -162,7 +162,7 @@ pub async fn run(
         )));
     }
     drop(output);
-    let (stdin_tx, stdin_rx) = mpsc::channel::<Vec<u8>>(16);
+    let (stdin_tx, stdin_rx) = mpsc::channel::<Vec<u8>>(2);
     let bytes_in = Arc::new(AtomicU64::new(0));
     let writer = child
         .stdin

@@ -19,6 +19,9 @@ pub enum ReadError {
     Decode(#[from] DecodeError),
 }
 
+/// Raw stdin bytes are handed on in pieces of at most this many bytes.
+pub const RAW_PIECE: usize = 64 * 1024;
+
 /// Reads lines of at most `max` bytes. Cancel-safe: a partly read line is kept for the
 /// next call, so [`LineReader::next_message`] can sit in a `select!`.
 #[derive(Debug)]
@@ -74,17 +77,24 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
     /// `stdin` line with `raw` (at most the line limit) are read into it.
     pub async fn next_message(&mut self) -> Result<Option<ClientMessage>, ReadError> {
         loop {
-            if let Some((len, bytes)) = &mut self.raw {
-                while bytes.len() < *len {
+            if let Some((remaining, bytes)) = &mut self.raw {
+                // Raw bytes come out in pieces of at most RAW_PIECE: a header announcing
+                // a megabyte makes the reader hold a piece, not the megabyte.
+                let want = (*remaining).min(RAW_PIECE);
+                while bytes.len() < want {
                     let buf = self.input.fill_buf().await?;
                     if buf.is_empty() {
                         return Err(FrameError::Truncated.into());
                     }
-                    let take = (*len - bytes.len()).min(buf.len());
+                    let take = (want - bytes.len()).min(buf.len());
                     bytes.extend_from_slice(buf.get(..take).unwrap_or(&[]));
                     self.input.consume(take);
                 }
-                let data = self.raw.take().map(|(_, bytes)| bytes).unwrap_or_default();
+                *remaining -= want;
+                let data = std::mem::take(bytes);
+                if *remaining == 0 {
+                    self.raw = None;
+                }
                 return Ok(Some(ClientMessage::Stdin(data)));
             }
             match self.next_line().await? {
@@ -95,7 +105,10 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
                     (_, Some(len)) if len > self.max => {
                         return Err(FrameError::TooLong(self.max).into());
                     }
-                    (_, Some(len)) => self.raw = Some((len, Vec::with_capacity(len))),
+                    (_, Some(0)) => return Ok(Some(ClientMessage::Stdin(Vec::new()))),
+                    (_, Some(len)) => {
+                        self.raw = Some((len, Vec::with_capacity(len.min(RAW_PIECE))))
+                    }
                 },
             }
         }
@@ -105,6 +118,32 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn raw_stdin_comes_in_bounded_pieces() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let mut raw = Vec::new();
+        ClientMessage::Stdin(data.clone()).write_to(true, &mut raw);
+        ClientMessage::StdinEof.write_to(true, &mut raw);
+        let mut reader = LineReader::new(&raw[..], 1 << 20);
+        let mut got = Vec::new();
+        let mut sizes = Vec::new();
+        loop {
+            match reader.next_message().await.unwrap() {
+                Some(ClientMessage::Stdin(piece)) => {
+                    sizes.push(piece.len());
+                    got.extend(piece);
+                }
+                Some(ClientMessage::StdinEof) => break,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(
+            sizes,
+            [RAW_PIECE, RAW_PIECE, RAW_PIECE, 200_000 - 3 * RAW_PIECE]
+        );
+        assert!(got == data);
+    }
 
     #[tokio::test]
     async fn reads_lines_bounded_and_reports_truncation() {

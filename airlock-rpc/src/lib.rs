@@ -10,7 +10,7 @@ mod message;
 
 pub use client::{Client, ClientError, Event, InputSender};
 #[cfg(feature = "tokio")]
-pub use codec::{LineReader, ReadError};
+pub use codec::{LineReader, RAW_PIECE, ReadError};
 pub use frame::{DEFAULT_MAX_LINE, FrameDecoder, FrameError};
 pub use message::{
     CAP_BINARY, CAP_CHECK, CAP_RAW, CAP_SIGNALS, CAP_STDIN, ClientMessage, CommandParams,
