@@ -303,7 +303,44 @@ fn bad(id: Option<Value>, code: ErrorCode, message: impl Into<String>) -> Decode
     }
 }
 
+/// The most JSON values (array elements and object members, outside strings) a message
+/// may hold: a line of a million empty strings would otherwise cost the reader some
+/// thirty times its size in memory. An argv of thousands of arguments fits.
+pub const MAX_JSON_VALUES: usize = 16 * 1024;
+
+/// How many values a JSON text holds, counted from its commas and openings outside
+/// strings (an upper bound good enough to refuse a flood before parsing it).
+fn json_values(line: &[u8]) -> usize {
+    let mut count = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &byte in line {
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b',' | b'[' | b'{' => count = count.saturating_add(1),
+            _ => {}
+        }
+    }
+    count
+}
+
 fn envelope(line: &[u8]) -> Result<Map<String, Value>, DecodeError> {
+    if json_values(line) > MAX_JSON_VALUES {
+        return Err(bad(
+            None,
+            ErrorCode::Invalid,
+            format!("the message holds more than {MAX_JSON_VALUES} values"),
+        ));
+    }
     match serde_json::from_slice::<Value>(line) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(bad(
@@ -768,6 +805,23 @@ impl ServerMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_flood_of_values_is_refused_before_it_is_parsed() {
+        let args = vec![""; MAX_JSON_VALUES + 1];
+        let line =
+            json!({"jsonrpc":"2.0","id":1,"method":"exec","params":{"command":"x","args":args}})
+                .to_string();
+        let e = ClientMessage::decode(line.as_bytes()).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Invalid);
+        assert!(e.message.contains("more than"), "{}", e.message);
+        // Commas inside strings are text, not values.
+        let text = ",".repeat(100_000);
+        let line = json!({"jsonrpc":"2.0","id":1,"method":"exec","params":{"command":"git","args":["commit","-m",text],"cwd":"/w"}}).to_string();
+        assert!(ClientMessage::decode(line.as_bytes()).is_ok());
+        // `{`, the `,` after the string, `[` and `,`: the string's `,[,` is text.
+        assert_eq!(json_values(br#"{"a":"\",[,","b":[1,2]}"#), 4);
+    }
     use proptest::prelude::*;
 
     #[test]
