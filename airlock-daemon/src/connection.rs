@@ -551,8 +551,32 @@ impl Session {
             Exit::Code(code) => record.exit_code = Some(code),
             Exit::Signal(signal) => record.signal = Some(signal),
         }
-        if finished.timed_out {
-            record.reason = Some("killed: timeout".into());
+        let stopped = if finished.timed_out {
+            Some("timeout")
+        } else if finished.cancelled && self.context.shared.kill.is_cancelled() {
+            Some("shutdown")
+        } else if finished.cancelled {
+            Some("disconnect")
+        } else {
+            None
+        };
+        if let Some(why) = stopped {
+            record.reason = Some(format!("stopped: {why}"));
+            if why != "disconnect" {
+                // Tell the agent why its program ended (it may still be reading).
+                let note = format!(
+                    "airlock: stopped after {} s ({why})\n",
+                    started.elapsed().as_secs()
+                );
+                let _ = tokio::time::timeout(
+                    LAST_WRITE,
+                    self.writer.send(&ServerMessage::Output {
+                        stream: Stream::Stderr,
+                        data: note.into_bytes(),
+                    }),
+                )
+                .await;
+            }
         }
         self.audit(record, started);
         let exit = ServerMessage::Exit {

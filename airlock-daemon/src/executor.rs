@@ -179,6 +179,8 @@ pub async fn run(
     tokio::pin!(deadline);
     let mut timed_out = false;
     let mut cancelled = false;
+    // When a stopped program that has not ended gets SIGKILL.
+    let mut kill_at: Option<tokio::time::Instant> = None;
     let status = loop {
         let room_tx = if pending.is_some() {
             stdin_tx.clone()
@@ -220,11 +222,15 @@ pub async fn run(
             },
             () = &mut deadline, if !timed_out => {
                 timed_out = true;
-                kill_group(group, &mut child);
+                stop_group(group, &mut child, &mut kill_at);
             }
             () = cancel.cancelled(), if !cancelled => {
                 cancelled = true;
+                stop_group(group, &mut child, &mut kill_at);
+            }
+            () = wait_until(kill_at) => {
                 kill_group(group, &mut child);
+                kill_at = None;
             }
         }
     };
@@ -302,6 +308,39 @@ pub(crate) fn process_group(child: &tokio::process::Child) -> Option<Pid> {
         .id()
         .and_then(|id| i32::try_from(id).ok())
         .and_then(Pid::from_raw)
+}
+
+/// How long a program asked to stop (SIGTERM: timeout, client gone, shutdown) has to
+/// end on its own (terraform releasing its state lock) before its group is killed.
+pub const TERM_GRACE: Duration = Duration::from_secs(2);
+
+/// Asks `group` to stop (SIGTERM) and sets when it is killed, unless that is set
+/// already.
+fn stop_group(
+    group: Option<Pid>,
+    child: &mut tokio::process::Child,
+    kill_at: &mut Option<tokio::time::Instant>,
+) {
+    if kill_at.is_some() {
+        return;
+    }
+    match group {
+        Some(group) => {
+            let _ = kill_process_group(group, Signal::TERM);
+        }
+        None => {
+            let _ = child.start_kill();
+        }
+    }
+    *kill_at = Some(tokio::time::Instant::now() + TERM_GRACE);
+}
+
+/// Waits until `at`, or for ever when there is none.
+async fn wait_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Kills `group` (or, without one, the child alone).
@@ -453,7 +492,11 @@ mod tests {
         let script = format!("(sleep 2; echo late > {path}) & sleep 30");
         let (done, _, _) = collect(spec("/bin/sh", &["-c", &script]), vec![], cancel).await;
         assert!(done.cancelled);
-        assert_eq!(done.exit, Exit::Signal(9));
+        assert_eq!(
+            done.exit,
+            Exit::Signal(15),
+            "asked to stop, the shell stopped"
+        );
         // The grandchild was killed with the group: `pgrep` finds nothing in it.
         let alive = std::process::Command::new("/bin/sh")
             .args([
@@ -475,7 +518,34 @@ mod tests {
         s.timeout = Duration::from_millis(100);
         let (done, _, _) = collect(s, vec![], CancellationToken::new()).await;
         assert!(done.timed_out);
+        assert_eq!(done.exit, Exit::Signal(15));
+    }
+
+    #[tokio::test]
+    async fn a_stopped_program_may_clean_up_and_one_that_ignores_it_is_killed() {
+        // Traps TERM, cleans up, exits with its own status.
+        let mut s = spec(
+            "/bin/sh",
+            &["-c", "trap 'echo cleaned up; exit 3' TERM; sleep 30 & wait"],
+        );
+        s.timeout = Duration::from_millis(300);
+        let (done, out, _) = collect(s, vec![], CancellationToken::new()).await;
+        assert!(done.timed_out);
+        assert_eq!(done.exit, Exit::Code(3));
+        assert_eq!(out, b"cleaned up\n");
+        // Ignores TERM: killed once the grace is over.
+        let mut s = spec(
+            "/bin/sh",
+            &["-c", "trap '' TERM; sleep 30 & wait; sleep 30"],
+        );
+        s.timeout = Duration::from_millis(300);
+        let started = std::time::Instant::now();
+        let (done, _, _) = collect(s, vec![], CancellationToken::new()).await;
         assert_eq!(done.exit, Exit::Signal(9));
+        assert!(
+            started.elapsed() >= TERM_GRACE,
+            "killed before the grace was over"
+        );
     }
 
     #[tokio::test]

@@ -627,8 +627,16 @@ fn a_module_timeout_kills_the_program_and_says_so() {
     let mut client = daemon.connect();
     client.hello();
     client.send(json!({"jsonrpc":"2.0","id":1,"method":"exec","params":{"command":"sh","args":["-c","echo $$; exec sleep 60"],"cwd":"/workspace"}}));
-    let (out, _, end) = client.collect();
-    assert_eq!(end["result"]["signal"], 9, "{end}");
+    let (out, err, end) = client.collect();
+    assert_eq!(
+        end["result"]["signal"], 15,
+        "asked to stop, it stopped: {end}"
+    );
+    let told = String::from_utf8_lossy(&err);
+    assert!(
+        told.starts_with("airlock: stopped after ") && told.ends_with(" s (timeout)\n"),
+        "the agent is told why: {told}"
+    );
     let pid = String::from_utf8(out).unwrap().trim().to_owned();
     // Killed and reaped: not even a zombie is left.
     assert!(
@@ -636,8 +644,8 @@ fn a_module_timeout_kills_the_program_and_says_so() {
         "{pid} remains"
     );
     let record = daemon.audit().pop().unwrap();
-    assert_eq!(record["signal"], 9, "{record}");
-    assert_eq!(record["reason"], "killed: timeout", "{record}");
+    assert_eq!(record["signal"], 15, "{record}");
+    assert_eq!(record["reason"], "stopped: timeout", "{record}");
 }
 
 #[test]
@@ -657,8 +665,13 @@ fn sigterm_lets_running_commands_finish_within_the_grace_then_kills_the_rest() {
     let (out, _, end) = short.collect();
     assert_eq!(out, b"done\n", "a command inside the grace period finishes");
     assert_eq!(end["result"]["exit_code"], 0, "{end}");
-    let (_, _, end) = long.collect();
-    assert_eq!(end["result"]["signal"], 9, "the rest is killed: {end}");
+    let (_, err, end) = long.collect();
+    assert_eq!(end["result"]["signal"], 15, "the rest is stopped: {end}");
+    assert!(
+        String::from_utf8_lossy(&err).contains("(shutdown)"),
+        "{}",
+        String::from_utf8_lossy(&err)
+    );
     let status = daemon.child.wait().unwrap();
     assert!(status.success(), "{status}");
     assert!(!daemon.socket.exists());
