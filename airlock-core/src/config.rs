@@ -75,6 +75,8 @@ pub struct Limits {
     pub hook_timeout: Duration,
     /// On shutdown, how long running commands get before they are killed.
     pub shutdown_grace: Duration,
+    /// How long a connection may take to send its next request before `exec`.
+    pub idle_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -86,6 +88,7 @@ impl Default for Limits {
             default_timeout: Duration::from_secs(3600),
             hook_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -136,6 +139,7 @@ struct RawLimits {
     default_timeout_secs: Option<u64>,
     hook_timeout_secs: Option<u64>,
     shutdown_grace_secs: Option<u64>,
+    idle_timeout_secs: Option<u64>,
 }
 
 impl DaemonConfig {
@@ -202,6 +206,11 @@ impl DaemonConfig {
                 .limits
                 .shutdown_grace_secs
                 .map_or(defaults.shutdown_grace, Duration::from_secs),
+            idle_timeout: raw
+                .limits
+                .idle_timeout_secs
+                .filter(|s| *s > 0)
+                .map_or(defaults.idle_timeout, Duration::from_secs),
         };
         let max_size_bytes = match &raw.log.max_size_mb {
             Some(mb) if *mb.get_ref() == 0 => {

@@ -46,6 +46,7 @@ pub async fn serve(stream: UnixStream, context: Context) {
         .get(&context.agent)
         .is_some_and(|agent| peer_allowed(peer, agent.scope.profile().allowed_uids.as_ref()));
     let max_line = loaded.config.limits.max_line_bytes;
+    let idle = loaded.config.limits.idle_timeout;
     drop(loaded);
     let (read, write) = stream.into_split();
     let mut writer = Writer {
@@ -54,6 +55,8 @@ pub async fn serve(stream: UnixStream, context: Context) {
         buffer: Vec::new(),
     };
     let mut reader = LineReader::new(BufReader::with_capacity(64 * 1024, read), max_line);
+    // Raw bytes only once `hello` agreed to them.
+    reader.agree_raw(false);
     if !allowed {
         refuse_peer(&mut reader, &mut writer, &context, peer, NOT_ALLOWED).await;
         return;
@@ -76,8 +79,17 @@ pub async fn serve(stream: UnixStream, context: Context) {
         writer,
     };
     loop {
+        // A connection that does not finish its next request in time is closed: idle
+        // connections cannot hold the agent's connection cap (slowloris).
         let message = tokio::select! {
             message = reader.next_message() => message,
+            () = tokio::time::sleep(idle) => {
+                let _ = session
+                    .writer
+                    .send(&error(None, ErrorCode::Invalid, "no request in time: closing"))
+                    .await;
+                return;
+            }
             () = session.context.shared.shutdown.cancelled() => return,
         };
         let sent = match message {
@@ -86,6 +98,7 @@ pub async fn serve(stream: UnixStream, context: Context) {
                 id, capabilities, ..
             })) => {
                 let has = |cap: &str| capabilities.iter().any(|c| c == cap);
+                reader.agree_raw(has(CAP_RAW));
                 session.writer.encoding = if has(CAP_RAW) {
                     Encoding::Raw
                 } else if has(CAP_BINARY) {
@@ -122,7 +135,14 @@ pub async fn serve(stream: UnixStream, context: Context) {
                 | ClientMessage::Signal(_),
             )) => Ok(()),
             Err(ReadError::Decode(e)) => {
-                session.writer.send(&error(e.id, e.code, &e.message)).await
+                let closes = e.code == ErrorCode::Parse;
+                let sent = session.writer.send(&error(e.id, e.code, &e.message)).await;
+                // A line that is not JSON leaves the stream's framing in doubt: close,
+                // as the protocol says.
+                if closes {
+                    return;
+                }
+                sent
             }
             Err(ReadError::Frame(e)) => {
                 let _ = session

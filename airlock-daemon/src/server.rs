@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, RwLock};
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -37,7 +37,7 @@ pub struct Shared {
     /// Cancelled when the grace period is over: kill what still runs.
     pub kill: CancellationToken,
     /// Caps connections over all agents.
-    pub connections: Arc<Semaphore>,
+    pub connections: Arc<AtomicUsize>,
     /// Serializes runs of non-concurrent commands, by command name.
     pub serial: tokio::sync::Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -108,7 +108,7 @@ async fn serve(mut loaded: Loaded, config: ConfigArgs, sockets: PathBuf) -> CliR
     let mut ssh_agents = SshAgents::default();
     start_ssh_agents(&mut ssh_agents, &mut loaded).map_err(|e| format!("error: {e}"))?;
     let shared = Arc::new(Shared {
-        connections: Arc::new(Semaphore::new(loaded.config.limits.max_connections)),
+        connections: Arc::new(AtomicUsize::new(0)),
         loaded: RwLock::new(Arc::new(loaded)),
         audit,
         shutdown: CancellationToken::new(),
@@ -219,9 +219,7 @@ fn bind_agents(
         let listener = bind(&path)?;
         println!("agent {name}: {}", path.display());
         let stop = CancellationToken::new();
-        let per_agent = Arc::new(Semaphore::new(
-            loaded.config.limits.max_connections_per_agent,
-        ));
+        let per_agent = Arc::new(AtomicUsize::new(0));
         tracker.spawn(accept_loop(
             listener,
             name.clone(),
@@ -258,7 +256,7 @@ async fn accept_loop(
     listener: UnixListener,
     agent: String,
     shared: Arc<Shared>,
-    per_agent: Arc<Semaphore>,
+    per_agent: Arc<AtomicUsize>,
     tracker: TaskTracker,
     stop: CancellationToken,
 ) {
@@ -277,16 +275,18 @@ async fn accept_loop(
                 continue;
             }
         };
+        // The caps in force now (a reload changes them for the next connection).
+        let limits = shared.current().config.limits;
         let permits = (
-            Arc::clone(&shared.connections).try_acquire_owned(),
-            Arc::clone(&per_agent).try_acquire_owned(),
+            Slot::take(&shared.connections, limits.max_connections),
+            Slot::take(&per_agent, limits.max_connections_per_agent),
         );
         let context = Context {
             agent: agent.clone(),
             shared: Arc::clone(&shared),
         };
         match permits {
-            (Ok(global), Ok(local)) => {
+            (Some(global), Some(local)) => {
                 tracker.spawn(async move {
                     connection::serve(stream, context).await;
                     drop((global, local));
@@ -296,6 +296,27 @@ async fn accept_loop(
                 tracker.spawn(connection::refuse_busy(stream, context));
             }
         }
+    }
+}
+
+/// One connection counted against a cap, released when dropped.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    /// A slot of `count` if fewer than `limit` are taken.
+    fn take(count: &Arc<AtomicUsize>, limit: usize) -> Option<Self> {
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot(Arc::clone(count)))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

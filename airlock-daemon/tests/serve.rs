@@ -676,3 +676,64 @@ fn sigterm_lets_running_commands_finish_within_the_grace_then_kills_the_rest() {
     assert!(status.success(), "{status}");
     assert!(!daemon.socket.exists());
 }
+
+/// Reads what is left on a connection until the daemon closes it.
+fn rest_of(client: &mut Client) -> String {
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut client.reader, &mut rest);
+    rest
+}
+
+#[test]
+fn idle_and_malformed_connections_are_closed_and_raw_needs_hello() {
+    let daemon = Daemon::start_with("idle_timeout_secs = 1\n", "");
+    // Half a request, then silence: answered and closed after the idle timeout.
+    let mut slow = daemon.connect();
+    slow.stream.write_all(b"{\"jsonrpc\":\"2.0\",").unwrap();
+    let started = Instant::now();
+    let rest = rest_of(&mut slow);
+    assert!(rest.contains("no request in time"), "{rest}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // A line that is not JSON: -32700, and the connection is closed.
+    let mut bad = daemon.connect();
+    bad.stream.write_all(b"this is not json\n").unwrap();
+    let reply = bad.recv();
+    assert_eq!(reply["error"]["code"], -32700, "{reply}");
+    assert_eq!(rest_of(&mut bad), "", "closed after the parse error");
+    // Raw bytes without `raw` agreed in hello: refused, closed, nothing run.
+    let mut raw = daemon.connect();
+    raw.stream
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"method\":\"stdin\",\"params\":{\"raw\":3}}\nabc")
+        .unwrap();
+    let reply = raw.recv();
+    assert_eq!(reply["error"]["code"], -32700, "{reply}");
+    assert!(
+        reply["error"]["message"].as_str().unwrap().contains("raw"),
+        "{reply}"
+    );
+    daemon.assert_serving();
+}
+
+#[test]
+fn connection_caps_follow_a_reload() {
+    let mut daemon = Daemon::start();
+    let first = daemon.connect();
+    let mut second = daemon.connect();
+    second.hello();
+    write(
+        &daemon.dir.path().join("config/config.toml"),
+        "[commands]\nenable = [\"cat\", \"sh\"]\n[limits]\nmax_connections_per_agent = 1\nshutdown_grace_secs = 5\n",
+    );
+    daemon.reload();
+    // Two are open already (they stay); a third is over the new cap of one.
+    let mut third = daemon.connect();
+    let reply = third.recv();
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too many connections"),
+        "{reply}"
+    );
+    drop((first, second));
+}

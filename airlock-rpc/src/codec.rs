@@ -31,9 +31,18 @@ pub struct LineReader<R> {
     line: Vec<u8>,
     /// Raw stdin bytes still to read after a `raw` header, and those read so far.
     raw: Option<(usize, Vec<u8>)>,
+    /// Whether `raw` headers are accepted (the capability was agreed).
+    raw_agreed: bool,
 }
 
 impl<R: AsyncBufRead + Unpin> LineReader<R> {
+    /// Whether `raw` headers (bytes after the line) are accepted; a server sets this
+    /// from what `hello` agreed (a reader accepts them until told otherwise). Raw bytes
+    /// that were not agreed are a framing error: the stream cannot be read on.
+    pub fn agree_raw(&mut self, agreed: bool) {
+        self.raw_agreed = agreed;
+    }
+
     /// A reader for lines of at most `max` bytes.
     pub fn new(input: R, max: usize) -> Self {
         Self {
@@ -41,6 +50,7 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
             max,
             line: Vec::new(),
             raw: None,
+            raw_agreed: true,
         }
     }
 
@@ -102,6 +112,9 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
                 Some(line) if line.iter().all(u8::is_ascii_whitespace) => continue,
                 Some(line) => match ClientMessage::decode_header(&line)? {
                     (message, None) => return Ok(Some(message)),
+                    (_, Some(_)) if !self.raw_agreed => {
+                        return Err(FrameError::RawNotAgreed.into());
+                    }
                     (_, Some(len)) if len > self.max => {
                         return Err(FrameError::TooLong(self.max).into());
                     }

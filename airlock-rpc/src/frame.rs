@@ -14,6 +14,9 @@ pub enum FrameError {
     /// The stream ended in the middle of a line.
     #[error("the stream ended in the middle of a line")]
     Truncated,
+    /// Raw bytes follow a line, but the `raw` capability was not agreed in `hello`.
+    #[error("raw bytes were sent without the `raw` capability agreed in `hello`")]
+    RawNotAgreed,
 }
 
 /// An incremental line decoder.

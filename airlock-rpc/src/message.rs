@@ -443,6 +443,27 @@ impl ClientMessage {
     pub fn decode(line: &[u8]) -> Result<Self, DecodeError> {
         let map = envelope(line)?;
         let id = map.get("id").filter(|v| !v.is_null()).cloned();
+        // An id is echoed back exactly: a string, or an integer JSON numbers keep
+        // (10^40 would come back as `1e+40`; a fraction is not an id).
+        if let Some(number) = id.as_ref().and_then(Value::as_number) {
+            if !number.is_i64() && !number.is_u64() {
+                return Err(bad(
+                    None,
+                    ErrorCode::Invalid,
+                    "`id` must be a string or an integer of at most 64 bits",
+                ));
+            }
+        }
+        if id
+            .as_ref()
+            .is_some_and(|v| v.is_array() || v.is_object() || v.is_boolean())
+        {
+            return Err(bad(
+                None,
+                ErrorCode::Invalid,
+                "`id` must be a string or an integer of at most 64 bits",
+            ));
+        }
         let method = text(&map, "method").ok_or_else(|| {
             bad(
                 id.clone(),
@@ -805,6 +826,29 @@ impl ServerMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_are_strings_or_integers_that_come_back_exactly() {
+        for id in [
+            "1e40",
+            "10000000000000000000000000000000000000000",
+            "1.5",
+            "[1]",
+            "true",
+        ] {
+            let line = format!(
+                "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"check\",\"params\":{{\"command\":\"x\"}}}}"
+            );
+            let e = ClientMessage::decode(line.as_bytes()).unwrap_err();
+            assert_eq!(e.code, ErrorCode::Invalid, "{id}");
+        }
+        for id in ["18446744073709551615", "-9223372036854775808", "\"abc\""] {
+            let line = format!(
+                "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"check\",\"params\":{{\"command\":\"x\"}}}}"
+            );
+            assert!(ClientMessage::decode(line.as_bytes()).is_ok(), "{id}");
+        }
+    }
 
     #[test]
     fn a_flood_of_values_is_refused_before_it_is_parsed() {

@@ -63,16 +63,33 @@ pub fn run() -> i32 {
         print!("{USAGE}");
         return 0;
     }
-    let args: Vec<String> = args.map(|a| a.to_string_lossy().into_owned()).collect();
+    // Arguments travel as JSON text: one that is not UTF-8 cannot be carried as it is,
+    // and a replacement character would run something other than what was asked.
+    let mut text_args = Vec::new();
+    for (n, arg) in args.enumerate() {
+        match arg.into_string() {
+            Ok(arg) => text_args.push(arg),
+            Err(arg) => {
+                eprintln!(
+                    "airlock: {command}: argument {} ({}) is not UTF-8; Airlock carries text arguments only",
+                    n + 1,
+                    arg.to_string_lossy()
+                );
+                return 126;
+            }
+        }
+    }
+    let args = text_args;
     let socket = std::env::var_os("AIRLOCK_SOCKET")
         .filter(|s| !s.is_empty())
         .map_or_else(|| PathBuf::from(DEFAULT_SOCKET), PathBuf::from);
     let params = CommandParams {
         command: command.clone(),
         args,
+        // A working directory that is not UTF-8 is sent as none: the daemon refuses it.
         cwd: std::env::current_dir()
             .ok()
-            .map(|d| d.to_string_lossy().into_owned()),
+            .and_then(|d| d.into_os_string().into_string().ok()),
         container_id: container_id(),
     };
     match forward(&socket, params) {

@@ -272,3 +272,22 @@ fn under_its_own_name_it_explains_itself() {
     assert!(text.contains("ln -s"), "{text}");
     assert!(text.contains("AIRLOCK_SOCKET"));
 }
+
+#[test]
+fn an_argument_that_is_not_utf8_is_refused_not_replaced() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens: the shim must refuse before it connects.
+    let output = shim(dir.path(), "git")
+        .arg("log")
+        .arg(std::ffi::OsStr::from_bytes(b"--grep=\xff"))
+        .env("AIRLOCK_SOCKET", dir.path().join("none.sock"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(126));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("argument 2"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
