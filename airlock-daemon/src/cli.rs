@@ -71,8 +71,13 @@ enum Command {
         /// Read `{"command": ..., "args": [...]}` lines from stdin, answer one line each.
         #[arg(long, conflicts_with = "argv")]
         batch: bool,
-        /// The command and its arguments (after `--`).
-        #[arg(last = true, value_name = "COMMAND ARGS")]
+        /// The command and its arguments (`explain git status`; after `--` when an
+        /// argument could be read as one of explain's own options).
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "COMMAND ARGS"
+        )]
         argv: Vec<String>,
     },
     /// Print a built-in module's TOML.
@@ -297,7 +302,15 @@ fn explain_command(
     if batch {
         let stdin = std::io::stdin();
         let mut stdout = std::io::stdout().lock();
-        explain::batch(&scope, stdin.lock(), &mut stdout).map_err(|e| format!("error: {e}"))?;
+        let summary =
+            explain::batch(&scope, stdin.lock(), &mut stdout).map_err(|e| format!("error: {e}"))?;
+        if summary.malformed > 0 {
+            eprintln!(
+                "error: {} of {} lines were not requests (each got an error line)",
+                summary.malformed, summary.lines
+            );
+            return Ok(ExitCode::from(2));
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let Some((command, args)) = argv.split_first() else {

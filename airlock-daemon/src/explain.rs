@@ -221,17 +221,37 @@ struct BatchRequest {
 /// The longest batch line read; longer lines get an error reply.
 pub const MAX_BATCH_LINE: usize = 1 << 20;
 
+/// What a batch read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchSummary {
+    /// Lines read.
+    pub lines: u64,
+    /// Lines that were not requests (too long or malformed).
+    pub malformed: u64,
+}
+
 /// Reads NDJSON requests from `input` and writes exactly one NDJSON line per input
-/// line to `out`, in order. Returns how many lines were read.
-pub fn batch(scope: &Scope<'_>, input: impl BufRead, out: &mut impl Write) -> std::io::Result<u64> {
+/// line to `out`, in order.
+pub fn batch(
+    scope: &Scope<'_>,
+    input: impl BufRead,
+    out: &mut impl Write,
+) -> std::io::Result<BatchSummary> {
     let mut lines = 0;
+    let mut malformed = 0;
     let mut reader = BoundedLines::new(input, MAX_BATCH_LINE);
     while let Some(line) = reader.next_line()? {
         lines += 1;
         let reply = match line {
-            Line::TooLong => json!({ "error": format!("line longer than {MAX_BATCH_LINE} bytes") }),
+            Line::TooLong => {
+                malformed += 1;
+                json!({ "error": format!("line longer than {MAX_BATCH_LINE} bytes") })
+            }
             Line::Text(text) => match serde_json::from_slice::<BatchRequest>(&text) {
-                Err(e) => json!({ "error": format!("malformed request: {e}") }),
+                Err(e) => {
+                    malformed += 1;
+                    json!({ "error": format!("malformed request: {e}") })
+                }
                 Ok(request) => {
                     let outcome = scope.decide(&request.command, &request.args);
                     let (rule, reason) = outcome.rule_and_reason();
@@ -252,7 +272,7 @@ pub fn batch(scope: &Scope<'_>, input: impl BufRead, out: &mut impl Write) -> st
         writeln!(out, "{reply}")?;
         out.flush()?;
     }
-    Ok(lines)
+    Ok(BatchSummary { lines, malformed })
 }
 
 enum Line {

@@ -101,6 +101,7 @@ fn explain_batch_answers_each_line() {
         .args(["explain", "--batch", "--module", module.to_str().unwrap()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     child
@@ -110,7 +111,13 @@ fn explain_batch_answers_each_line() {
         .write_all(b"{\"command\":\"git\",\"args\":[\"fetch\",\"--upload-pack=x\"]}\n{oops\n{\"command\":\"git\",\"args\":[\"log\"]}\n")
         .unwrap();
     let output = child.wait_with_output().unwrap();
-    assert!(output.status.success());
+    // One line was not a request: every line is answered, and the exit says so.
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("1 of 3 lines"),
+        "{}",
+        text(&output.stderr)
+    );
     let lines: Vec<serde_json::Value> = text(&output.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -370,6 +377,28 @@ fn init_installs_and_removes_a_user_unit() {
         .unwrap();
     assert!(removed.status.success());
     assert!(!unit.exists());
+}
+
+#[test]
+fn explain_takes_the_command_without_a_double_dash() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("git.toml");
+    write(&module, GIT_MODULE);
+    let m = module.to_str().unwrap();
+    let allowed = run(&["explain", "--module", m, "git", "status"]);
+    assert_eq!(allowed.status.code(), Some(0), "{}", text(&allowed.stderr));
+    let denied = run(&[
+        "explain",
+        "--module",
+        m,
+        "git",
+        "clone",
+        "--upload-pac=x",
+        "r",
+    ]);
+    assert_eq!(denied.status.code(), Some(1), "{}", text(&denied.stderr));
+    let dashed = run(&["explain", "--module", m, "--", "git", "status"]);
+    assert_eq!(dashed.status.code(), Some(0), "{}", text(&dashed.stderr));
 }
 
 #[test]
