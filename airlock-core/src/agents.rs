@@ -77,6 +77,8 @@ pub struct AgentProfile {
     /// Local users allowed to connect to the agent's socket; `None`: the daemon's
     /// own user and root only.
     pub allowed_uids: Option<BTreeSet<u32>>,
+    /// Where `commands` is written in the profile's text (for warnings about it).
+    pub commands_span: std::ops::Range<usize>,
     /// What each command may reach beyond the mounts and the system
     /// (`[access.COMMAND]`), by command name.
     pub access: BTreeMap<String, CommandAccess>,
@@ -194,6 +196,7 @@ impl AgentProfile {
         let ssh_agent = access::ssh_agent(raw.ssh_agent).map_err(|(span, m)| error(span, m))?;
         Ok(Self {
             name: name.to_owned(),
+            commands_span: raw.commands.span(),
             commands: (!commands.is_empty()).then_some(commands),
             env_pass,
             env_set,

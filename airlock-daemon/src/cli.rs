@@ -223,6 +223,9 @@ fn check(config: &ConfigArgs) -> CliResult {
         let search = std::env::var_os("PATH").unwrap_or_default();
         crate::ssh_agent::SshTools::find(&search, name).map_err(|e| format!("error: {e}"))?;
     }
+    for warning in lint(&loaded, &search) {
+        eprintln!("warning: {warning}");
+    }
     for (name, agent) in &loaded.agents {
         // A module that replaces a built-in gives up its hardening: say what.
         for (command, given_up) in agent.scope.replaced() {
@@ -260,6 +263,80 @@ fn check(config: &ConfigArgs) -> CliResult {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What is valid but probably not meant: each warning names its file (and line and
+/// column where there is one).
+fn lint(loaded: &load::Loaded, search: &std::ffi::OsStr) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for command in &loaded.config.enable {
+        let has_module = airlock_builtins::get(command).is_some()
+            || loaded
+                .agents
+                .values()
+                .any(|a| a.scope.policy().module(command).is_some());
+        if !has_module && crate::doctor::find_program(command, search).is_none() {
+            warnings.push(format!(
+                "{}: `{command}` is enabled but has no built-in module, no agent module and no program on PATH (a typo?)",
+                loaded.config_dir.join("config.toml").display()
+            ));
+        }
+    }
+    for (name, agent) in &loaded.agents {
+        let profile_path = agent.dir.join("airlock.toml");
+        let profile = agent.scope.profile();
+        if profile.commands.is_none() {
+            let at = std::fs::read_to_string(&profile_path)
+                .map(|text| {
+                    airlock_policy::Location::at(
+                        &profile_path.display().to_string(),
+                        &text,
+                        profile.commands_span.start,
+                    )
+                    .to_string()
+                })
+                .unwrap_or_else(|_| profile_path.display().to_string());
+            warnings.push(format!(
+                "{at}: `commands = []` gives agent `{name}` every enabled command; list the ones it needs"
+            ));
+        }
+        if profile.mounts.is_empty() {
+            warnings.push(format!(
+                "{}: agent `{name}` has no mounts, so it can run nothing (every working directory is outside)",
+                profile_path.display()
+            ));
+        }
+        if let Ok(entries) = std::fs::read_dir(agent.dir.join("hooks")) {
+            for entry in entries.flatten() {
+                let file = entry.file_name().to_string_lossy().into_owned();
+                if file != "pre-exec" && file != "post-exec" {
+                    warnings.push(format!(
+                        "{}: `{file}` is not a hook name (`pre-exec`, `post-exec`); it never runs",
+                        entry.path().display()
+                    ));
+                }
+            }
+        }
+        if let Ok(entries) = std::fs::read_dir(agent.dir.join("commands")) {
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let Some(stem) = path
+                    .file_stem()
+                    .filter(|_| path.extension().is_some_and(|e| e == "toml"))
+                    .map(|s| s.to_string_lossy().into_owned())
+                else {
+                    continue;
+                };
+                if !loaded.config.enable.contains(&stem) {
+                    warnings.push(format!(
+                        "{}: `{stem}` is not in the daemon's enable list, so this module is never used",
+                        path.display()
+                    ));
+                }
+            }
+        }
+    }
+    warnings
 }
 
 fn explain_command(

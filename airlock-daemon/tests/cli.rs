@@ -477,3 +477,59 @@ fn usage_errors_exit_2_and_help_exists() {
     let version = run(&["version"]);
     assert!(text(&version.stdout).starts_with("airlock-daemon "));
 }
+
+#[test]
+fn check_warns_about_what_is_valid_but_probably_not_meant() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    let agent = dir.path().join("a1");
+    write(&agent.join("hooks/pre_exec"), "#!/bin/sh\n");
+    write(
+        &agent.join("commands/ssh.toml"),
+        "[command]\nbin = \"ssh\"\nextends = \"builtin:ssh\"\n",
+    );
+    let agents = dir.path().join("agents.toml");
+    write(&agents, "[a1]\npath = \"a1\"\n");
+    let check = || {
+        let output = run(&[
+            "check",
+            "--config",
+            config.to_str().unwrap(),
+            "--agents",
+            agents.to_str().unwrap(),
+        ]);
+        let err = text(&output.stderr);
+        assert!(output.status.success(), "{err}");
+        err
+    };
+    // A typo in the enable list, a misnamed hook, a module for a command not enabled,
+    // an agent without mounts.
+    write(
+        &config.join("config.toml"),
+        "[commands]\nenable = [\"git\", \"gti-typo\"]\n",
+    );
+    write(&agent.join("airlock.toml"), "commands = [\"git\"]\n");
+    let err = check();
+    for expected in [
+        "`gti-typo` is enabled but has no built-in module",
+        "agent `a1` has no mounts",
+        "`pre_exec` is not a hook name",
+        "`ssh` is not in the daemon's enable list",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    // `commands = []`, at its line and column.
+    write(
+        &config.join("config.toml"),
+        "[commands]\nenable = [\"git\"]\n",
+    );
+    write(
+        &agent.join("airlock.toml"),
+        "# all of them\ncommands = []\n",
+    );
+    let err = check();
+    assert!(
+        err.contains("airlock.toml:2:12: `commands = []` gives agent `a1` every enabled command"),
+        "{err}"
+    );
+}
