@@ -52,6 +52,11 @@ pub struct CommandAccess {
     /// Where the first port (of `connect`, else `bind`) was written, for errors about
     /// ports the kernel cannot enforce.
     pub ports_span: Option<Range<usize>>,
+    /// The places (URLs, after the tool's own rewriting) it may fetch from or send to,
+    /// as [`crate::destinations`] patterns; `None`: anywhere its rules allow.
+    pub remotes: Option<Vec<crate::destinations::Pattern>>,
+    /// Where the `remotes` list was written, for errors about it.
+    pub remotes_span: Option<Range<usize>>,
 }
 
 /// The agent's ssh-agent (`[ssh_agent]`).
@@ -74,6 +79,8 @@ pub(crate) struct RawAccess {
     connect: Option<Vec<Spanned<i64>>>,
     #[serde(default)]
     bind: Vec<Spanned<i64>>,
+    #[serde(default)]
+    remotes: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// `[ssh_agent]` as written.
@@ -112,6 +119,16 @@ pub(crate) fn access(
             connect: table.connect.map(ports).transpose()?,
             bind: ports(table.bind)?,
             ports_span,
+            remotes_span: table.remotes.as_ref().map(Spanned::span),
+            remotes: table
+                .remotes
+                .map(|list| {
+                    list.into_inner()
+                        .into_iter()
+                        .map(crate::destinations::Pattern::new)
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()?,
         };
         out.insert(command.into_inner(), access);
     }

@@ -9,6 +9,7 @@ mod agents;
 mod audit;
 mod config;
 mod cwd;
+pub mod destinations;
 mod env;
 mod gate;
 mod overrides;

@@ -15,15 +15,18 @@
 //! `clone` and `init` make a new repository with git's own configuration and run
 //! unpinned.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use airlock_builtins::{ConfigJudgement, GitRemotes};
+use airlock_core::destinations::{self, Pattern};
 use airlock_core::{AgentScope, GateOutcome};
 
 use crate::executor::confined_command;
+use crate::git_discover::{self, Discovery};
 use crate::git_pin::Pinned;
 use crate::hooks;
 use crate::pipeline::Refusal;
@@ -54,6 +57,9 @@ pub struct GitRequest<'a> {
     pub scope: &'a AgentScope,
     /// The command name the agent used (`git`).
     pub command: &'a str,
+    /// Where the profile lets this command fetch from and push to (`[access.git]
+    /// remotes`); `None`: anywhere.
+    pub remotes: Option<&'a [Pattern]>,
 }
 
 /// Runs the checks; on success the environment points git at the pinned
@@ -64,6 +70,7 @@ pub async fn check(request: GitRequest<'_>) -> Result<Option<Pinned>, Refusal> {
     let subcommand = airlock_builtins::git_subcommand(request.args)
         .map_err(|e| Refusal::denied("airlock.git-location", e.to_string()))?;
     if matches!(subcommand.as_ref(), Some((_, sub)) if sub == "clone" || sub == "init") {
+        check_destinations(&request, &GitRemotes::default())?;
         return Ok(None);
     }
     let probe = Probe {
@@ -74,6 +81,93 @@ pub async fn check(request: GitRequest<'_>) -> Result<Option<Pinned>, Refusal> {
         env: request.env,
         timeout: request.timeout,
     };
+    let (common, todo) =
+        match git_discover::discover(request.cwd, &location, request.env, request.roots) {
+            Discovery::Found {
+                git_dir,
+                common_dir,
+            } => (common_dir, git_dir.join("rebase-merge/git-rebase-todo")),
+            Discovery::NotARepository => {
+                check_destinations(&request, &GitRemotes::default())?;
+                empty_shadow(request.env, request.scratch)?;
+                return Ok(None);
+            }
+            Discovery::AskGit => match ask_git(&probe).await? {
+                Some(located) => located,
+                None => {
+                    check_destinations(&request, &GitRemotes::default())?;
+                    empty_shadow(request.env, request.scratch)?;
+                    return Ok(None);
+                }
+            },
+        };
+    let pinned = Pinned::new(&common, request.roots, request.scratch)
+        .map_err(|e| refuse_config(e.to_string()))?;
+    let judged = judge(&probe, &pinned).await?;
+    if let Some(risk) = judged.refused.first() {
+        return Err(refuse_config(format!(
+            "the repository's configuration sets `{}`, which {}",
+            risk.key, risk.why
+        )));
+    }
+    if let Some((index, sub)) = &subcommand {
+        check_alias(&request, &judged.aliases, *index, sub, &probe).await?;
+    }
+    check_destinations(&request, &judged.remotes)?;
+    check_rebase_todo(&todo)?;
+    shadow_env(request.env, pinned.shadow());
+    Ok(Some(pinned))
+}
+
+/// Refuses a request that would fetch from or push to a place the profile's
+/// `remotes` list does not name (remote names resolved through the pinned
+/// configuration, URLs rewritten as git rewrites them).
+fn check_destinations(request: &GitRequest<'_>, remotes: &GitRemotes) -> Result<(), Refusal> {
+    let Some(patterns) = request.remotes else {
+        return Ok(());
+    };
+    let refuse = |why: String| Refusal::denied("airlock.destination", why);
+    let reached = airlock_builtins::git_destinations(request.args, remotes)
+        .map_err(|e| refuse(e.to_string()))?;
+    for destination in reached {
+        let verb = if destination.push {
+            "push to"
+        } else {
+            "fetch from"
+        };
+        match destinations::allowed(patterns, &destination.url) {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(refuse(format!(
+                    "git would {verb} `{}`, which is not among the remotes this agent may reach (`[access.{}] remotes` in its profile; a request that names no remote counts every remote a branch could pick)",
+                    destination.url, request.command,
+                )));
+            }
+            Err(e) => return Err(refuse(format!("git would {verb} {e}"))),
+        }
+    }
+    Ok(())
+}
+
+/// Points git at its common directory.
+fn shadow_env(env: &mut BTreeMap<String, String>, dir: &Path) {
+    env.insert("GIT_COMMON_DIR".to_owned(), dir.display().to_string());
+}
+
+/// Outside a repository git gets an empty shadow, so a repository the agent makes
+/// appear during the run has no configuration, objects or refs for git.
+fn empty_shadow(env: &mut BTreeMap<String, String>, scratch: &Path) -> Result<(), Refusal> {
+    let empty = scratch.join("git-common");
+    std::fs::create_dir(&empty)
+        .and_then(|()| std::fs::write(empty.join("config"), ""))
+        .map_err(|e| Refusal::internal(format!("cannot prepare git's directory: {e}")))?;
+    shadow_env(env, &empty);
+    Ok(())
+}
+
+/// Asks git where the repository is (the cases [`git_discover`] leaves to git): its
+/// common directory and rebase todo list, or `None` outside a repository.
+async fn ask_git(probe: &Probe<'_>) -> Result<Option<(PathBuf, PathBuf)>, Refusal> {
     let located = probe
         .run(&[
             "rev-parse",
@@ -84,28 +178,25 @@ pub async fn check(request: GitRequest<'_>) -> Result<Option<Pinned>, Refusal> {
         ])
         .await
         .map_err(|why| refuse_config(format!("cannot locate the repository: {why}")))?;
-    let shadow_env = |env: &mut BTreeMap<String, String>, dir: &Path| {
-        env.insert("GIT_COMMON_DIR".to_owned(), dir.display().to_string());
-    };
     if !located.status.success() {
-        // Not a repository: git gets an empty shadow, so a repository the agent makes
-        // appear during the run has no configuration, objects or refs for git.
-        let empty = request.scratch.join("git-common");
-        std::fs::create_dir(&empty)
-            .and_then(|()| std::fs::write(empty.join("config"), ""))
-            .map_err(|e| Refusal::internal(format!("cannot prepare git's directory: {e}")))?;
-        shadow_env(request.env, &empty);
         return Ok(None);
     }
     let text = String::from_utf8_lossy(&located.stdout);
     let mut lines = text.lines();
-    let (Some(common), Some(todo)) = (lines.next(), lines.next()) else {
-        return Err(refuse_config(
+    match (lines.next(), lines.next()) {
+        (Some(common), Some(todo)) => Ok(Some((PathBuf::from(common), PathBuf::from(todo)))),
+        _ => Err(refuse_config(
             "git did not say where the repository is".to_owned(),
-        ));
-    };
-    let pinned = Pinned::new(Path::new(common), request.roots, request.scratch)
-        .map_err(|e| refuse_config(e.to_string()))?;
+        )),
+    }
+}
+
+/// Judges the pinned configuration as git reads it (`git config --file --list`), or
+/// takes the judgement of the same bytes read by the same git before.
+async fn judge(probe: &Probe<'_>, pinned: &Pinned) -> Result<Arc<ConfigJudgement>, Refusal> {
+    if let Some(known) = JUDGED.get(probe.git, pinned.judged()) {
+        return Ok(known);
+    }
     let config = pinned.config().display().to_string();
     let listed = probe
         .run(&["config", "--file", &config, "--list", "--null"])
@@ -117,20 +208,57 @@ pub async fn check(request: GitRequest<'_>) -> Result<Option<Pinned>, Refusal> {
             first_line(&listed.stderr)
         )));
     }
-    let judged =
-        airlock_builtins::judge_repository_config(&String::from_utf8_lossy(&listed.stdout));
-    if let Some(risk) = judged.refused.first() {
-        return Err(refuse_config(format!(
-            "the repository's configuration sets `{}`, which {}",
-            risk.key, risk.why
-        )));
+    let judged = Arc::new(airlock_builtins::judge_repository_config(
+        &String::from_utf8_lossy(&listed.stdout),
+    ));
+    JUDGED.put(probe.git, pinned.judged(), &judged);
+    Ok(judged)
+}
+
+/// Judgements of repository configurations, by the git that read them and their exact
+/// bytes: `git config --file` does not follow includes, so what it lists depends on
+/// nothing else. Bounded: [`JUDGED_ENTRIES`] configurations of at most
+/// [`JUDGED_BYTES`] bytes each.
+static JUDGED: JudgedCache = JudgedCache {
+    entries: Mutex::new(VecDeque::new()),
+};
+
+/// How many judgements are kept.
+const JUDGED_ENTRIES: usize = 32;
+/// The longest configuration whose judgement is kept.
+const JUDGED_BYTES: usize = 64 * 1024;
+
+/// A judgement: the git that read the configuration, its bytes, what was found.
+type Judged = (PathBuf, Vec<u8>, Arc<ConfigJudgement>);
+
+/// See [`JUDGED`].
+struct JudgedCache {
+    /// Most recently used last.
+    entries: Mutex<VecDeque<Judged>>,
+}
+
+impl JudgedCache {
+    fn get(&self, git: &Path, bytes: &[u8]) -> Option<Arc<ConfigJudgement>> {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let at = entries
+            .iter()
+            .position(|(g, b, _)| g == git && b.as_slice() == bytes)?;
+        let entry = entries.remove(at)?;
+        let judged = Arc::clone(&entry.2);
+        entries.push_back(entry);
+        Some(judged)
     }
-    if let Some((index, sub)) = &subcommand {
-        check_alias(&request, &judged.aliases, *index, sub, &probe).await?;
+
+    fn put(&self, git: &Path, bytes: &[u8], judged: &Arc<ConfigJudgement>) {
+        if bytes.len() > JUDGED_BYTES {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= JUDGED_ENTRIES {
+            entries.pop_front();
+        }
+        entries.push_back((git.to_owned(), bytes.to_owned(), Arc::clone(judged)));
     }
-    check_rebase_todo(Path::new(todo))?;
-    shadow_env(request.env, pinned.shadow());
-    Ok(Some(pinned))
 }
 
 fn refuse_config(why: String) -> Refusal {

@@ -162,6 +162,11 @@ impl Pinned {
         self.shadow.join("config")
     }
 
+    /// The bytes of the configuration as read (and written to the shadow).
+    pub fn judged(&self) -> &[u8] {
+        &self.judged
+    }
+
     /// The shadow common directory, for `GIT_COMMON_DIR`.
     pub fn shadow(&self) -> &Path {
         &self.shadow

@@ -12,6 +12,7 @@ mod doctor;
 pub mod executor;
 mod explain;
 pub mod git_checks;
+pub mod git_discover;
 pub mod git_pin;
 pub mod hooks;
 pub mod host_paths;

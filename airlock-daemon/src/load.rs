@@ -200,6 +200,8 @@ pub fn load_agent(
             connect,
             bind,
             ports_span,
+            remotes: _,
+            remotes_span: _,
         } = declared;
         if let Some(span) = ports_span {
             let abi = crate::confine::kernel_abi().min(crate::confine::NEWEST_ABI);
@@ -304,6 +306,26 @@ pub fn load_agent(
             source: Box::new(source),
         }
     })?;
+    for (command, declared) in &scope.profile().access {
+        let Some(span) = &declared.remotes_span else {
+            continue;
+        };
+        if scope
+            .policy()
+            .module(command)
+            .is_none_or(|m| m.bin() != "git")
+        {
+            return Err(SourceError::new(
+                &profile_source,
+                &profile_text,
+                span.clone(),
+                format!(
+                    "`remotes` is checked for git only, and `{command}` does not run git: its destinations would not be checked"
+                ),
+            )
+            .into());
+        }
+    }
     Ok(Agent {
         scope,
         dir: dir.to_owned(),

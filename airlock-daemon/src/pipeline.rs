@@ -166,6 +166,12 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
             roots: &agent.mount_roots,
             scope: &agent.scope,
             command: &request.command,
+            remotes: agent
+                .scope
+                .profile()
+                .access
+                .get(&request.command)
+                .and_then(|a| a.remotes.as_deref()),
         })
         .await?
     } else {

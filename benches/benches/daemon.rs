@@ -5,6 +5,9 @@
 //!   (target: proxied at most 1.5x direct), and through a daemon with confinement off
 //!   (`[confinement] mode = "none"`): the difference is what Landlock, the held working
 //!   directory and the run's private directory cost (target: at most 0.3 ms).
+//! - `proxied_git`: `git status` and `git log --oneline -5` in a 200-file repository,
+//!   run directly versus through the shim and the daemon with the built-in git module
+//!   and every repository check in force (target: proxied within 1.2 ms of direct).
 //! - `proxied_cat`: 100 MB of random bytes through a proxied `cat` (target: 300 MB/s),
 //!   next to the same bytes through `cat` directly.
 //!
@@ -96,7 +99,7 @@ fn setup(confinement: &str) -> Setup {
     std::fs::create_dir_all(&workspace).unwrap();
     write(
         &root.join("config/config.toml"),
-        &format!("[commands]\nenable = [\"true\", \"cat\"]\n{confinement}"),
+        &format!("[commands]\nenable = [\"true\", \"cat\", \"git\"]\n{confinement}"),
     );
     write(
         &root.join("a1/airlock.toml"),
@@ -116,9 +119,10 @@ fn setup(confinement: &str) -> Setup {
     write(&root.join("agents.toml"), "[a1]\npath = \"a1\"\n");
     let bin = root.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    for name in ["true", "cat"] {
+    for name in ["true", "cat", "git"] {
         std::os::unix::fs::symlink(&shim, bin.join(name)).unwrap();
     }
+    make_repository(&workspace.join("repo"));
     let input = root.join("input.bin");
 
     let mut daemon = Command::new(daemon_bin)
@@ -145,6 +149,33 @@ fn setup(confinement: &str) -> Setup {
         workspace,
         bin,
         input,
+    }
+}
+
+/// A repository of 200 files in 10 directories and 20 commits.
+fn make_repository(repo: &Path) {
+    std::fs::create_dir_all(repo).unwrap();
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .args(["-c", "user.name=b", "-c", "user.email=b@example.invalid"])
+            .args(args)
+            .current_dir(repo)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    for commit in 0..20 {
+        for file in 0..10 {
+            let n = commit * 10 + file;
+            write(
+                &repo.join(format!("d{}/f{n}.txt", n % 10)),
+                &format!("file {n}\n"),
+            );
+        }
+        git(&["add", "."]);
+        git(&["commit", "-q", "-m", &format!("commit {commit}")]);
     }
 }
 
@@ -226,6 +257,32 @@ fn daemon_targets(c: &mut Criterion) {
     });
     group.finish();
 
+    let mut group = c.benchmark_group("proxied_git");
+    let repo = setup.workspace.join("repo");
+    let shim_git = setup.bin.join("git");
+    for (name, args) in [
+        ("status", &["status", "--short"][..]),
+        ("log", &["log", "--oneline", "-5"][..]),
+    ] {
+        let run = |program: &Path| {
+            let out = setup
+                .command(program)
+                .current_dir(&repo)
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let host_git = find_git();
+        group.bench_function(format!("{name}_direct"), |b| b.iter(|| run(&host_git)));
+        group.bench_function(format!("{name}_proxied"), |b| b.iter(|| run(&shim_git)));
+    }
+    group.finish();
+
     let mut group = c.benchmark_group("proxied_cat");
     group.sample_size(10);
     group.throughput(Throughput::Bytes(CAT_BYTES as u64));
@@ -237,6 +294,15 @@ fn daemon_targets(c: &mut Criterion) {
         b.iter(|| assert_eq!(setup.pipe_through(&shim_cat), CAT_BYTES));
     });
     group.finish();
+}
+
+/// The git the daemon runs (the first on the bench's PATH).
+fn find_git() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("git"))
+        .find(|p| p.is_file())
+        .unwrap()
 }
 
 criterion_group!(benches, daemon_targets);

@@ -104,6 +104,8 @@ pub struct ConfigJudgement {
     pub refused: Vec<ConfigRisk>,
     /// `alias.NAME` -> expansion, for aliases that are not `!` shell commands.
     pub aliases: std::collections::BTreeMap<String, String>,
+    /// The remotes, branches' remotes and URL rewriting it configures.
+    pub remotes: crate::GitRemotes,
 }
 
 /// Judges a repository's configuration by an allow list: every entry must be a key
@@ -125,6 +127,7 @@ pub fn judge_repository_config(output: &str) -> ConfigJudgement {
         let lower = lowercase_key(key);
         match allowed(&lower, value) {
             Verdict::Harmless => {
+                judgement.remotes.add(key, value);
                 if let Some(name) = alias_name(key) {
                     judgement
                         .aliases

@@ -51,7 +51,7 @@ impl fmt::Display for GitLocationError {
 impl std::error::Error for GitLocationError {}
 
 /// The built-in git module, compiled once.
-fn git_module() -> Result<&'static Module, GitLocationError> {
+pub(crate) fn git_module() -> Result<&'static Module, GitLocationError> {
     static GIT: OnceLock<Result<Module, CompileError>> = OnceLock::new();
     let compiled = GIT.get_or_init(|| match crate::compile("git") {
         Some(result) => result,
