@@ -13,6 +13,7 @@ pub mod executor;
 mod explain;
 pub mod git_checks;
 pub mod git_pin;
+pub mod guard;
 pub mod hooks;
 pub mod host_paths;
 mod init;

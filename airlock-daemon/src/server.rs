@@ -63,6 +63,10 @@ pub fn start(config: &ConfigArgs, sockets: Option<&Path>) -> CliResult {
     let config_dir = config.config_dir();
     let loaded = load::load(&config_dir, config.agents.as_deref()).map_err(|e| e.to_string())?;
     let sockets = sockets.map_or_else(|| config_dir.join("sockets"), Path::to_path_buf);
+    // Before the runtime starts threads: the guard is forked from a daemon with one.
+    crate::guard::start().map_err(|e| {
+        format!("error: cannot start the guard that stops runs with the daemon: {e}")
+    })?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -8,7 +8,8 @@
     reason = "test helpers fail loudly"
 )]
 
-use std::io::BufRead;
+use std::io::{BufRead, Write};
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -285,4 +286,97 @@ fn nothing_runs_while_the_audit_log_cannot_be_written() {
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["decision"].to_string())
         .collect();
     assert_eq!(decisions, ["\"start\"", "\"allow\""], "{records}");
+}
+
+/// Sends `exec` of `sh -c script` on a raw connection to the host's socket, with
+/// `stdin` as a `stdin` notification when there is some.
+fn raw_exec(h: &Host, script: &str, stdin: Option<&[u8]>) -> UnixStream {
+    let mut stream = UnixStream::connect(&h.socket).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let exec = serde_json::json!({"jsonrpc":"2.0","id":1,"method":"exec","params":{"command":"sh","args":["-c",script],"cwd":h.ws}});
+    writeln!(stream, "{exec}").unwrap();
+    if let Some(data) = stdin {
+        let data = serde_json::json!({"jsonrpc":"2.0","method":"stdin","params":{"data":String::from_utf8_lossy(data)}});
+        writeln!(stream, "{data}").unwrap();
+    }
+    stream
+}
+
+/// The live processes (not zombies) in process group `group`: `(pid, command)`.
+fn group_members(group: &str) -> Vec<(String, String)> {
+    let mut members = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // state, ppid, pgrp
+        if fields.get(2) == Some(&group) && fields.first() != Some(&"Z") {
+            let name = head.split_once('(').map(|(_, n)| n).unwrap_or("");
+            members.push((
+                entry.file_name().to_string_lossy().into_owned(),
+                name.to_owned(),
+            ));
+        }
+    }
+    members
+}
+
+#[test]
+fn a_run_and_its_process_group_die_with_the_daemon() {
+    let mut h = host(600);
+    let mut stream = raw_exec(&h, "sleep 60 & echo $$; sleep 60", None);
+    let mut line = String::new();
+    std::io::BufReader::new(&mut stream)
+        .read_line(&mut line)
+        .unwrap();
+    let message: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let group = message["params"]["data"]
+        .as_str()
+        .unwrap()
+        .trim()
+        .to_owned();
+    // Both sleepers run in the program's group.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while group_members(&group)
+        .iter()
+        .filter(|(_, name)| name == "sleep")
+        .count()
+        < 2
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the sleepers did not start: {:?}",
+            group_members(&group)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.daemon.kill().unwrap();
+    h.daemon.wait().unwrap();
+    let killed = Instant::now();
+    loop {
+        let left = group_members(&group);
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(10),
+            "still running after the daemon died: {left:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!("group gone {:?} after the daemon", killed.elapsed());
+    // The start of the run is on record; its end never came.
+    let records = std::fs::read_to_string(h.root.join("config/audit.log")).unwrap();
+    let decisions: Vec<serde_json::Value> = records
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["decision"].clone())
+        .collect();
+    assert_eq!(decisions, ["start"], "{records}");
+    drop(stream);
 }
