@@ -19,7 +19,7 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::audit_log::rfc3339;
+use crate::audit_log::{RecordKind, rfc3339};
 use crate::executor::{self, Exit, Input, Stream};
 use crate::hooks::HookRequest;
 use crate::pipeline::{self, Refusal, RefusalKind, Request};
@@ -222,7 +222,7 @@ async fn refuse_peer(
         bytes_in: 0,
         bytes_out: 0,
     };
-    if let Err(e) = context.shared.audit.write(&record) {
+    if let Err(e) = context.shared.audit.write(&record, RecordKind::Request) {
         eprintln!("airlock-daemon: cannot write the audit log: {e}");
     }
     let _ = writer.send(&error(id, ErrorCode::Invalid, why)).await;
@@ -322,9 +322,9 @@ impl Session {
         }
     }
 
-    fn audit(&self, mut record: AuditRecord, started: Instant) {
+    fn audit(&self, mut record: AuditRecord, started: Instant, kind: RecordKind) {
         record.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        if let Err(e) = self.context.shared.audit.write(&record) {
+        if let Err(e) = self.context.shared.audit.write(&record, kind) {
             eprintln!("airlock-daemon: cannot write the audit log: {e}");
         }
     }
@@ -361,7 +361,7 @@ impl Session {
                 }
             },
         };
-        self.audit(record, started);
+        self.audit(record, started, RecordKind::Request);
         self.writer.send(&reply).await
     }
 
@@ -379,7 +379,7 @@ impl Session {
                 };
                 record.rule = refusal.rule.clone();
                 record.reason = Some(refusal.reason.clone());
-                self.audit(record, started);
+                self.audit(record, started, RecordKind::Request);
                 let _ = self.writer.send(&refusal_message(id, &refusal)).await;
                 return;
             }
@@ -420,7 +420,7 @@ impl Session {
                     record.decision = AuditDecision::Deny;
                     record.rule = refusal.rule.clone();
                     record.reason = Some(refusal.reason.clone());
-                    self.audit(record, started);
+                    self.audit(record, started, RecordKind::Request);
                     let _ = self.writer.send(&refusal_message(id, &refusal)).await;
                     return;
                 }
@@ -430,7 +430,7 @@ impl Session {
         // The start of the run is on record before the program starts, or it does not.
         let mut start = record.clone();
         start.decision = AuditDecision::Start;
-        if let Err(e) = self.context.shared.audit.write(&start) {
+        if let Err(e) = self.context.shared.audit.write(&start, RecordKind::Run) {
             let message = format!("the audit log cannot be written, so nothing runs: {e}");
             eprintln!("airlock-daemon: agent {}: {message}", self.context.agent);
             let _ = self
@@ -547,7 +547,7 @@ impl Session {
                     record.rule = Some("airlock.post-exec".to_owned());
                 }
                 record.reason = Some(message.clone());
-                self.audit(record, started);
+                self.audit(record, started, RecordKind::Run);
                 let _ = self
                     .writer
                     .send(&error(Some(id), ErrorCode::Internal, &message))
@@ -556,7 +556,7 @@ impl Session {
             }
             Err(e) => {
                 record.reason = Some(format!("internal error: {e}"));
-                self.audit(record, started);
+                self.audit(record, started, RecordKind::Run);
                 let _ = self
                     .writer
                     .send(&error(Some(id), ErrorCode::Internal, "internal error"))
@@ -598,7 +598,7 @@ impl Session {
                 .await;
             }
         }
-        self.audit(record, started);
+        self.audit(record, started, RecordKind::Run);
         let exit = ServerMessage::Exit {
             id,
             status: finished.exit,

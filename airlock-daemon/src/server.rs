@@ -24,6 +24,9 @@ use crate::ssh_agent::{self, SshAgents};
 /// How long connections get to end after their programs were killed on shutdown.
 const KILL_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// How often what the agents' audit budgets left out is summed up in the log.
+const SUMMARIES_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What every connection shares: the current configuration (replaced on reload),
 /// the audit log, and the shutdown signals.
 #[derive(Debug)]
@@ -120,6 +123,18 @@ async fn serve(mut loaded: Loaded, config: ConfigArgs, sockets: PathBuf) -> CliR
         serial: tokio::sync::Mutex::new(BTreeMap::new()),
     });
     let tracker = TaskTracker::new();
+    // What the agents' audit budgets left out is summed up every few seconds.
+    let summaries = {
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(SUMMARIES_EVERY).await;
+                if let Err(e) = shared.audit.write_summaries() {
+                    eprintln!("airlock-daemon: cannot write the audit log: {e}");
+                }
+            }
+        })
+    };
     let mut listeners: BTreeMap<String, Listening> = BTreeMap::new();
     let current = shared.current();
     bind_agents(&current, &sockets, &shared, &tracker, &mut listeners)?;
@@ -173,6 +188,10 @@ async fn serve(mut loaded: Loaded, config: ConfigArgs, sockets: PathBuf) -> CliR
     }
     ssh_agents.stop_all();
     reaper_stop.cancel();
+    summaries.abort();
+    if let Err(e) = shared.audit.write_summaries() {
+        eprintln!("airlock-daemon: cannot write the audit log: {e}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
