@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime};
 
 use airlock_core::{AuditDecision, AuditRecord, GateOutcome, Peer};
@@ -58,7 +59,17 @@ pub async fn serve(stream: UnixStream, context: Context) {
     // Raw bytes only once `hello` agreed to them.
     reader.agree_raw(false);
     if !allowed {
-        refuse_peer(&mut reader, &mut writer, &context, peer, NOT_ALLOWED).await;
+        refuse(
+            &mut reader,
+            &mut writer,
+            &context,
+            peer,
+            ErrorCode::Invalid,
+            AuditDecision::Deny,
+            PEER,
+            NOT_ALLOWED,
+        )
+        .await;
         return;
     }
     // A program the daemon runs (or anything it left behind) never uses an agent's
@@ -70,7 +81,17 @@ pub async fn serve(stream: UnixStream, context: Context) {
         None => true,
     };
     if from_a_run {
-        refuse_peer(&mut reader, &mut writer, &context, peer, FROM_A_RUN).await;
+        refuse(
+            &mut reader,
+            &mut writer,
+            &context,
+            peer,
+            ErrorCode::Invalid,
+            AuditDecision::Deny,
+            PEER,
+            FROM_A_RUN,
+        )
+        .await;
         return;
     }
     let mut session = Session {
@@ -84,9 +105,11 @@ pub async fn serve(stream: UnixStream, context: Context) {
         let message = tokio::select! {
             message = reader.next_message() => message,
             () = tokio::time::sleep(idle) => {
+                const WHY: &str = "no request in time: closing";
+                session.refusal_record(None, AuditDecision::Error, IDLE, WHY);
+                let kill = session.context.shared.kill.clone();
                 let _ = session
-                    .writer
-                    .send(&error(None, ErrorCode::Invalid, "no request in time: closing"))
+                    .send_or_give_way(&error(None, ErrorCode::Invalid, WHY), &kill)
                     .await;
                 return;
             }
@@ -135,6 +158,7 @@ pub async fn serve(stream: UnixStream, context: Context) {
                 | ClientMessage::Signal(_),
             )) => Ok(()),
             Err(ReadError::Decode(e)) => {
+                session.refusal_record(None, AuditDecision::Error, PROTOCOL, &e.message);
                 let closes = e.code == ErrorCode::Parse;
                 let sent = session.writer.send(&error(e.id, e.code, &e.message)).await;
                 // A line that is not JSON leaves the stream's framing in doubt: close,
@@ -145,9 +169,11 @@ pub async fn serve(stream: UnixStream, context: Context) {
                 sent
             }
             Err(ReadError::Frame(e)) => {
+                let why = e.to_string();
+                session.refusal_record(None, AuditDecision::Error, PROTOCOL, &why);
                 let _ = session
                     .writer
-                    .send(&error(None, ErrorCode::Parse, &e.to_string()))
+                    .send(&error(None, ErrorCode::Parse, &why))
                     .await;
                 return;
             }
@@ -171,50 +197,72 @@ const PIECE: usize = airlock_rpc::RAW_PIECE;
 /// How long a write to the client may still take once the daemon kills on shutdown.
 const LAST_WRITE: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// Why a peer outside the agent's `allowed_uids` is refused.
-const NOT_ALLOWED: &str = "this user may not use this agent's socket";
+/// How often a half-closed client is checked for having closed the rest.
+const HANGUP_CHECK: std::time::Duration = std::time::Duration::from_millis(250);
 
-/// Why a program the daemon runs is refused on an agent's socket.
-const FROM_A_RUN: &str = "a program Airlock runs may not use an agent's socket (or the connecting process could not be identified)";
+/// The rule of records for requests that broke the protocol (a line that is not a
+/// message or is too long, a second command on a connection).
+const PROTOCOL: &str = "airlock.protocol";
 
-/// How long a refused peer has to send its request before the refusal goes out
-/// without an id.
-const REFUSED_READ: std::time::Duration = std::time::Duration::from_secs(2);
+/// The rule of records for connections closed because no request came in time.
+const IDLE: &str = "airlock.idle";
 
-/// Refuses a peer (`why`): reads its first request (bounded in size and time) so the
-/// refusal answers it by id instead of closing under a client that is still writing,
-/// records it, and closes.
-async fn refuse_peer(
-    reader: &mut Reader,
-    writer: &mut Writer,
+/// The rule of records for peers that may not use the socket.
+const PEER: &str = "airlock.peer";
+
+/// The rule of records for connections over a cap.
+const BUSY: &str = "airlock.busy";
+
+/// A connection over a cap may send at most this much before its refusal goes out
+/// without an id: enough for a request, little for the refusals held at once.
+const REFUSED_LINE: usize = 64 * 1024;
+
+/// At most this many connections over a cap are read at once (each for at most
+/// [`REFUSED_READ`]); more are refused without waiting for their request.
+const REFUSING: usize = 16;
+
+/// Whether the client closed its end of `stream` entirely (not only its write side).
+fn hung_up(stream: &OwnedWriteHalf) -> bool {
+    use rustix::event::{PollFd, PollFlags, poll};
+    let socket: &UnixStream = stream.as_ref();
+    let mut fds = [PollFd::new(socket, PollFlags::empty())];
+    let zero = rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    match poll(&mut fds, Some(&zero)) {
+        Ok(_) => fds
+            .iter()
+            .any(|fd| fd.revents().intersects(PollFlags::HUP | PollFlags::ERR)),
+        // Cannot tell: treat it as gone (the program is stopped, not left running).
+        Err(_) => true,
+    }
+}
+
+/// Writes the audit record of a request refused before it reached the pipeline:
+/// `request` when its line could be read (else an empty command), `decision`, `rule`
+/// and `why`.
+fn record_refusal(
     context: &Context,
     peer: Option<Peer>,
+    request: Option<&Request>,
+    decision: AuditDecision,
+    rule: &str,
     why: &str,
 ) {
-    let first = tokio::time::timeout(REFUSED_READ, reader.next_message()).await;
-    let (id, request) = match first {
-        Ok(Ok(Some(ClientMessage::Exec { id, params } | ClientMessage::Check { id, params }))) => {
-            (Some(id), Some(request(params)))
-        }
-        Ok(Ok(Some(ClientMessage::Hello { id, .. }))) => (Some(id), None),
-        _ => (None, None),
-    };
     let record = AuditRecord {
         time: rfc3339(SystemTime::now()),
         agent: context.agent.clone(),
         peer,
-        command: request
-            .as_ref()
-            .map(|r| r.command.clone())
-            .unwrap_or_default(),
-        argv: request.as_ref().map(|r| r.args.clone()).unwrap_or_default(),
-        cwd: request.and_then(|r| r.cwd),
+        command: request.map(|r| r.command.clone()).unwrap_or_default(),
+        argv: request.map(|r| r.args.clone()).unwrap_or_default(),
+        cwd: request.and_then(|r| r.cwd.clone()),
         host_cwd: None,
         confinement: None,
         reading: None,
         truncated: None,
-        decision: AuditDecision::Deny,
-        rule: Some("airlock.peer".to_owned()),
+        decision,
+        rule: Some(rule.to_owned()),
         reason: Some(why.to_owned()),
         exit_code: None,
         signal: None,
@@ -225,25 +273,83 @@ async fn refuse_peer(
     if let Err(e) = context.shared.audit.write(&record, RecordKind::Request) {
         eprintln!("airlock-daemon: cannot write the audit log: {e}");
     }
-    let _ = writer.send(&error(id, ErrorCode::Invalid, why)).await;
+}
+
+/// Why a peer outside the agent's `allowed_uids` is refused.
+const NOT_ALLOWED: &str = "this user may not use this agent's socket";
+
+/// Why a program the daemon runs is refused on an agent's socket.
+const FROM_A_RUN: &str = "a program Airlock runs may not use an agent's socket (or the connecting process could not be identified)";
+
+/// How long a refused peer has to send its request before the refusal goes out
+/// without an id.
+const REFUSED_READ: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Refuses a connection (`why`, `decision` and `rule` for the record): reads its first
+/// request (bounded in size by the reader and in time by [`REFUSED_READ`]) so the
+/// refusal answers it by id instead of closing under a client that is still writing,
+/// records it, and closes.
+#[expect(clippy::too_many_arguments, reason = "one refusal, said in full")]
+async fn refuse(
+    reader: &mut Reader,
+    writer: &mut Writer,
+    context: &Context,
+    peer: Option<Peer>,
+    code: ErrorCode,
+    decision: AuditDecision,
+    rule: &str,
+    why: &str,
+) {
+    let first = tokio::time::timeout(REFUSED_READ, reader.next_message()).await;
+    let (id, request) = match first {
+        Ok(Ok(Some(ClientMessage::Exec { id, params } | ClientMessage::Check { id, params }))) => {
+            (Some(id), Some(request(params)))
+        }
+        Ok(Ok(Some(ClientMessage::Hello { id, .. }))) => (Some(id), None),
+        Ok(Err(ReadError::Decode(e))) => (e.id, None),
+        _ => (None, None),
+    };
+    record_refusal(context, peer, request.as_ref(), decision, rule, why);
+    let _ = writer.send(&error(id, code, why)).await;
     let _ = writer.half.shutdown().await;
 }
 
-/// Answers a connection over the cap and closes it.
-pub async fn refuse_busy(stream: UnixStream, _context: Context) {
-    let (_, write) = stream.into_split();
+/// Answers a connection over the cap, by id when its request comes in time (at most
+/// [`REFUSING`] are read at once), records it and closes it.
+pub async fn refuse_busy(stream: UnixStream, context: Context) {
+    const WHY: &str = "too many connections: try again later";
+    let peer = peer(&stream);
+    let (read, write) = stream.into_split();
     let mut writer = Writer {
         half: write,
         encoding: Encoding::Text,
         buffer: Vec::new(),
     };
-    let _ = writer
-        .send(&error(
-            None,
+    let refusing = &context.shared.refusing;
+    let slot = refusing
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < REFUSING).then_some(n + 1)
+        })
+        .is_ok();
+    if slot {
+        let mut reader = LineReader::new(BufReader::with_capacity(4096, read), REFUSED_LINE);
+        reader.agree_raw(false);
+        refuse(
+            &mut reader,
+            &mut writer,
+            &context,
+            peer,
             ErrorCode::Internal,
-            "too many connections: try again later",
-        ))
+            AuditDecision::Error,
+            BUSY,
+            WHY,
+        )
         .await;
+        refusing.fetch_sub(1, Ordering::AcqRel);
+    } else {
+        record_refusal(&context, peer, None, AuditDecision::Error, BUSY, WHY);
+        let _ = writer.send(&error(None, ErrorCode::Internal, WHY)).await;
+    }
 }
 
 fn request(params: CommandParams) -> Request {
@@ -299,6 +405,35 @@ struct Session {
 }
 
 impl Session {
+    /// Sends `message`; a client that stopped reading cannot hold the daemon past its
+    /// shutdown: once the daemon kills, the write gets a moment, not for ever. Whether
+    /// it went out.
+    async fn send_or_give_way(
+        &mut self,
+        message: &ServerMessage,
+        kill: &CancellationToken,
+    ) -> bool {
+        let send = self.writer.send(message);
+        tokio::pin!(send);
+        tokio::select! {
+            sent = &mut send => sent.is_ok(),
+            () = kill.cancelled() => {
+                matches!(tokio::time::timeout(LAST_WRITE, send).await, Ok(Ok(())))
+            }
+        }
+    }
+
+    /// Records a request refused before it reached the pipeline (see [`record_refusal`]).
+    fn refusal_record(
+        &self,
+        request: Option<&Request>,
+        decision: AuditDecision,
+        rule: &str,
+        why: &str,
+    ) {
+        record_refusal(&self.context, self.peer, request, decision, rule, why);
+    }
+
     fn record(&self, request: &Request, started: SystemTime) -> AuditRecord {
         AuditRecord {
             time: rfc3339(started),
@@ -463,6 +598,11 @@ impl Session {
         let kill = self.context.shared.kill.clone();
         let mut client_open = true;
         let mut output_open = true;
+        // The client shut down its write side: watched until it closes the rest.
+        let mut half_closed = false;
+        let mut hangup_check = tokio::time::interval(HANGUP_CHECK);
+        // The client broke the protocol during the run (which was stopped for it).
+        let mut protocol_error = false;
         // Input waiting for room towards the executor: held, never awaited inside an arm,
         // so output keeps flowing (and shutdown is seen) while the program is not reading.
         let mut pending: std::collections::VecDeque<Input> = std::collections::VecDeque::new();
@@ -481,18 +621,8 @@ impl Session {
             tokio::select! {
                 chunk = output_rx.recv() => match chunk {
                     Some((stream, data)) => {
-                        // A client that stopped reading cannot hold the daemon past its
-                        // shutdown: the write gives way to the kill.
                         let message = ServerMessage::Output { stream, data };
-                        let send = self.writer.send(&message);
-                        tokio::pin!(send);
-                        let sent = tokio::select! {
-                            sent = &mut send => sent.is_ok(),
-                            () = kill.cancelled() => {
-                                matches!(tokio::time::timeout(LAST_WRITE, send).await, Ok(Ok(())))
-                            }
-                        };
-                        if !sent {
+                        if !self.send_or_give_way(&message, &kill).await {
                             // The client is gone (or the daemon is going): kill the program.
                             cancel.cancel();
                         }
@@ -518,12 +648,70 @@ impl Session {
                         Ok(Some(ClientMessage::Signal(signal))) => {
                             pending.push_back(Input::Signal(signal));
                         }
-                        Ok(Some(_)) | Err(ReadError::Decode(_)) => {}
-                        Ok(None) | Err(_) => {
-                            // The connection ended: the client went away.
+                        Ok(Some(ClientMessage::Exec { id, params } | ClientMessage::Check { id, params })) => {
+                            // One command per connection: this one is running.
+                            let second = self::request(params);
+                            let why = "one command per connection: this connection is running one";
+                            self.refusal_record(Some(&second), AuditDecision::Deny, PROTOCOL, why);
+                            let reply = error(Some(id), ErrorCode::Invalid, why);
+                            if !self.send_or_give_way(&reply, &kill).await {
+                                cancel.cancel();
+                            }
+                        }
+                        Ok(Some(ClientMessage::Hello { id, .. })) => {
+                            let reply = error(Some(id), ErrorCode::Invalid, "hello comes before exec");
+                            if !self.send_or_give_way(&reply, &kill).await {
+                                cancel.cancel();
+                            }
+                        }
+                        Ok(Some(ClientMessage::Unknown(_) | ClientMessage::Stdin(_) | ClientMessage::StdinEof)) => {}
+                        Err(ReadError::Decode(e)) => {
+                            let why = e.message.clone();
+                            self.refusal_record(None, AuditDecision::Error, PROTOCOL, &why);
+                            let reply = error(e.id, e.code, &e.message);
+                            if !self.send_or_give_way(&reply, &kill).await || e.code == ErrorCode::Parse {
+                                // A line that is not JSON leaves the framing in doubt: the
+                                // run is stopped as if the client had left.
+                                client_open = false;
+                                protocol_error = true;
+                                cancel.cancel();
+                            }
+                        }
+                        Ok(None) => {
+                            client_open = false;
+                            if hung_up(&self.writer.half) {
+                                // Closed, not only its write side: the client went away.
+                                cancel.cancel();
+                            } else {
+                                // Half-closed (socat, `shutdown(SHUT_WR)`): the end of the
+                                // input, not a disconnect. The program reads end of file and
+                                // runs on; its output and exit status still go out.
+                                if forward_stdin {
+                                    pending.push_back(Input::Eof);
+                                }
+                                half_closed = true;
+                            }
+                        }
+                        Err(ReadError::Frame(e)) => {
+                            // Too long, cut off, raw bytes not agreed: answered, recorded,
+                            // and the run is stopped (the stream cannot be read on).
+                            let why = e.to_string();
+                            self.refusal_record(None, AuditDecision::Error, PROTOCOL, &why);
+                            let _ = self.send_or_give_way(&error(None, ErrorCode::Parse, &why), &kill).await;
+                            client_open = false;
+                            protocol_error = true;
+                            cancel.cancel();
+                        }
+                        Err(ReadError::Io(_)) => {
+                            // The connection failed: the client went away.
                             client_open = false;
                             cancel.cancel();
                         }
+                    }
+                }
+                _ = hangup_check.tick(), if half_closed && !cancel.is_cancelled() => {
+                    if hung_up(&self.writer.half) {
+                        cancel.cancel();
                     }
                 }
                 () = kill.cancelled(), if !cancel.is_cancelled() => cancel.cancel(),
@@ -573,6 +761,8 @@ impl Session {
         }
         let stopped = if finished.timed_out {
             Some("timeout")
+        } else if finished.cancelled && protocol_error {
+            Some("protocol error")
         } else if finished.cancelled && self.context.shared.kill.is_cancelled() {
             Some("shutdown")
         } else if finished.cancelled {
@@ -582,7 +772,7 @@ impl Session {
         };
         if let Some(why) = stopped {
             record.reason = Some(format!("stopped: {why}"));
-            if why != "disconnect" {
+            if why != "disconnect" && why != "protocol error" {
                 // Tell the agent why its program ended (it may still be reading).
                 let note = format!(
                     "airlock: stopped after {} s ({why})\n",

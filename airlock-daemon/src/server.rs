@@ -41,6 +41,8 @@ pub struct Shared {
     pub kill: CancellationToken,
     /// Caps connections over all agents.
     pub connections: Arc<AtomicUsize>,
+    /// Connections over a cap whose request is being read for their refusal.
+    pub refusing: AtomicUsize,
     /// Serializes runs of non-concurrent commands, by command name.
     pub serial: tokio::sync::Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -116,6 +118,7 @@ async fn serve(mut loaded: Loaded, config: ConfigArgs, sockets: PathBuf) -> CliR
     start_ssh_agents(&mut ssh_agents, &mut loaded).map_err(|e| format!("error: {e}"))?;
     let shared = Arc::new(Shared {
         connections: Arc::new(AtomicUsize::new(0)),
+        refusing: AtomicUsize::new(0),
         loaded: RwLock::new(Arc::new(loaded)),
         audit,
         shutdown: CancellationToken::new(),

@@ -9,6 +9,7 @@
 )]
 
 use std::io::{BufRead, Write};
+use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -302,6 +303,85 @@ fn raw_exec(h: &Host, script: &str, stdin: Option<&[u8]>) -> UnixStream {
         writeln!(stream, "{data}").unwrap();
     }
     stream
+}
+
+/// Reads a connection to its end: (stdout text, the final reply).
+fn read_to_end(stream: UnixStream) -> (String, serde_json::Value) {
+    let mut out = String::new();
+    let mut last = serde_json::Value::Null;
+    for line in std::io::BufReader::new(stream).lines() {
+        let message: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if message["method"] == "output" {
+            out.push_str(message["params"]["data"].as_str().unwrap());
+        } else {
+            last = message;
+        }
+    }
+    (out, last)
+}
+
+#[test]
+fn a_half_closed_client_gets_end_of_input_and_the_exit_status() {
+    let h = host(60);
+    // socat and scripts shut down their write side once the request is sent: the
+    // program runs on and its output and status still come back.
+    let stream = raw_exec(&h, "sleep 0.3; echo done", None);
+    stream.shutdown(Shutdown::Write).unwrap();
+    let started = Instant::now();
+    let (out, end) = read_to_end(stream);
+    assert_eq!(out, "done\n", "{end}");
+    assert_eq!(end["result"]["exit_code"], 0, "{end}");
+    eprintln!("half-closed sleep: {:?}", started.elapsed());
+    // The end of input is the end of the program's stdin.
+    let stream = raw_exec(&h, "cat; echo eof", Some(b"hello\n"));
+    stream.shutdown(Shutdown::Write).unwrap();
+    let (out, end) = read_to_end(stream);
+    assert_eq!(out, "hello\neof\n", "{end}");
+    assert_eq!(end["result"]["exit_code"], 0, "{end}");
+    // A client that half-closed and then goes away entirely still takes its program
+    // with it.
+    let mut stream = raw_exec(&h, "echo $$; exec sleep 60", None);
+    stream.shutdown(Shutdown::Write).unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(&mut stream)
+        .read_line(&mut line)
+        .unwrap();
+    let message: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let pid = message["params"]["data"]
+        .as_str()
+        .unwrap()
+        .trim()
+        .to_owned();
+    drop(stream);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while alive(&pid) {
+        assert!(Instant::now() < deadline, "{pid} outlived its client");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Its end is on record (written once the run is over: wait for it).
+    loop {
+        let records = std::fs::read_to_string(h.root.join("config/audit.log")).unwrap();
+        let last: serde_json::Value =
+            serde_json::from_str(records.lines().last().unwrap()).unwrap();
+        if last["decision"] == "allow" {
+            assert_eq!(last["reason"], "stopped: disconnect", "{last}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no end record: {records}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether process `pid` exists and is not a zombie.
+fn alive(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                != Some("Z")
+        }
+        Err(_) => false,
+    }
 }
 
 /// The live processes (not zombies) in process group `group`: `(pid, command)`.
