@@ -659,7 +659,9 @@ impl Session {
                             }
                         }
                         Ok(Some(ClientMessage::Hello { id, .. })) => {
-                            let reply = error(Some(id), ErrorCode::Invalid, "hello comes before exec");
+                            let why = "hello comes before exec";
+                            self.refusal_record(None, AuditDecision::Error, PROTOCOL, why);
+                            let reply = error(Some(id), ErrorCode::Invalid, why);
                             if !self.send_or_give_way(&reply, &kill).await {
                                 cancel.cancel();
                             }
