@@ -500,24 +500,27 @@ impl Session {
         self.writer.send(&reply).await
     }
 
+    /// Serves one `exec`: prepares and runs it, then turns how it ended into the final
+    /// reply and the audit record, in one place ([`Session::conclude`]).
     async fn exec(&mut self, id: Value, request: Request, reader: &mut Reader) {
         let started = Instant::now();
         let mut record = self.record(&request, SystemTime::now());
+        let outcome = self.prepare_and_run(request, reader, &mut record).await;
+        self.conclude(id, record, started, outcome).await;
+    }
+
+    /// Prepares `request` and runs it, filling `record` with what is known of the run
+    /// (what ran, where, confined how); says how it ended.
+    async fn prepare_and_run(
+        &mut self,
+        request: Request,
+        reader: &mut Reader,
+        record: &mut AuditRecord,
+    ) -> Outcome {
         let loaded = self.context.shared.current();
         let prepared = match pipeline::prepare(&loaded, &self.context.agent, request).await {
             Ok(prepared) => prepared,
-            Err(refusal) => {
-                record.decision = match refusal.kind {
-                    RefusalKind::UnknownCommand => AuditDecision::Unknown,
-                    RefusalKind::Denied => AuditDecision::Deny,
-                    RefusalKind::Internal => AuditDecision::Error,
-                };
-                record.rule = refusal.rule.clone();
-                record.reason = Some(refusal.reason.clone());
-                self.audit(record, started, RecordKind::Request);
-                let _ = self.writer.send(&refusal_message(id, &refusal)).await;
-                return;
-            }
+            Err(refusal) => return Outcome::Refused(refusal),
         };
         let hook_timeout = loaded.config.limits.hook_timeout;
         drop(loaded);
@@ -547,17 +550,11 @@ impl Session {
             Some(path) => match self.start_post_exec(path, &prepared, hook_timeout).await {
                 Ok(hook) => Some(hook),
                 Err(reason) => {
-                    let refusal = Refusal {
+                    return Outcome::Refused(Refusal {
                         kind: RefusalKind::Denied,
                         rule: Some("airlock.post-exec".to_owned()),
                         reason,
-                    };
-                    record.decision = AuditDecision::Deny;
-                    record.rule = refusal.rule.clone();
-                    record.reason = Some(refusal.reason.clone());
-                    self.audit(record, started, RecordKind::Request);
-                    let _ = self.writer.send(&refusal_message(id, &refusal)).await;
-                    return;
+                    });
                 }
             },
         };
@@ -566,13 +563,7 @@ impl Session {
         let mut start = record.clone();
         start.decision = AuditDecision::Start;
         if let Err(e) = self.context.shared.audit.write(&start, RecordKind::Run) {
-            let message = format!("the audit log cannot be written, so nothing runs: {e}");
-            eprintln!("airlock-daemon: agent {}: {message}", self.context.agent);
-            let _ = self
-                .writer
-                .send(&error(Some(id), ErrorCode::Internal, &message))
-                .await;
-            return;
+            return Outcome::Unrecorded(e);
         }
 
         // Short queues: what one connection holds is bounded by them (see PIECE).
@@ -729,78 +720,113 @@ impl Session {
                 );
             }
         }
-        let finished = match result {
-            Ok(Ok(finished)) => finished,
-            Ok(Err(e)) => {
-                let message = e.to_string();
-                if matches!(e, RunError::PostExec(_)) {
-                    record.rule = Some("airlock.post-exec".to_owned());
+        match result {
+            Ok(Ok(finished)) => {
+                let stopped = if finished.timed_out {
+                    Some("timeout")
+                } else if finished.cancelled && protocol_error {
+                    Some("protocol error")
+                } else if finished.cancelled && self.context.shared.kill.is_cancelled() {
+                    Some("shutdown")
+                } else if finished.cancelled {
+                    Some("disconnect")
+                } else {
+                    None
+                };
+                Outcome::Finished { finished, stopped }
+            }
+            Ok(Err(e)) => Outcome::Failed {
+                rule: matches!(e, RunError::PostExec(_)).then(|| "airlock.post-exec".to_owned()),
+                reason: e.to_string(),
+                message: e.to_string(),
+            },
+            Err(e) => Outcome::Failed {
+                rule: None,
+                reason: format!("internal error: {e}"),
+                message: "internal error".to_owned(),
+            },
+        }
+    }
+
+    /// The one place where how an `exec` ended becomes its audit record and its final
+    /// reply (the record first: it is written before the reply completes).
+    async fn conclude(
+        &mut self,
+        id: Value,
+        mut record: AuditRecord,
+        started: Instant,
+        outcome: Outcome,
+    ) {
+        let kill = self.context.shared.kill.clone();
+        let reply = match outcome {
+            Outcome::Refused(refusal) => {
+                record.decision = match refusal.kind {
+                    RefusalKind::UnknownCommand => AuditDecision::Unknown,
+                    RefusalKind::Denied => AuditDecision::Deny,
+                    RefusalKind::Internal => AuditDecision::Error,
+                };
+                record.rule = refusal.rule.clone();
+                record.reason = Some(refusal.reason.clone());
+                self.audit(record, started, RecordKind::Request);
+                refusal_message(id, &refusal)
+            }
+            Outcome::Unrecorded(e) => {
+                // Nothing ran, and nothing can be recorded: the agent and the daemon's
+                // stderr are told.
+                let message = format!("the audit log cannot be written, so nothing runs: {e}");
+                eprintln!("airlock-daemon: agent {}: {message}", self.context.agent);
+                error(Some(id), ErrorCode::Internal, &message)
+            }
+            Outcome::Failed {
+                rule,
+                reason,
+                message,
+            } => {
+                if rule.is_some() {
+                    record.rule = rule;
                 }
-                record.reason = Some(message.clone());
+                record.reason = Some(reason);
                 self.audit(record, started, RecordKind::Run);
-                let _ = self
-                    .writer
-                    .send(&error(Some(id), ErrorCode::Internal, &message))
-                    .await;
-                return;
+                error(Some(id), ErrorCode::Internal, &message)
             }
-            Err(e) => {
-                record.reason = Some(format!("internal error: {e}"));
+            Outcome::Finished { finished, stopped } => {
+                record.decision = AuditDecision::Allow;
+                record.bytes_in = finished.bytes_in;
+                record.bytes_out = finished.bytes_out;
+                match finished.exit {
+                    Exit::Code(code) => record.exit_code = Some(code),
+                    Exit::Signal(signal) => record.signal = Some(signal),
+                }
+                if let Some(why) = stopped {
+                    record.reason = Some(format!("stopped: {why}"));
+                    if why != "disconnect" && why != "protocol error" {
+                        // Tell the agent why its program ended (it may still be reading).
+                        let note = format!(
+                            "airlock: stopped after {} s ({why})\n",
+                            started.elapsed().as_secs()
+                        );
+                        let _ = tokio::time::timeout(
+                            LAST_WRITE,
+                            self.writer.send(&ServerMessage::Output {
+                                stream: Stream::Stderr,
+                                data: note.into_bytes(),
+                            }),
+                        )
+                        .await;
+                    }
+                }
                 self.audit(record, started, RecordKind::Run);
-                let _ = self
-                    .writer
-                    .send(&error(Some(id), ErrorCode::Internal, "internal error"))
-                    .await;
-                return;
+                ServerMessage::Exit {
+                    id,
+                    status: finished.exit,
+                }
             }
-        };
-        record.decision = AuditDecision::Allow;
-        record.bytes_in = finished.bytes_in;
-        record.bytes_out = finished.bytes_out;
-        match finished.exit {
-            Exit::Code(code) => record.exit_code = Some(code),
-            Exit::Signal(signal) => record.signal = Some(signal),
-        }
-        let stopped = if finished.timed_out {
-            Some("timeout")
-        } else if finished.cancelled && protocol_error {
-            Some("protocol error")
-        } else if finished.cancelled && self.context.shared.kill.is_cancelled() {
-            Some("shutdown")
-        } else if finished.cancelled {
-            Some("disconnect")
-        } else {
-            None
-        };
-        if let Some(why) = stopped {
-            record.reason = Some(format!("stopped: {why}"));
-            if why != "disconnect" && why != "protocol error" {
-                // Tell the agent why its program ended (it may still be reading).
-                let note = format!(
-                    "airlock: stopped after {} s ({why})\n",
-                    started.elapsed().as_secs()
-                );
-                let _ = tokio::time::timeout(
-                    LAST_WRITE,
-                    self.writer.send(&ServerMessage::Output {
-                        stream: Stream::Stderr,
-                        data: note.into_bytes(),
-                    }),
-                )
-                .await;
-            }
-        }
-        self.audit(record, started, RecordKind::Run);
-        let exit = ServerMessage::Exit {
-            id,
-            status: finished.exit,
         };
         // A client that stopped reading cannot hold the connection past a shutdown: once
         // the daemon kills, the reply gets a moment, not for ever.
-        let kill = self.context.shared.kill.clone();
         let writer = &mut self.writer;
         let finish = async {
-            let _ = writer.send(&exit).await;
+            let _ = writer.send(&reply).await;
             let _ = writer.half.shutdown().await;
         };
         tokio::pin!(finish);
@@ -811,6 +837,32 @@ impl Session {
             }
         }
     }
+}
+
+/// How an `exec` ended, for [`Session::conclude`].
+enum Outcome {
+    /// Refused before anything ran: by policy, a hook, the working directory, or a
+    /// post-exec hook that could not start.
+    Refused(Refusal),
+    /// Nothing ran: the start of the run could not be recorded.
+    Unrecorded(std::io::Error),
+    /// The run failed: the program could not start, the post-exec hook failed, or the
+    /// daemon failed.
+    Failed {
+        /// The rule to record, when it is not the one that admitted the run.
+        rule: Option<String>,
+        /// Why, for the record.
+        reason: String,
+        /// Why, for the agent.
+        message: String,
+    },
+    /// The program ran and ended; `stopped` says why the daemon stopped it, if it did.
+    Finished {
+        /// How it ended.
+        finished: executor::Finished,
+        /// `timeout`, `shutdown`, `disconnect` or `protocol error`.
+        stopped: Option<&'static str>,
+    },
 }
 
 impl Session {
