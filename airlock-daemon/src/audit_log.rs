@@ -356,7 +356,11 @@ fn bounded_line(record: &AuditRecord) -> String {
     }
     short.reason = record.reason.as_deref().map(shorten);
     short.reading = None;
+    // The command name is the client's too (a megabyte of it is an unknown command).
+    short.command = shorten(&record.command);
     short.cwd = record.cwd.as_deref().map(shorten);
+    short.host_cwd = record.host_cwd.as_deref().map(shorten);
+    short.rule = record.rule.as_deref().map(shorten);
     short.truncated = Some(original);
     let line = short.to_line();
     if line.len() <= MAX_RECORD {
@@ -532,6 +536,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.log");
         let log = AuditLog::open(&path, 1 << 20, 2).unwrap();
+        // A megabyte command name (an unknown command) is shortened too.
+        let mut named = record(0);
+        named.command = "c".repeat(1 << 20);
+        log.write_run(&named).unwrap();
+        let line = std::fs::read_to_string(&path).unwrap();
+        assert!(line.len() <= MAX_RECORD, "{}", line.len());
+        std::fs::remove_file(&path).unwrap();
         let mut big = record(0);
         big.argv = vec!["é".repeat(50_000); 100];
         log.write_run(&big).unwrap();
