@@ -592,6 +592,7 @@ impl Session {
         // The client shut down its write side: watched until it closes the rest.
         let mut half_closed = false;
         let mut hangup_check = tokio::time::interval(HANGUP_CHECK);
+        hangup_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // The client broke the protocol during the run (which was stopped for it).
         let mut protocol_error = false;
         // Input waiting for room towards the executor: held, never awaited inside an arm,

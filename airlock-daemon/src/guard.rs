@@ -17,11 +17,18 @@
 //! Covered: every process in a run's process group (the program and whatever it
 //! started without leaving the group), once the daemon is gone for any reason.
 //!
+//! Also covered: what a run left behind. The daemon is the subreaper of its programs'
+//! descendants, so a process that left its run's group (`setsid -f`) becomes the
+//! daemon's child once its parent ends; the reaper then has the guard watch its process
+//! group until it is reaped (see [`crate::children`]).
+//!
 //! Not covered, and why:
-//! - a descendant that left the group (`setsid`, `setpgid`): the daemon does not know
-//!   its group; while the daemon lives it is its subreaper and reaps it, but it survives
-//!   the daemon (the kernel has no "kill my descendants" without cgroups or a pid
-//!   namespace);
+//! - a descendant that left its group while its parent still runs, for as long as that
+//!   parent runs (it is not the daemon's child yet), or that left its group under an
+//!   orphan without becoming one itself: the daemon does not know its group (the kernel
+//!   has no "kill my descendants" without cgroups or a pid namespace), and an orphan
+//!   adopted in the last moment before the daemon died (the reaper looks on every
+//!   SIGCHLD and every second);
 //! - the hooks' process groups (pre-exec and post-exec hooks are not confined and are
 //!   the agent owner's own programs); the hook itself has no parent-death signal;
 //! - a process forked in the microseconds between the program's start and the daemon
@@ -48,6 +55,13 @@ pub const MAX_GROUPS: usize = 65_536;
 #[derive(Debug)]
 struct Guard {
     write: OwnedFd,
+    /// The guard's pid (a child of the daemon, never watched itself).
+    pid: i32,
+}
+
+/// The guard's pid, once it started.
+pub fn pid() -> Option<i32> {
+    GUARD.get().map(|guard| guard.pid)
 }
 
 static GUARD: OnceLock<Guard> = OnceLock::new();
@@ -77,13 +91,13 @@ pub fn start() -> io::Result<()> {
             drop(write);
             guard(&read, &devnull, &mut groups)
         }
-        _ => {
+        child => {
             drop(read);
             drop(groups);
             // A guard that stops reading must not block a run's start.
             rustix::io::ioctl_fionbio(&write, true)?;
             GUARD
-                .set(Guard { write })
+                .set(Guard { write, pid: child })
                 .map_err(|_| io::Error::other("the guard was started twice"))
         }
     }

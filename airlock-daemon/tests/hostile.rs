@@ -460,3 +460,45 @@ fn a_run_and_its_process_group_die_with_the_daemon() {
     assert_eq!(decisions, ["start"], "{records}");
     drop(stream);
 }
+
+#[test]
+fn what_a_run_left_behind_dies_with_the_daemon() {
+    let mut h = host(60);
+    // The run leaves a sleeper in a session of its own behind, and ends.
+    let (output, _) = h.run(
+        "setsid -f sh -c 'echo $$ > left.pid; exec sleep 60' >/dev/null 2>&1; sleep 0.3; echo ok",
+        0,
+        Duration::from_secs(20),
+    );
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let pid = std::fs::read_to_string(h.ws.join("left.pid"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    // It is the daemon's now (its subreaper), alive after the run.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !children_of(h.daemon.id())
+        .iter()
+        .any(|(stat, _)| stat.starts_with(&format!("{pid} ")))
+    {
+        assert!(Instant::now() < deadline, "{pid} was not adopted");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The reaper looks at what it adopted on every SIGCHLD and every second.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(alive(&pid), "the sleeper ended early");
+    h.daemon.kill().unwrap();
+    h.daemon.wait().unwrap();
+    let killed = Instant::now();
+    while alive(&pid) {
+        assert!(
+            killed.elapsed() < Duration::from_secs(10),
+            "{pid} outlived the daemon"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!(
+        "left-behind sleeper gone {:?} after the daemon",
+        killed.elapsed()
+    );
+}
