@@ -25,7 +25,8 @@ static STARTED: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
 
 /// The orphans the daemon adopted and has not reaped, each with its process group
 /// watched by the guard (until it is reaped: then the entry is dropped).
-static ADOPTED: Mutex<BTreeMap<i32, crate::guard::Watched>> = Mutex::new(BTreeMap::new());
+static ADOPTED: Mutex<BTreeMap<i32, (Option<Pid>, crate::guard::Watched)>> =
+    Mutex::new(BTreeMap::new());
 
 fn started() -> MutexGuard<'static, BTreeSet<i32>> {
     match STARTED.lock() {
@@ -96,11 +97,14 @@ pub fn reap_orphans() -> usize {
             reaped += 1;
             // Its group is no longer watched for it (the id may be reused once empty).
             adopted.remove(raw);
-        } else if !adopted.contains_key(raw) && crate::guard::pid() != Some(*raw) {
-            // Not reaped, so its pid (and the group it is in) cannot be reused: watch
-            // the group, so that it dies with the daemon.
+        } else if crate::guard::pid() != Some(*raw) {
+            // Not reaped, so its pid (and the group it is in, while it is in it) cannot
+            // be reused: watch the group it is in now, so that it dies with the daemon
+            // (again if it moved to another group since the last look).
             let group = rustix::process::getpgid(Some(pid)).ok();
-            adopted.insert(*raw, crate::guard::watch(group));
+            if adopted.get(raw).map(|(watched, _)| *watched) != Some(group) {
+                adopted.insert(*raw, (group, crate::guard::watch(group)));
+            }
         }
     }
     // Orphans reaped some other way are forgotten too.
