@@ -98,6 +98,9 @@ pub async fn serve(stream: UnixStream, context: Context) {
         context,
         peer,
         writer,
+        ended: CancellationToken::new(),
+        stall: idle,
+        gone: false,
     };
     loop {
         // A connection that does not finish its next request in time is closed: idle
@@ -402,25 +405,45 @@ struct Session {
     context: Context,
     peer: Option<Peer>,
     writer: Writer,
+    /// Cancelled once the connection's run is over (its program ended and its output
+    /// was read): from then on a write to the client gets `stall`, not for ever.
+    ended: CancellationToken,
+    /// How long a write may wait on a client that does not read, once the run is over.
+    stall: std::time::Duration,
+    /// A write to the client failed or gave way: nothing more is written.
+    gone: bool,
 }
 
 impl Session {
-    /// Sends `message`; a client that stopped reading cannot hold the daemon past its
-    /// shutdown: once the daemon kills, the write gets a moment, not for ever. Whether
-    /// it went out.
+    /// Sends `message`; whether it went out. A client that stopped reading cannot hold
+    /// the daemon past its shutdown (once the daemon kills, the write gets a moment), nor
+    /// a connection and its run's record once the run is over (the write gets `stall`).
+    /// Once a write failed or gave way, the client counts as gone: nothing more is sent.
     async fn send_or_give_way(
         &mut self,
         message: &ServerMessage,
         kill: &CancellationToken,
     ) -> bool {
+        if self.gone {
+            return false;
+        }
+        let ended = self.ended.clone();
+        let stall = self.stall;
         let send = self.writer.send(message);
         tokio::pin!(send);
-        tokio::select! {
+        let sent = tokio::select! {
             sent = &mut send => sent.is_ok(),
             () = kill.cancelled() => {
                 matches!(tokio::time::timeout(LAST_WRITE, send).await, Ok(Ok(())))
             }
+            () = ended.cancelled() => {
+                matches!(tokio::time::timeout(stall, send).await, Ok(Ok(())))
+            }
+        };
+        if !sent {
+            self.gone = true;
         }
+        sent
     }
 
     /// Records a request refused before it reached the pipeline (see [`record_refusal`]).
@@ -582,6 +605,14 @@ impl Session {
             Some(hook) => hook.filter(output_rx, run, cancel.clone()),
             None => (output_rx, run),
         };
+        // The run is over when the program (and the post-exec hook) are done.
+        self.ended = CancellationToken::new();
+        let ended = self.ended.clone();
+        let run = tokio::spawn(async move {
+            let result = run.await;
+            ended.cancel();
+            result
+        });
         if !forward_stdin {
             // The module says nobody may answer the program's prompts: empty stdin.
             let _ = input_tx.send(Input::Eof).await;
@@ -712,7 +743,10 @@ impl Session {
             }
         }
         drop(input_tx);
-        let result = run.await;
+        let result = match run.await {
+            Ok(result) => result,
+            Err(e) => Err(e),
+        };
         if let Some(pin) = git_pin {
             if let Err(e) = pin.finish() {
                 eprintln!(
@@ -800,42 +834,33 @@ impl Session {
                 }
                 if let Some(why) = stopped {
                     record.reason = Some(format!("stopped: {why}"));
+                }
+                // On record first: telling the client may take a while.
+                self.audit(record, started, RecordKind::Run);
+                if let Some(why) = stopped {
                     if why != "disconnect" && why != "protocol error" {
                         // Tell the agent why its program ended (it may still be reading).
                         let note = format!(
                             "airlock: stopped after {} s ({why})\n",
                             started.elapsed().as_secs()
                         );
-                        let _ = tokio::time::timeout(
-                            LAST_WRITE,
-                            self.writer.send(&ServerMessage::Output {
-                                stream: Stream::Stderr,
-                                data: note.into_bytes(),
-                            }),
-                        )
-                        .await;
+                        let note = ServerMessage::Output {
+                            stream: Stream::Stderr,
+                            data: note.into_bytes(),
+                        };
+                        let _ = self.send_or_give_way(&note, &kill).await;
                     }
                 }
-                self.audit(record, started, RecordKind::Run);
                 ServerMessage::Exit {
                     id,
                     status: finished.exit,
                 }
             }
         };
-        // A client that stopped reading cannot hold the connection past a shutdown: once
-        // the daemon kills, the reply gets a moment, not for ever.
-        let writer = &mut self.writer;
-        let finish = async {
-            let _ = writer.send(&reply).await;
-            let _ = writer.half.shutdown().await;
-        };
-        tokio::pin!(finish);
-        tokio::select! {
-            () = &mut finish => {}
-            () = kill.cancelled() => {
-                let _ = tokio::time::timeout(LAST_WRITE, finish).await;
-            }
+        // A client that stopped reading gets a moment, not for ever (see
+        // `send_or_give_way`); one that is gone gets nothing.
+        if self.send_or_give_way(&reply, &kill).await {
+            let _ = self.writer.half.shutdown().await;
         }
     }
 }

@@ -835,3 +835,52 @@ fn every_refused_request_is_answered_and_on_record() {
     assert_eq!(records[0]["decision"], "error", "{records:?}");
     daemon.assert_serving();
 }
+
+#[test]
+fn a_client_that_stops_reading_does_not_hold_its_connection_or_its_record() {
+    let mut daemon =
+        Daemon::start_with("idle_timeout_secs = 1\nmax_connections_per_agent = 1\n", "");
+    write(
+        &daemon.dir.path().join("a1/commands/sh.toml"),
+        &format!("{SH}[exec]\ntimeout_secs = 1\n"),
+    );
+    daemon.reload();
+    // The program floods; the client never reads (and stays connected).
+    let mut client = daemon.connect();
+    client.send(json!({"jsonrpc":"2.0","id":1,"method":"exec","params":{"command":"sh","args":["-c","head -c 100000000 /dev/zero"],"cwd":"/workspace"}}));
+    let started = Instant::now();
+    // The timeout stops the program; the end of the run is on record although the
+    // client still has not read anything.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let end = loop {
+        if let Some(end) = daemon
+            .audit()
+            .into_iter()
+            .find(|r| r["command"] == "sh" && r["decision"] == "allow")
+        {
+            break end;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no end record while the client does not read: {:?}",
+            daemon.audit()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(end["reason"], "stopped: timeout", "{end}");
+    // And the only connection slot is free again.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (out, _, end) = daemon
+            .connect()
+            .exec("sh", &["-c", "echo ok"], "/workspace");
+        if end.get("result").is_some() {
+            assert_eq!(out, b"ok\n");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the slot was never freed: {end}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!("stalled client: slot free after {:?}", started.elapsed());
+    drop(client);
+}
