@@ -1,7 +1,11 @@
 //! One client connection: read requests line by line (bounded), answer `hello` and
 //! `check`, and run an `exec` through the pipeline and the executor, streaming output
 //! back and forwarding stdin and signals. Every request leaves one audit record,
-//! written before its final reply.
+//! written before its final reply: refused peers and connections over a cap are read
+//! (bounded in time and size) so the refusal answers their request by id, and lines
+//! that are not requests, second commands and idle connections are answered and
+//! recorded too. A client that shuts down only its write side has ended the program's
+//! input; one that closes entirely, or stops reading once its run is over, is gone.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -59,17 +63,7 @@ pub async fn serve(stream: UnixStream, context: Context) {
     // Raw bytes only once `hello` agreed to them.
     reader.agree_raw(false);
     if !allowed {
-        refuse(
-            &mut reader,
-            &mut writer,
-            &context,
-            peer,
-            ErrorCode::Invalid,
-            AuditDecision::Deny,
-            PEER,
-            NOT_ALLOWED,
-        )
-        .await;
+        refuse(&mut reader, &mut writer, &context, peer, &NOT_ALLOWED).await;
         return;
     }
     // A program the daemon runs (or anything it left behind) never uses an agent's
@@ -81,17 +75,7 @@ pub async fn serve(stream: UnixStream, context: Context) {
         None => true,
     };
     if from_a_run {
-        refuse(
-            &mut reader,
-            &mut writer,
-            &context,
-            peer,
-            ErrorCode::Invalid,
-            AuditDecision::Deny,
-            PEER,
-            FROM_A_RUN,
-        )
-        .await;
+        refuse(&mut reader, &mut writer, &context, peer, &FROM_A_RUN).await;
         return;
     }
     let mut session = Session {
@@ -210,11 +194,38 @@ const PROTOCOL: &str = "airlock.protocol";
 /// The rule of records for connections closed because no request came in time.
 const IDLE: &str = "airlock.idle";
 
-/// The rule of records for peers that may not use the socket.
-const PEER: &str = "airlock.peer";
+/// Why a connection is turned away before it may send a request: the reply's code,
+/// and the record's decision, rule and reason.
+struct Turned {
+    code: ErrorCode,
+    decision: AuditDecision,
+    rule: &'static str,
+    why: &'static str,
+}
 
-/// The rule of records for connections over a cap.
-const BUSY: &str = "airlock.busy";
+/// A peer outside the agent's `allowed_uids`.
+const NOT_ALLOWED: Turned = Turned {
+    code: ErrorCode::Invalid,
+    decision: AuditDecision::Deny,
+    rule: "airlock.peer",
+    why: "this user may not use this agent's socket",
+};
+
+/// A program the daemon runs, on an agent's socket.
+const FROM_A_RUN: Turned = Turned {
+    code: ErrorCode::Invalid,
+    decision: AuditDecision::Deny,
+    rule: "airlock.peer",
+    why: "a program Airlock runs may not use an agent's socket (or the connecting process could not be identified)",
+};
+
+/// A connection over a cap.
+const BUSY: Turned = Turned {
+    code: ErrorCode::Internal,
+    decision: AuditDecision::Error,
+    rule: "airlock.busy",
+    why: "too many connections: try again later",
+};
 
 /// A connection over a cap may send at most this much before its refusal goes out
 /// without an id: enough for a request, little for the refusals held at once.
@@ -278,12 +289,6 @@ fn record_refusal(
     }
 }
 
-/// Why a peer outside the agent's `allowed_uids` is refused.
-const NOT_ALLOWED: &str = "this user may not use this agent's socket";
-
-/// Why a program the daemon runs is refused on an agent's socket.
-const FROM_A_RUN: &str = "a program Airlock runs may not use an agent's socket (or the connecting process could not be identified)";
-
 /// How long a refused peer has to send its request before the refusal goes out
 /// without an id.
 const REFUSED_READ: std::time::Duration = std::time::Duration::from_secs(2);
@@ -292,16 +297,12 @@ const REFUSED_READ: std::time::Duration = std::time::Duration::from_secs(2);
 /// request (bounded in size by the reader and in time by [`REFUSED_READ`]) so the
 /// refusal answers it by id instead of closing under a client that is still writing,
 /// records it, and closes.
-#[expect(clippy::too_many_arguments, reason = "one refusal, said in full")]
 async fn refuse(
     reader: &mut Reader,
     writer: &mut Writer,
     context: &Context,
     peer: Option<Peer>,
-    code: ErrorCode,
-    decision: AuditDecision,
-    rule: &str,
-    why: &str,
+    why: &Turned,
 ) {
     let first = tokio::time::timeout(REFUSED_READ, reader.next_message()).await;
     let (id, request) = match first {
@@ -312,15 +313,21 @@ async fn refuse(
         Ok(Err(ReadError::Decode(e))) => (e.id, None),
         _ => (None, None),
     };
-    record_refusal(context, peer, request.as_ref(), decision, rule, why);
-    let _ = writer.send(&error(id, code, why)).await;
+    record_refusal(
+        context,
+        peer,
+        request.as_ref(),
+        why.decision,
+        why.rule,
+        why.why,
+    );
+    let _ = writer.send(&error(id, why.code, why.why)).await;
     let _ = writer.half.shutdown().await;
 }
 
 /// Answers a connection over the cap, by id when its request comes in time (at most
 /// [`REFUSING`] are read at once), records it and closes it.
 pub async fn refuse_busy(stream: UnixStream, context: Context) {
-    const WHY: &str = "too many connections: try again later";
     let peer = peer(&stream);
     let (read, write) = stream.into_split();
     let mut writer = Writer {
@@ -337,21 +344,11 @@ pub async fn refuse_busy(stream: UnixStream, context: Context) {
     if slot {
         let mut reader = LineReader::new(BufReader::with_capacity(4096, read), REFUSED_LINE);
         reader.agree_raw(false);
-        refuse(
-            &mut reader,
-            &mut writer,
-            &context,
-            peer,
-            ErrorCode::Internal,
-            AuditDecision::Error,
-            BUSY,
-            WHY,
-        )
-        .await;
+        refuse(&mut reader, &mut writer, &context, peer, &BUSY).await;
         refusing.fetch_sub(1, Ordering::AcqRel);
     } else {
-        record_refusal(&context, peer, None, AuditDecision::Error, BUSY, WHY);
-        let _ = writer.send(&error(None, ErrorCode::Internal, WHY)).await;
+        record_refusal(&context, peer, None, BUSY.decision, BUSY.rule, BUSY.why);
+        let _ = writer.send(&error(None, BUSY.code, BUSY.why)).await;
     }
 }
 
