@@ -98,10 +98,13 @@ pub fn reap_orphans() -> usize {
             // Its group is no longer watched for it (the id may be reused once empty).
             adopted.remove(raw);
         } else if crate::guard::pid() != Some(*raw) {
-            // Not reaped, so its pid (and the group it is in, while it is in it) cannot
-            // be reused: watch the group it is in now, so that it dies with the daemon
-            // (again if it moved to another group since the last look).
-            let group = rustix::process::getpgid(Some(pid)).ok();
+            // Not reaped, so its pid cannot be reused, nor the group it leads: watch that
+            // group, so that it dies with the daemon. Only a group it leads (`setsid`):
+            // a process may join any group of the daemon's session (`setpgid`), the
+            // daemon's own or its supervisor's among them, and the guard must not kill
+            // those. One that stopped leading its group is no longer watched.
+            let leads = rustix::process::getpgid(Some(pid)).ok() == Some(pid);
+            let group = leads.then_some(pid);
             if adopted.get(raw).map(|(watched, _)| *watched) != Some(group) {
                 adopted.insert(*raw, (group, crate::guard::watch(group)));
             }

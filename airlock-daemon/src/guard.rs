@@ -19,14 +19,17 @@
 //!
 //! Also covered: what a run left behind. The daemon is the subreaper of its programs'
 //! descendants, so a process that left its run's group (`setsid -f`) becomes the
-//! daemon's child once its parent ends; the reaper then has the guard watch its process
-//! group until it is reaped (see [`crate::children`]).
+//! daemon's child once its parent ends; the reaper then has the guard watch the process
+//! group it leads until it is reaped (see [`crate::children`]). Only groups a program
+//! leads are ever watched, never the daemon's own: a program may join any group of the
+//! daemon's session, and the guard must not kill its supervisor's.
 //!
 //! Not covered, and why:
 //! - a descendant that left its group while its parent still runs, for as long as that
 //!   parent runs (it is not the daemon's child yet), or that left its group under an
 //!   orphan without becoming one itself: the daemon does not know its group (the kernel
-//!   has no "kill my descendants" without cgroups or a pid namespace), and an orphan
+//!   has no "kill my descendants" without cgroups or a pid namespace), an orphan that
+//!   does not lead its group (it joined another with `setpgid`), and an orphan
 //!   adopted in the last moment before the daemon died (the reaper looks on every
 //!   SIGCHLD and every second);
 //! - the hooks' process groups (pre-exec and post-exec hooks are not confined and are
@@ -108,10 +111,17 @@ pub fn start() -> io::Result<()> {
 #[derive(Debug)]
 pub struct Watched(Option<Pid>);
 
-/// Registers `group` with the guard, if there is one.
+/// Registers `group` with the guard, if there is one. Never the daemon's own group
+/// (nor init's): only the groups the daemon's programs lead.
 pub fn watch(group: Option<Pid>) -> Watched {
     match group {
-        Some(group) if tell(b'+', group) => Watched(Some(group)),
+        Some(group)
+            if group != rustix::process::getpgrp()
+                && group.as_raw_nonzero().get() > 1
+                && tell(b'+', group) =>
+        {
+            Watched(Some(group))
+        }
         _ => Watched(None),
     }
 }
