@@ -8,16 +8,24 @@
 //!   to a file nobody can see.
 //! - **Bounded records.** A record is at most [`MAX_RECORD`] bytes: long argv values are
 //!   shortened (with how much was cut), so one request cannot flush the history out.
+//! - **A budget per agent.** One agent cannot rotate the others' history (or its own)
+//!   out of the log by flooding it with requests: each agent may write a burst of
+//!   1/32 of the log's capacity and then what refills at a rate that would take an
+//!   hour to fill the whole log ([`Budget`]). Past its budget, the records of its
+//!   requests (checks, refusals) are counted instead of written, and one record
+//!   (rule `airlock.audit-budget`) says how many of which were left out; the records of
+//!   its runs (start and end) are always written, with their arguments summarised.
 //! - **Fails loudly.** Every error reaches the caller, which refuses to start a run whose
 //!   record cannot be written.
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use airlock_core::AuditRecord;
+use airlock_core::{AuditDecision, AuditRecord};
 
 /// An append-only, size-rotated NDJSON file.
 #[derive(Debug)]
@@ -32,6 +40,138 @@ pub struct AuditLog {
 struct State {
     file: File,
     size: u64,
+    budget: Budget,
+}
+
+/// What a record is, for the agent's budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    /// The start or the end of a run: always written (summarised past the budget).
+    Run,
+    /// Anything else (a check, a refusal): left out past the budget, and counted.
+    Request,
+}
+
+/// The rule of the record that says how many records an agent's budget left out.
+pub const BUDGET_RULE: &str = "airlock.audit-budget";
+
+/// An agent's budget is this fraction of the log's capacity, in one burst.
+const BURST_FRACTION: u64 = 32;
+
+/// An agent's budget refills at a rate that takes this long to fill the whole log.
+const FILL_TIME: Duration = Duration::from_secs(3600);
+
+/// How often, at most, an agent's left-out records are summed up while it stays over
+/// its budget.
+const SUMMARY_EVERY: Duration = Duration::from_secs(5);
+
+/// Per-agent token buckets on the bytes each agent's records take in the log.
+#[derive(Debug)]
+struct Budget {
+    /// Bytes an agent may write at once.
+    burst: f64,
+    /// Bytes per second its budget regains.
+    rate: f64,
+    accounts: BTreeMap<String, Account>,
+}
+
+#[derive(Debug)]
+struct Account {
+    /// Bytes it may write now (below zero after summarised run records).
+    tokens: f64,
+    refilled: Instant,
+    /// Records left out since the last summary, by decision.
+    left_out: BTreeMap<String, u64>,
+    /// Their bytes.
+    left_out_bytes: u64,
+    /// When the first of them was left out (RFC 3339).
+    since: Option<String>,
+    summarised: Instant,
+}
+
+impl Budget {
+    /// A budget for a log that holds `capacity` bytes over all its files.
+    fn for_capacity(capacity: u64) -> Self {
+        let burst = (capacity / BURST_FRACTION).max(4 * MAX_RECORD as u64);
+        Self {
+            burst: burst as f64,
+            rate: capacity as f64 / FILL_TIME.as_secs_f64(),
+            accounts: BTreeMap::new(),
+        }
+    }
+
+    /// `agent`'s account, refilled to `now`.
+    fn account(&mut self, agent: &str, now: Instant) -> &mut Account {
+        let (burst, rate) = (self.burst, self.rate);
+        let account = self
+            .accounts
+            .entry(agent.to_owned())
+            .or_insert_with(|| Account {
+                tokens: burst,
+                refilled: now,
+                left_out: BTreeMap::new(),
+                left_out_bytes: 0,
+                since: None,
+                summarised: now,
+            });
+        let elapsed = now.saturating_duration_since(account.refilled);
+        account.tokens = (account.tokens + elapsed.as_secs_f64() * rate).min(burst);
+        account.refilled = now;
+        account
+    }
+}
+
+impl Account {
+    /// The record that sums up what was left out since the last one, if anything was.
+    fn summary(&mut self, agent: &str, now: Instant) -> Option<AuditRecord> {
+        let since = self.since.take()?;
+        let count: u64 = self.left_out.values().sum();
+        let by: Vec<String> = self
+            .left_out
+            .iter()
+            .map(|(decision, n)| format!("{n} {decision}"))
+            .collect();
+        let reason = format!(
+            "{count} records ({} bytes) of agent `{agent}` left out since {since}, over its audit budget: {}",
+            self.left_out_bytes,
+            by.join(", ")
+        );
+        self.left_out.clear();
+        self.left_out_bytes = 0;
+        self.summarised = now;
+        Some(AuditRecord {
+            time: rfc3339(SystemTime::now()),
+            agent: agent.to_owned(),
+            peer: None,
+            command: String::new(),
+            argv: Vec::new(),
+            cwd: None,
+            host_cwd: None,
+            confinement: None,
+            reading: None,
+            truncated: None,
+            decision: AuditDecision::Error,
+            rule: Some(BUDGET_RULE.to_owned()),
+            reason: Some(reason),
+            exit_code: None,
+            signal: None,
+            duration_ms: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+        })
+    }
+
+    fn leave_out(&mut self, record: &AuditRecord, bytes: usize) {
+        let decision = serde_json::to_value(record.decision)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        *self.left_out.entry(decision).or_default() += 1;
+        self.left_out_bytes += bytes as u64;
+        if self.since.is_none() {
+            self.since = Some(rfc3339(SystemTime::now()));
+        }
+    }
 }
 
 /// The most one record may take in the log.
@@ -52,11 +192,16 @@ impl AuditLog {
         }
         let file = open_append(path)?;
         let size = file.metadata()?.len();
+        let capacity = max_size.saturating_mul(u64::from(max_files) + 1);
         Ok(Self {
             path: path.to_owned(),
             max_size,
             max_files,
-            state: Mutex::new(State { file, size }),
+            state: Mutex::new(State {
+                file,
+                size,
+                budget: Budget::for_capacity(capacity),
+            }),
         })
     }
 
@@ -68,12 +213,72 @@ impl AuditLog {
     /// Appends `record` (shortened to [`MAX_RECORD`]) as one whole line and flushes
     /// it, rotating first when it would overflow; reopens a log that is no longer the
     /// file at its path. On error nothing of the line stays in the log.
-    pub fn write(&self, record: &AuditRecord) -> std::io::Result<()> {
-        let line = bounded_line(record);
+    ///
+    /// Within the record's agent's budget: a record of `kind` [`RecordKind::Request`]
+    /// past it is left out and counted (`Ok`: leaving it out is not a failure), one of
+    /// a run is written with its arguments summarised. Before the agent's next record
+    /// that is written, and at most every few seconds while it stays over its budget, a
+    /// record (rule [`BUDGET_RULE`]) says what was left out.
+    pub fn write(&self, record: &AuditRecord, kind: RecordKind) -> std::io::Result<()> {
+        let mut line = bounded_line(record);
         let mut state = self
             .state
             .lock()
             .map_err(|_| std::io::Error::other("audit log lock poisoned"))?;
+        let now = Instant::now();
+        let burst = state.budget.burst;
+        let account = state.budget.account(&record.agent, now);
+        let within = account.tokens >= line.len() as f64;
+        let (line, summary) = if !within && kind == RecordKind::Request {
+            account.leave_out(record, line.len());
+            let due = now.saturating_duration_since(account.summarised) >= SUMMARY_EVERY;
+            let summary = if due {
+                account.summary(&record.agent, now)
+            } else {
+                None
+            };
+            (None, summary)
+        } else {
+            if !within {
+                line = summarised_line(record);
+            }
+            // Never more than one burst in debt: a flood of runs is summarised, and
+            // the agent's budget comes back once it stops.
+            account.tokens = (account.tokens - line.len() as f64).max(-burst);
+            (Some(line), account.summary(&record.agent, now))
+        };
+        if let Some(summary) = summary {
+            self.append(&mut state, &bounded_line(&summary))?;
+        }
+        match line {
+            Some(line) => self.append(&mut state, &line),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes the records that sum up what each agent's budget left out since its last
+    /// one (the daemon calls this every few seconds and when it stops).
+    pub fn write_summaries(&self) -> std::io::Result<()> {
+        let mut state = self
+            .state
+            .lock()
+            .map_err(|_| std::io::Error::other("audit log lock poisoned"))?;
+        let now = Instant::now();
+        let summaries: Vec<AuditRecord> = state
+            .budget
+            .accounts
+            .iter_mut()
+            .filter_map(|(agent, account)| account.summary(agent, now))
+            .collect();
+        for summary in summaries {
+            self.append(&mut state, &bounded_line(&summary))?;
+        }
+        Ok(())
+    }
+
+    /// Appends `line` (one whole line or none), reopening and rotating as needed.
+    fn append(&self, state: &mut State, line: &str) -> std::io::Result<()> {
+        let line = line.as_bytes();
         if !self.still_at_path(&state.file) {
             if let Some(dir) = self.path.parent() {
                 std::fs::create_dir_all(dir)?;
@@ -87,10 +292,7 @@ impl AuditLog {
             state.size = 0;
         }
         let before = state.size;
-        let written = state
-            .file
-            .write_all(line.as_bytes())
-            .and_then(|()| state.file.flush());
+        let written = state.file.write_all(line).and_then(|()| state.file.flush());
         if let Err(e) = written {
             // Cut a partial line back off (best effort: the disk may refuse this too).
             let _ = state.file.set_len(before);
@@ -154,7 +356,11 @@ fn bounded_line(record: &AuditRecord) -> String {
     }
     short.reason = record.reason.as_deref().map(shorten);
     short.reading = None;
+    // The command name is the client's too (a megabyte of it is an unknown command).
+    short.command = shorten(&record.command);
     short.cwd = record.cwd.as_deref().map(shorten);
+    short.host_cwd = record.host_cwd.as_deref().map(shorten);
+    short.rule = record.rule.as_deref().map(shorten);
     short.truncated = Some(original);
     let line = short.to_line();
     if line.len() <= MAX_RECORD {
@@ -162,6 +368,25 @@ fn bounded_line(record: &AuditRecord) -> String {
     }
     // Nothing left to shorten but the reading's other fields: keep the essentials.
     short.argv = vec![format!("[{} arguments]", record.argv.len())];
+    short.to_line()
+}
+
+/// `record` as one short line, for a run past its agent's budget: the arguments and
+/// the reading are left out (`truncated` says how long the arguments were), the rest is
+/// shortened.
+fn summarised_line(record: &AuditRecord) -> String {
+    let mut short = record.clone();
+    let bytes: usize = record.argv.iter().map(String::len).sum();
+    short.argv = vec![format!(
+        "[{} arguments left out: over the agent's audit budget]",
+        record.argv.len()
+    )];
+    short.truncated = Some(bytes);
+    short.reading = None;
+    short.command = shorten(&record.command);
+    short.cwd = record.cwd.as_deref().map(shorten);
+    short.host_cwd = record.host_cwd.as_deref().map(shorten);
+    short.reason = record.reason.as_deref().map(shorten);
     short.to_line()
 }
 
@@ -245,6 +470,12 @@ mod tests {
         }
     }
 
+    impl AuditLog {
+        fn write_run(&self, record: &AuditRecord) -> std::io::Result<()> {
+            self.write(record, RecordKind::Run)
+        }
+    }
+
     #[test]
     fn formats_utc_times() {
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
@@ -261,7 +492,7 @@ mod tests {
         let line_len = record(0).to_line().len() as u64;
         let log = AuditLog::open(&path, line_len * 2, 2).unwrap();
         for n in 0..7 {
-            log.write(&record(n)).unwrap();
+            log.write_run(&record(n)).unwrap();
         }
         let current = std::fs::read_to_string(&path).unwrap();
         assert_eq!(current.lines().count(), 1);
@@ -285,13 +516,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("logs/audit.log");
         let log = AuditLog::open(&path, 1 << 20, 2).unwrap();
-        log.write(&record(1)).unwrap();
+        log.write_run(&record(1)).unwrap();
         std::fs::remove_dir_all(dir.path().join("logs")).unwrap();
-        log.write(&record(2)).unwrap();
+        log.write_run(&record(2)).unwrap();
         assert!(std::fs::read_to_string(&path).unwrap().contains("arg2"));
         std::fs::rename(&path, dir.path().join("moved")).unwrap();
         std::fs::write(&path, "").unwrap();
-        log.write(&record(3)).unwrap();
+        log.write_run(&record(3)).unwrap();
         assert!(std::fs::read_to_string(&path).unwrap().contains("arg3"));
         assert!(
             !std::fs::read_to_string(dir.path().join("moved"))
@@ -305,9 +536,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.log");
         let log = AuditLog::open(&path, 1 << 20, 2).unwrap();
+        // A megabyte command name (an unknown command) is shortened too.
+        let mut named = record(0);
+        named.command = "c".repeat(1 << 20);
+        log.write_run(&named).unwrap();
+        let line = std::fs::read_to_string(&path).unwrap();
+        assert!(line.len() <= MAX_RECORD, "{}", line.len());
+        std::fs::remove_file(&path).unwrap();
         let mut big = record(0);
         big.argv = vec!["é".repeat(50_000); 100];
-        log.write(&big).unwrap();
+        log.write_run(&big).unwrap();
         let line = std::fs::read_to_string(&path).unwrap();
         assert_eq!(line.lines().count(), 1);
         assert!(line.len() <= MAX_RECORD, "{}", line.len());
@@ -324,6 +562,59 @@ mod tests {
     }
 
     #[test]
+    fn past_its_budget_an_agents_requests_are_counted_and_its_runs_summarised() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        // 128 KiB over two files; a burst of 64 KiB per agent.
+        let log = AuditLog::open(&path, 64 << 10, 1).unwrap();
+        let mut other = record(0);
+        other.agent = "a2".into();
+        log.write(&other, RecordKind::Run).unwrap();
+        for n in 1..=100 {
+            let mut big = record(n);
+            big.argv.push("y".repeat(4000));
+            log.write(&big, RecordKind::Request).unwrap();
+        }
+        let mut run = record(101);
+        run.decision = AuditDecision::Start;
+        run.argv.push("z".repeat(4000));
+        log.write(&run, RecordKind::Run).unwrap();
+        let text = std::fs::read_to_string(dir.path().join("audit.log.1")).unwrap_or_default()
+            + &std::fs::read_to_string(&path).unwrap();
+        let records: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(records[0]["agent"], "a2", "another agent's record stays");
+        let written = records
+            .iter()
+            .filter(|r| r["agent"] == "a1" && r["decision"] == "deny")
+            .count();
+        assert!(written > 0 && written < 100, "{written}");
+        let summary = records
+            .iter()
+            .find(|r| r["rule"] == BUDGET_RULE)
+            .expect("a record says what was left out");
+        let reason = summary["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with(&format!("{} records (", 100 - written))
+                && reason.ends_with(&format!(": {} deny", 100 - written)),
+            "{reason}"
+        );
+        let start = records.last().unwrap();
+        assert_eq!(start["decision"], "start", "the run is on record");
+        assert_eq!(start["truncated"], 4006);
+        assert!(
+            start["argv"][0].as_str().unwrap().contains("left out"),
+            "{start}"
+        );
+        // Nothing more to say until more is left out.
+        let before = std::fs::read_to_string(&path).unwrap();
+        log.write_summaries().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
+    }
+
+    #[test]
     fn a_failed_write_leaves_no_partial_line() {
         // /dev/full refuses every write with ENOSPC, like a full disk.
         let log = AuditLog {
@@ -333,9 +624,10 @@ mod tests {
             state: Mutex::new(State {
                 file: OpenOptions::new().append(true).open("/dev/full").unwrap(),
                 size: 0,
+                budget: Budget::for_capacity(1 << 20),
             }),
         };
-        let e = log.write(&record(1)).unwrap_err();
+        let e = log.write_run(&record(1)).unwrap_err();
         assert_eq!(e.raw_os_error(), Some(28), "{e}");
     }
 }

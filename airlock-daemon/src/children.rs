@@ -10,8 +10,10 @@
 //! Orphans become the daemon's children, so the daemon reaps them ([`reap_orphans`]).
 //! The children it starts itself are waited for by whoever started them; they are
 //! registered at spawn ([`spawn`], [`spawn_std`]) so the reaper leaves them alone.
+//! An orphan's process group is watched by the guard ([`crate::guard`]) while the
+//! orphan is the daemon's child, so what a run left behind dies with the daemon too.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -20,6 +22,11 @@ use tokio_util::sync::CancellationToken;
 
 /// The pids of the children the daemon started itself (their owners wait for them).
 static STARTED: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+
+/// The orphans the daemon adopted and has not reaped, each with its process group
+/// watched by the guard (until it is reaped: then the entry is dropped).
+static ADOPTED: Mutex<BTreeMap<i32, (Option<Pid>, crate::guard::Watched)>> =
+    Mutex::new(BTreeMap::new());
 
 fn started() -> MutexGuard<'static, BTreeSet<i32>> {
     match STARTED.lock() {
@@ -77,15 +84,34 @@ pub fn reap_orphans() -> usize {
     let mut registry = started();
     let children = children();
     registry.retain(|pid| children.contains(pid));
+    let mut adopted = match ADOPTED.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    };
     let mut reaped = 0;
-    for pid in children.iter().filter(|pid| !registry.contains(pid)) {
-        let Some(pid) = Pid::from_raw(*pid) else {
+    for raw in children.iter().filter(|pid| !registry.contains(pid)) {
+        let Some(pid) = Pid::from_raw(*raw) else {
             continue;
         };
         if let Ok(Some(_)) = rustix::process::waitpid(Some(pid), WaitOptions::NOHANG) {
             reaped += 1;
+            // Its group is no longer watched for it (the id may be reused once empty).
+            adopted.remove(raw);
+        } else if crate::guard::pid() != Some(*raw) {
+            // Not reaped, so its pid cannot be reused, nor the group it leads: watch that
+            // group, so that it dies with the daemon. Only a group it leads (`setsid`):
+            // a process may join any group of the daemon's session (`setpgid`), the
+            // daemon's own or its supervisor's among them, and the guard must not kill
+            // those. One that stopped leading its group is no longer watched.
+            let leads = rustix::process::getpgid(Some(pid)).ok() == Some(pid);
+            let group = leads.then_some(pid);
+            if adopted.get(raw).map(|(watched, _)| *watched) != Some(group) {
+                adopted.insert(*raw, (group, crate::guard::watch(group)));
+            }
         }
     }
+    // Orphans reaped some other way are forgotten too.
+    adopted.retain(|pid, _| children.contains(pid));
     reaped
 }
 

@@ -1,10 +1,15 @@
 //! One client connection: read requests line by line (bounded), answer `hello` and
 //! `check`, and run an `exec` through the pipeline and the executor, streaming output
 //! back and forwarding stdin and signals. Every request leaves one audit record,
-//! written before its final reply.
+//! written before its final reply: refused peers and connections over a cap are read
+//! (bounded in time and size) so the refusal answers their request by id, and lines
+//! that are not requests, second commands and idle connections are answered and
+//! recorded too. A client that shuts down only its write side has ended the program's
+//! input; one that closes entirely, or stops reading once its run is over, is gone.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime};
 
 use airlock_core::{AuditDecision, AuditRecord, GateOutcome, Peer};
@@ -19,7 +24,7 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::audit_log::rfc3339;
+use crate::audit_log::{RecordKind, rfc3339};
 use crate::executor::{self, Exit, Input, Stream};
 use crate::hooks::HookRequest;
 use crate::pipeline::{self, Refusal, RefusalKind, Request};
@@ -58,7 +63,7 @@ pub async fn serve(stream: UnixStream, context: Context) {
     // Raw bytes only once `hello` agreed to them.
     reader.agree_raw(false);
     if !allowed {
-        refuse_peer(&mut reader, &mut writer, &context, peer, NOT_ALLOWED).await;
+        refuse(&mut reader, &mut writer, &context, peer, &NOT_ALLOWED).await;
         return;
     }
     // A program the daemon runs (or anything it left behind) never uses an agent's
@@ -70,13 +75,16 @@ pub async fn serve(stream: UnixStream, context: Context) {
         None => true,
     };
     if from_a_run {
-        refuse_peer(&mut reader, &mut writer, &context, peer, FROM_A_RUN).await;
+        refuse(&mut reader, &mut writer, &context, peer, &FROM_A_RUN).await;
         return;
     }
     let mut session = Session {
         context,
         peer,
         writer,
+        ended: CancellationToken::new(),
+        stall: idle,
+        gone: false,
     };
     loop {
         // A connection that does not finish its next request in time is closed: idle
@@ -84,9 +92,11 @@ pub async fn serve(stream: UnixStream, context: Context) {
         let message = tokio::select! {
             message = reader.next_message() => message,
             () = tokio::time::sleep(idle) => {
+                const WHY: &str = "no request in time: closing";
+                session.refusal_record(None, AuditDecision::Error, IDLE, WHY);
+                let kill = session.context.shared.kill.clone();
                 let _ = session
-                    .writer
-                    .send(&error(None, ErrorCode::Invalid, "no request in time: closing"))
+                    .send_or_give_way(&error(None, ErrorCode::Invalid, WHY), &kill)
                     .await;
                 return;
             }
@@ -135,6 +145,7 @@ pub async fn serve(stream: UnixStream, context: Context) {
                 | ClientMessage::Signal(_),
             )) => Ok(()),
             Err(ReadError::Decode(e)) => {
+                session.refusal_record(None, AuditDecision::Error, PROTOCOL, &e.message);
                 let closes = e.code == ErrorCode::Parse;
                 let sent = session.writer.send(&error(e.id, e.code, &e.message)).await;
                 // A line that is not JSON leaves the stream's framing in doubt: close,
@@ -145,9 +156,11 @@ pub async fn serve(stream: UnixStream, context: Context) {
                 sent
             }
             Err(ReadError::Frame(e)) => {
+                let why = e.to_string();
+                session.refusal_record(None, AuditDecision::Error, PROTOCOL, &why);
                 let _ = session
                     .writer
-                    .send(&error(None, ErrorCode::Parse, &e.to_string()))
+                    .send(&error(None, ErrorCode::Parse, &why))
                     .await;
                 return;
             }
@@ -171,50 +184,99 @@ const PIECE: usize = airlock_rpc::RAW_PIECE;
 /// How long a write to the client may still take once the daemon kills on shutdown.
 const LAST_WRITE: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// Why a peer outside the agent's `allowed_uids` is refused.
-const NOT_ALLOWED: &str = "this user may not use this agent's socket";
+/// How often a half-closed client is checked for having closed the rest.
+const HANGUP_CHECK: std::time::Duration = std::time::Duration::from_millis(250);
 
-/// Why a program the daemon runs is refused on an agent's socket.
-const FROM_A_RUN: &str = "a program Airlock runs may not use an agent's socket (or the connecting process could not be identified)";
+/// The rule of records for requests that broke the protocol (a line that is not a
+/// message or is too long, a second command on a connection).
+const PROTOCOL: &str = "airlock.protocol";
 
-/// How long a refused peer has to send its request before the refusal goes out
-/// without an id.
-const REFUSED_READ: std::time::Duration = std::time::Duration::from_secs(2);
+/// The rule of records for connections closed because no request came in time.
+const IDLE: &str = "airlock.idle";
 
-/// Refuses a peer (`why`): reads its first request (bounded in size and time) so the
-/// refusal answers it by id instead of closing under a client that is still writing,
-/// records it, and closes.
-async fn refuse_peer(
-    reader: &mut Reader,
-    writer: &mut Writer,
+/// Why a connection is turned away before it may send a request: the reply's code,
+/// and the record's decision, rule and reason.
+struct Turned {
+    code: ErrorCode,
+    decision: AuditDecision,
+    rule: &'static str,
+    why: &'static str,
+}
+
+/// A peer outside the agent's `allowed_uids`.
+const NOT_ALLOWED: Turned = Turned {
+    code: ErrorCode::Invalid,
+    decision: AuditDecision::Deny,
+    rule: "airlock.peer",
+    why: "this user may not use this agent's socket",
+};
+
+/// A program the daemon runs, on an agent's socket.
+const FROM_A_RUN: Turned = Turned {
+    code: ErrorCode::Invalid,
+    decision: AuditDecision::Deny,
+    rule: "airlock.peer",
+    why: "a program Airlock runs may not use an agent's socket (or the connecting process could not be identified)",
+};
+
+/// A connection over a cap.
+const BUSY: Turned = Turned {
+    code: ErrorCode::Internal,
+    decision: AuditDecision::Error,
+    rule: "airlock.busy",
+    why: "too many connections: try again later",
+};
+
+/// A connection over a cap may send at most this much before its refusal goes out
+/// without an id: enough for a request, little for the refusals held at once.
+const REFUSED_LINE: usize = 64 * 1024;
+
+/// At most this many connections over a cap are read at once (each for at most
+/// [`REFUSED_READ`]); more are refused without waiting for their request.
+const REFUSING: usize = 16;
+
+/// Whether the client closed its end of `stream` entirely (not only its write side).
+fn hung_up(stream: &OwnedWriteHalf) -> bool {
+    use rustix::event::{PollFd, PollFlags, poll};
+    let socket: &UnixStream = stream.as_ref();
+    let mut fds = [PollFd::new(socket, PollFlags::empty())];
+    let zero = rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    match poll(&mut fds, Some(&zero)) {
+        Ok(_) => fds
+            .iter()
+            .any(|fd| fd.revents().intersects(PollFlags::HUP | PollFlags::ERR)),
+        // Cannot tell: treat it as gone (the program is stopped, not left running).
+        Err(_) => true,
+    }
+}
+
+/// Writes the audit record of a request refused before it reached the pipeline:
+/// `request` when its line could be read (else an empty command), `decision`, `rule`
+/// and `why`.
+fn record_refusal(
     context: &Context,
     peer: Option<Peer>,
+    request: Option<&Request>,
+    decision: AuditDecision,
+    rule: &str,
     why: &str,
 ) {
-    let first = tokio::time::timeout(REFUSED_READ, reader.next_message()).await;
-    let (id, request) = match first {
-        Ok(Ok(Some(ClientMessage::Exec { id, params } | ClientMessage::Check { id, params }))) => {
-            (Some(id), Some(request(params)))
-        }
-        Ok(Ok(Some(ClientMessage::Hello { id, .. }))) => (Some(id), None),
-        _ => (None, None),
-    };
     let record = AuditRecord {
         time: rfc3339(SystemTime::now()),
         agent: context.agent.clone(),
         peer,
-        command: request
-            .as_ref()
-            .map(|r| r.command.clone())
-            .unwrap_or_default(),
-        argv: request.as_ref().map(|r| r.args.clone()).unwrap_or_default(),
-        cwd: request.and_then(|r| r.cwd),
+        command: request.map(|r| r.command.clone()).unwrap_or_default(),
+        argv: request.map(|r| r.args.clone()).unwrap_or_default(),
+        cwd: request.and_then(|r| r.cwd.clone()),
         host_cwd: None,
         confinement: None,
         reading: None,
         truncated: None,
-        decision: AuditDecision::Deny,
-        rule: Some("airlock.peer".to_owned()),
+        decision,
+        rule: Some(rule.to_owned()),
         reason: Some(why.to_owned()),
         exit_code: None,
         signal: None,
@@ -222,28 +284,72 @@ async fn refuse_peer(
         bytes_in: 0,
         bytes_out: 0,
     };
-    if let Err(e) = context.shared.audit.write(&record) {
+    if let Err(e) = context.shared.audit.write(&record, RecordKind::Request) {
         eprintln!("airlock-daemon: cannot write the audit log: {e}");
     }
-    let _ = writer.send(&error(id, ErrorCode::Invalid, why)).await;
+}
+
+/// How long a refused peer has to send its request before the refusal goes out
+/// without an id.
+const REFUSED_READ: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Refuses a connection (`why`, `decision` and `rule` for the record): reads its first
+/// request (bounded in size by the reader and in time by [`REFUSED_READ`]) so the
+/// refusal answers it by id instead of closing under a client that is still writing,
+/// records it, and closes.
+async fn refuse(
+    reader: &mut Reader,
+    writer: &mut Writer,
+    context: &Context,
+    peer: Option<Peer>,
+    why: &Turned,
+) {
+    let first = tokio::time::timeout(REFUSED_READ, reader.next_message()).await;
+    let (id, request) = match first {
+        Ok(Ok(Some(ClientMessage::Exec { id, params } | ClientMessage::Check { id, params }))) => {
+            (Some(id), Some(request(params)))
+        }
+        Ok(Ok(Some(ClientMessage::Hello { id, .. }))) => (Some(id), None),
+        Ok(Err(ReadError::Decode(e))) => (e.id, None),
+        _ => (None, None),
+    };
+    record_refusal(
+        context,
+        peer,
+        request.as_ref(),
+        why.decision,
+        why.rule,
+        why.why,
+    );
+    let _ = writer.send(&error(id, why.code, why.why)).await;
     let _ = writer.half.shutdown().await;
 }
 
-/// Answers a connection over the cap and closes it.
-pub async fn refuse_busy(stream: UnixStream, _context: Context) {
-    let (_, write) = stream.into_split();
+/// Answers a connection over the cap, by id when its request comes in time (at most
+/// [`REFUSING`] are read at once), records it and closes it.
+pub async fn refuse_busy(stream: UnixStream, context: Context) {
+    let peer = peer(&stream);
+    let (read, write) = stream.into_split();
     let mut writer = Writer {
         half: write,
         encoding: Encoding::Text,
         buffer: Vec::new(),
     };
-    let _ = writer
-        .send(&error(
-            None,
-            ErrorCode::Internal,
-            "too many connections: try again later",
-        ))
-        .await;
+    let refusing = &context.shared.refusing;
+    let slot = refusing
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < REFUSING).then_some(n + 1)
+        })
+        .is_ok();
+    if slot {
+        let mut reader = LineReader::new(BufReader::with_capacity(4096, read), REFUSED_LINE);
+        reader.agree_raw(false);
+        refuse(&mut reader, &mut writer, &context, peer, &BUSY).await;
+        refusing.fetch_sub(1, Ordering::AcqRel);
+    } else {
+        record_refusal(&context, peer, None, BUSY.decision, BUSY.rule, BUSY.why);
+        let _ = writer.send(&error(None, BUSY.code, BUSY.why)).await;
+    }
 }
 
 fn request(params: CommandParams) -> Request {
@@ -296,9 +402,58 @@ struct Session {
     context: Context,
     peer: Option<Peer>,
     writer: Writer,
+    /// Cancelled once the connection's run is over (its program ended and its output
+    /// was read): from then on a write to the client gets `stall`, not for ever.
+    ended: CancellationToken,
+    /// How long a write may wait on a client that does not read, once the run is over.
+    stall: std::time::Duration,
+    /// A write to the client failed or gave way: nothing more is written.
+    gone: bool,
 }
 
 impl Session {
+    /// Sends `message`; whether it went out. A client that stopped reading cannot hold
+    /// the daemon past its shutdown (once the daemon kills, the write gets a moment), nor
+    /// a connection and its run's record once the run is over (the write gets `stall`).
+    /// Once a write failed or gave way, the client counts as gone: nothing more is sent.
+    async fn send_or_give_way(
+        &mut self,
+        message: &ServerMessage,
+        kill: &CancellationToken,
+    ) -> bool {
+        if self.gone {
+            return false;
+        }
+        let ended = self.ended.clone();
+        let stall = self.stall;
+        let send = self.writer.send(message);
+        tokio::pin!(send);
+        let sent = tokio::select! {
+            sent = &mut send => sent.is_ok(),
+            () = kill.cancelled() => {
+                matches!(tokio::time::timeout(LAST_WRITE, send).await, Ok(Ok(())))
+            }
+            () = ended.cancelled() => {
+                matches!(tokio::time::timeout(stall, send).await, Ok(Ok(())))
+            }
+        };
+        if !sent {
+            self.gone = true;
+        }
+        sent
+    }
+
+    /// Records a request refused before it reached the pipeline (see [`record_refusal`]).
+    fn refusal_record(
+        &self,
+        request: Option<&Request>,
+        decision: AuditDecision,
+        rule: &str,
+        why: &str,
+    ) {
+        record_refusal(&self.context, self.peer, request, decision, rule, why);
+    }
+
     fn record(&self, request: &Request, started: SystemTime) -> AuditRecord {
         AuditRecord {
             time: rfc3339(started),
@@ -322,9 +477,9 @@ impl Session {
         }
     }
 
-    fn audit(&self, mut record: AuditRecord, started: Instant) {
+    fn audit(&self, mut record: AuditRecord, started: Instant, kind: RecordKind) {
         record.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        if let Err(e) = self.context.shared.audit.write(&record) {
+        if let Err(e) = self.context.shared.audit.write(&record, kind) {
             eprintln!("airlock-daemon: cannot write the audit log: {e}");
         }
     }
@@ -361,28 +516,31 @@ impl Session {
                 }
             },
         };
-        self.audit(record, started);
+        self.audit(record, started, RecordKind::Request);
         self.writer.send(&reply).await
     }
 
+    /// Serves one `exec`: prepares and runs it, then turns how it ended into the final
+    /// reply and the audit record, in one place ([`Session::conclude`]).
     async fn exec(&mut self, id: Value, request: Request, reader: &mut Reader) {
         let started = Instant::now();
         let mut record = self.record(&request, SystemTime::now());
+        let outcome = self.prepare_and_run(request, reader, &mut record).await;
+        self.conclude(id, record, started, outcome).await;
+    }
+
+    /// Prepares `request` and runs it, filling `record` with what is known of the run
+    /// (what ran, where, confined how); says how it ended.
+    async fn prepare_and_run(
+        &mut self,
+        request: Request,
+        reader: &mut Reader,
+        record: &mut AuditRecord,
+    ) -> Outcome {
         let loaded = self.context.shared.current();
         let prepared = match pipeline::prepare(&loaded, &self.context.agent, request).await {
             Ok(prepared) => prepared,
-            Err(refusal) => {
-                record.decision = match refusal.kind {
-                    RefusalKind::UnknownCommand => AuditDecision::Unknown,
-                    RefusalKind::Denied => AuditDecision::Deny,
-                    RefusalKind::Internal => AuditDecision::Error,
-                };
-                record.rule = refusal.rule.clone();
-                record.reason = Some(refusal.reason.clone());
-                self.audit(record, started);
-                let _ = self.writer.send(&refusal_message(id, &refusal)).await;
-                return;
-            }
+            Err(refusal) => return Outcome::Refused(refusal),
         };
         let hook_timeout = loaded.config.limits.hook_timeout;
         drop(loaded);
@@ -412,17 +570,11 @@ impl Session {
             Some(path) => match self.start_post_exec(path, &prepared, hook_timeout).await {
                 Ok(hook) => Some(hook),
                 Err(reason) => {
-                    let refusal = Refusal {
+                    return Outcome::Refused(Refusal {
                         kind: RefusalKind::Denied,
                         rule: Some("airlock.post-exec".to_owned()),
                         reason,
-                    };
-                    record.decision = AuditDecision::Deny;
-                    record.rule = refusal.rule.clone();
-                    record.reason = Some(refusal.reason.clone());
-                    self.audit(record, started);
-                    let _ = self.writer.send(&refusal_message(id, &refusal)).await;
-                    return;
+                    });
                 }
             },
         };
@@ -430,14 +582,8 @@ impl Session {
         // The start of the run is on record before the program starts, or it does not.
         let mut start = record.clone();
         start.decision = AuditDecision::Start;
-        if let Err(e) = self.context.shared.audit.write(&start) {
-            let message = format!("the audit log cannot be written, so nothing runs: {e}");
-            eprintln!("airlock-daemon: agent {}: {message}", self.context.agent);
-            let _ = self
-                .writer
-                .send(&error(Some(id), ErrorCode::Internal, &message))
-                .await;
-            return;
+        if let Err(e) = self.context.shared.audit.write(&start, RecordKind::Run) {
+            return Outcome::Unrecorded(e);
         }
 
         // Short queues: what one connection holds is bounded by them (see PIECE).
@@ -456,6 +602,14 @@ impl Session {
             Some(hook) => hook.filter(output_rx, run, cancel.clone()),
             None => (output_rx, run),
         };
+        // The run is over when the program (and the post-exec hook) are done.
+        self.ended = CancellationToken::new();
+        let ended = self.ended.clone();
+        let run = tokio::spawn(async move {
+            let result = run.await;
+            ended.cancel();
+            result
+        });
         if !forward_stdin {
             // The module says nobody may answer the program's prompts: empty stdin.
             let _ = input_tx.send(Input::Eof).await;
@@ -463,6 +617,12 @@ impl Session {
         let kill = self.context.shared.kill.clone();
         let mut client_open = true;
         let mut output_open = true;
+        // The client shut down its write side: watched until it closes the rest.
+        let mut half_closed = false;
+        let mut hangup_check = tokio::time::interval(HANGUP_CHECK);
+        hangup_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The client broke the protocol during the run (which was stopped for it).
+        let mut protocol_error = false;
         // Input waiting for room towards the executor: held, never awaited inside an arm,
         // so output keeps flowing (and shutdown is seen) while the program is not reading.
         let mut pending: std::collections::VecDeque<Input> = std::collections::VecDeque::new();
@@ -481,18 +641,8 @@ impl Session {
             tokio::select! {
                 chunk = output_rx.recv() => match chunk {
                     Some((stream, data)) => {
-                        // A client that stopped reading cannot hold the daemon past its
-                        // shutdown: the write gives way to the kill.
                         let message = ServerMessage::Output { stream, data };
-                        let send = self.writer.send(&message);
-                        tokio::pin!(send);
-                        let sent = tokio::select! {
-                            sent = &mut send => sent.is_ok(),
-                            () = kill.cancelled() => {
-                                matches!(tokio::time::timeout(LAST_WRITE, send).await, Ok(Ok(())))
-                            }
-                        };
-                        if !sent {
+                        if !self.send_or_give_way(&message, &kill).await {
                             // The client is gone (or the daemon is going): kill the program.
                             cancel.cancel();
                         }
@@ -518,19 +668,82 @@ impl Session {
                         Ok(Some(ClientMessage::Signal(signal))) => {
                             pending.push_back(Input::Signal(signal));
                         }
-                        Ok(Some(_)) | Err(ReadError::Decode(_)) => {}
-                        Ok(None) | Err(_) => {
-                            // The connection ended: the client went away.
+                        Ok(Some(ClientMessage::Exec { id, params } | ClientMessage::Check { id, params })) => {
+                            // One command per connection: this one is running.
+                            let second = self::request(params);
+                            let why = "one command per connection: this connection is running one";
+                            self.refusal_record(Some(&second), AuditDecision::Deny, PROTOCOL, why);
+                            let reply = error(Some(id), ErrorCode::Invalid, why);
+                            if !self.send_or_give_way(&reply, &kill).await {
+                                cancel.cancel();
+                            }
+                        }
+                        Ok(Some(ClientMessage::Hello { id, .. })) => {
+                            let why = "hello comes before exec";
+                            self.refusal_record(None, AuditDecision::Error, PROTOCOL, why);
+                            let reply = error(Some(id), ErrorCode::Invalid, why);
+                            if !self.send_or_give_way(&reply, &kill).await {
+                                cancel.cancel();
+                            }
+                        }
+                        Ok(Some(ClientMessage::Unknown(_) | ClientMessage::Stdin(_) | ClientMessage::StdinEof)) => {}
+                        Err(ReadError::Decode(e)) => {
+                            let why = e.message.clone();
+                            self.refusal_record(None, AuditDecision::Error, PROTOCOL, &why);
+                            let reply = error(e.id, e.code, &e.message);
+                            if !self.send_or_give_way(&reply, &kill).await || e.code == ErrorCode::Parse {
+                                // A line that is not JSON leaves the framing in doubt: the
+                                // run is stopped as if the client had left.
+                                client_open = false;
+                                protocol_error = true;
+                                cancel.cancel();
+                            }
+                        }
+                        Ok(None) => {
+                            client_open = false;
+                            if hung_up(&self.writer.half) {
+                                // Closed, not only its write side: the client went away.
+                                cancel.cancel();
+                            } else {
+                                // Half-closed (socat, `shutdown(SHUT_WR)`): the end of the
+                                // input, not a disconnect. The program reads end of file and
+                                // runs on; its output and exit status still go out.
+                                if forward_stdin {
+                                    pending.push_back(Input::Eof);
+                                }
+                                half_closed = true;
+                            }
+                        }
+                        Err(ReadError::Frame(e)) => {
+                            // Too long, cut off, raw bytes not agreed: answered, recorded,
+                            // and the run is stopped (the stream cannot be read on).
+                            let why = e.to_string();
+                            self.refusal_record(None, AuditDecision::Error, PROTOCOL, &why);
+                            let _ = self.send_or_give_way(&error(None, ErrorCode::Parse, &why), &kill).await;
+                            client_open = false;
+                            protocol_error = true;
+                            cancel.cancel();
+                        }
+                        Err(ReadError::Io(_)) => {
+                            // The connection failed: the client went away.
                             client_open = false;
                             cancel.cancel();
                         }
+                    }
+                }
+                _ = hangup_check.tick(), if half_closed && !cancel.is_cancelled() => {
+                    if hung_up(&self.writer.half) {
+                        cancel.cancel();
                     }
                 }
                 () = kill.cancelled(), if !cancel.is_cancelled() => cancel.cancel(),
             }
         }
         drop(input_tx);
-        let result = run.await;
+        let result = match run.await {
+            Ok(result) => result,
+            Err(e) => Err(e),
+        };
         if let Some(pin) = git_pin {
             if let Err(e) = pin.finish() {
                 eprintln!(
@@ -539,86 +752,140 @@ impl Session {
                 );
             }
         }
-        let finished = match result {
-            Ok(Ok(finished)) => finished,
-            Ok(Err(e)) => {
-                let message = e.to_string();
-                if matches!(e, RunError::PostExec(_)) {
-                    record.rule = Some("airlock.post-exec".to_owned());
-                }
-                record.reason = Some(message.clone());
-                self.audit(record, started);
-                let _ = self
-                    .writer
-                    .send(&error(Some(id), ErrorCode::Internal, &message))
-                    .await;
-                return;
+        match result {
+            Ok(Ok(finished)) => {
+                let stopped = if finished.timed_out {
+                    Some("timeout")
+                } else if finished.cancelled && protocol_error {
+                    Some("protocol error")
+                } else if finished.cancelled && self.context.shared.kill.is_cancelled() {
+                    Some("shutdown")
+                } else if finished.cancelled {
+                    Some("disconnect")
+                } else {
+                    None
+                };
+                Outcome::Finished { finished, stopped }
             }
-            Err(e) => {
-                record.reason = Some(format!("internal error: {e}"));
-                self.audit(record, started);
-                let _ = self
-                    .writer
-                    .send(&error(Some(id), ErrorCode::Internal, "internal error"))
-                    .await;
-                return;
-            }
-        };
-        record.decision = AuditDecision::Allow;
-        record.bytes_in = finished.bytes_in;
-        record.bytes_out = finished.bytes_out;
-        match finished.exit {
-            Exit::Code(code) => record.exit_code = Some(code),
-            Exit::Signal(signal) => record.signal = Some(signal),
-        }
-        let stopped = if finished.timed_out {
-            Some("timeout")
-        } else if finished.cancelled && self.context.shared.kill.is_cancelled() {
-            Some("shutdown")
-        } else if finished.cancelled {
-            Some("disconnect")
-        } else {
-            None
-        };
-        if let Some(why) = stopped {
-            record.reason = Some(format!("stopped: {why}"));
-            if why != "disconnect" {
-                // Tell the agent why its program ended (it may still be reading).
-                let note = format!(
-                    "airlock: stopped after {} s ({why})\n",
-                    started.elapsed().as_secs()
-                );
-                let _ = tokio::time::timeout(
-                    LAST_WRITE,
-                    self.writer.send(&ServerMessage::Output {
-                        stream: Stream::Stderr,
-                        data: note.into_bytes(),
-                    }),
-                )
-                .await;
-            }
-        }
-        self.audit(record, started);
-        let exit = ServerMessage::Exit {
-            id,
-            status: finished.exit,
-        };
-        // A client that stopped reading cannot hold the connection past a shutdown: once
-        // the daemon kills, the reply gets a moment, not for ever.
-        let kill = self.context.shared.kill.clone();
-        let writer = &mut self.writer;
-        let finish = async {
-            let _ = writer.send(&exit).await;
-            let _ = writer.half.shutdown().await;
-        };
-        tokio::pin!(finish);
-        tokio::select! {
-            () = &mut finish => {}
-            () = kill.cancelled() => {
-                let _ = tokio::time::timeout(LAST_WRITE, finish).await;
-            }
+            Ok(Err(e)) => Outcome::Failed {
+                rule: matches!(e, RunError::PostExec(_)).then(|| "airlock.post-exec".to_owned()),
+                reason: e.to_string(),
+                message: e.to_string(),
+            },
+            Err(e) => Outcome::Failed {
+                rule: None,
+                reason: format!("internal error: {e}"),
+                message: "internal error".to_owned(),
+            },
         }
     }
+
+    /// The one place where how an `exec` ended becomes its audit record and its final
+    /// reply (the record first: it is written before the reply completes).
+    async fn conclude(
+        &mut self,
+        id: Value,
+        mut record: AuditRecord,
+        started: Instant,
+        outcome: Outcome,
+    ) {
+        let kill = self.context.shared.kill.clone();
+        let reply = match outcome {
+            Outcome::Refused(refusal) => {
+                record.decision = match refusal.kind {
+                    RefusalKind::UnknownCommand => AuditDecision::Unknown,
+                    RefusalKind::Denied => AuditDecision::Deny,
+                    RefusalKind::Internal => AuditDecision::Error,
+                };
+                record.rule = refusal.rule.clone();
+                record.reason = Some(refusal.reason.clone());
+                self.audit(record, started, RecordKind::Request);
+                refusal_message(id, &refusal)
+            }
+            Outcome::Unrecorded(e) => {
+                // Nothing ran, and nothing can be recorded: the agent and the daemon's
+                // stderr are told.
+                let message = format!("the audit log cannot be written, so nothing runs: {e}");
+                eprintln!("airlock-daemon: agent {}: {message}", self.context.agent);
+                error(Some(id), ErrorCode::Internal, &message)
+            }
+            Outcome::Failed {
+                rule,
+                reason,
+                message,
+            } => {
+                if rule.is_some() {
+                    record.rule = rule;
+                }
+                record.reason = Some(reason);
+                self.audit(record, started, RecordKind::Run);
+                error(Some(id), ErrorCode::Internal, &message)
+            }
+            Outcome::Finished { finished, stopped } => {
+                record.decision = AuditDecision::Allow;
+                record.bytes_in = finished.bytes_in;
+                record.bytes_out = finished.bytes_out;
+                match finished.exit {
+                    Exit::Code(code) => record.exit_code = Some(code),
+                    Exit::Signal(signal) => record.signal = Some(signal),
+                }
+                if let Some(why) = stopped {
+                    record.reason = Some(format!("stopped: {why}"));
+                }
+                // On record first: telling the client may take a while.
+                self.audit(record, started, RecordKind::Run);
+                if let Some(why) = stopped {
+                    if why != "disconnect" && why != "protocol error" {
+                        // Tell the agent why its program ended (it may still be reading).
+                        let note = format!(
+                            "airlock: stopped after {} s ({why})\n",
+                            started.elapsed().as_secs()
+                        );
+                        let note = ServerMessage::Output {
+                            stream: Stream::Stderr,
+                            data: note.into_bytes(),
+                        };
+                        let _ = self.send_or_give_way(&note, &kill).await;
+                    }
+                }
+                ServerMessage::Exit {
+                    id,
+                    status: finished.exit,
+                }
+            }
+        };
+        // A client that stopped reading gets a moment, not for ever (see
+        // `send_or_give_way`); one that is gone gets nothing.
+        if self.send_or_give_way(&reply, &kill).await {
+            let _ = self.writer.half.shutdown().await;
+        }
+    }
+}
+
+/// How an `exec` ended, for [`Session::conclude`].
+enum Outcome {
+    /// Refused before anything ran: by policy, a hook, the working directory, or a
+    /// post-exec hook that could not start.
+    Refused(Refusal),
+    /// Nothing ran: the start of the run could not be recorded.
+    Unrecorded(std::io::Error),
+    /// The run failed: the program could not start, the post-exec hook failed, or the
+    /// daemon failed.
+    Failed {
+        /// The rule to record, when it is not the one that admitted the run.
+        rule: Option<String>,
+        /// Why, for the record.
+        reason: String,
+        /// Why, for the agent.
+        message: String,
+    },
+    /// The program ran and ended; `stopped` says why the daemon stopped it, if it did.
+    Finished {
+        /// How it ended.
+        finished: executor::Finished,
+        /// `timeout`, `shutdown`, `disconnect` or `protocol error`.
+        stopped: Option<&'static str>,
+    },
 }
 
 impl Session {

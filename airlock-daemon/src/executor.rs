@@ -133,6 +133,9 @@ pub async fn run(
     // The child has its own copies: the ruleset is no longer needed here.
     drop(spec.ruleset);
     let group = process_group(&child);
+    // The group dies with the daemon, whatever ends the daemon (until this is dropped,
+    // after the group was killed below).
+    let _watched = crate::guard::watch(group);
     let bytes_out = Arc::new(AtomicU64::new(0));
     let mut readers = Vec::new();
     for pipe in [

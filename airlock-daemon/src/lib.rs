@@ -14,6 +14,7 @@ mod explain;
 pub mod git_checks;
 pub mod git_discover;
 pub mod git_pin;
+pub mod guard;
 pub mod hooks;
 pub mod host_paths;
 mod init;

@@ -24,6 +24,9 @@ use crate::ssh_agent::{self, SshAgents};
 /// How long connections get to end after their programs were killed on shutdown.
 const KILL_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// How often what the agents' audit budgets left out is summed up in the log.
+const SUMMARIES_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What every connection shares: the current configuration (replaced on reload),
 /// the audit log, and the shutdown signals.
 #[derive(Debug)]
@@ -38,6 +41,8 @@ pub struct Shared {
     pub kill: CancellationToken,
     /// Caps connections over all agents.
     pub connections: Arc<AtomicUsize>,
+    /// Connections over a cap whose request is being read for their refusal.
+    pub refusing: AtomicUsize,
     /// Serializes runs of non-concurrent commands, by command name.
     pub serial: tokio::sync::Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -63,6 +68,10 @@ pub fn start(config: &ConfigArgs, sockets: Option<&Path>) -> CliResult {
     let config_dir = config.config_dir();
     let loaded = load::load(&config_dir, config.agents.as_deref()).map_err(|e| e.to_string())?;
     let sockets = sockets.map_or_else(|| config_dir.join("sockets"), Path::to_path_buf);
+    // Before the runtime starts threads: the guard is forked from a daemon with one.
+    crate::guard::start().map_err(|e| {
+        format!("error: cannot start the guard that stops runs with the daemon: {e}")
+    })?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -109,6 +118,7 @@ async fn serve(mut loaded: Loaded, config: ConfigArgs, sockets: PathBuf) -> CliR
     start_ssh_agents(&mut ssh_agents, &mut loaded).map_err(|e| format!("error: {e}"))?;
     let shared = Arc::new(Shared {
         connections: Arc::new(AtomicUsize::new(0)),
+        refusing: AtomicUsize::new(0),
         loaded: RwLock::new(Arc::new(loaded)),
         audit,
         shutdown: CancellationToken::new(),
@@ -116,6 +126,18 @@ async fn serve(mut loaded: Loaded, config: ConfigArgs, sockets: PathBuf) -> CliR
         serial: tokio::sync::Mutex::new(BTreeMap::new()),
     });
     let tracker = TaskTracker::new();
+    // What the agents' audit budgets left out is summed up every few seconds.
+    let summaries = {
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(SUMMARIES_EVERY).await;
+                if let Err(e) = shared.audit.write_summaries() {
+                    eprintln!("airlock-daemon: cannot write the audit log: {e}");
+                }
+            }
+        })
+    };
     let mut listeners: BTreeMap<String, Listening> = BTreeMap::new();
     let current = shared.current();
     bind_agents(&current, &sockets, &shared, &tracker, &mut listeners)?;
@@ -169,6 +191,10 @@ async fn serve(mut loaded: Loaded, config: ConfigArgs, sockets: PathBuf) -> CliR
     }
     ssh_agents.stop_all();
     reaper_stop.cancel();
+    summaries.abort();
+    if let Err(e) = shared.audit.write_summaries() {
+        eprintln!("airlock-daemon: cannot write the audit log: {e}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -8,7 +8,9 @@
     reason = "test helpers fail loudly"
 )]
 
-use std::io::BufRead;
+use std::io::{BufRead, Write};
+use std::net::Shutdown;
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -285,4 +287,218 @@ fn nothing_runs_while_the_audit_log_cannot_be_written() {
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["decision"].to_string())
         .collect();
     assert_eq!(decisions, ["\"start\"", "\"allow\""], "{records}");
+}
+
+/// Sends `exec` of `sh -c script` on a raw connection to the host's socket, with
+/// `stdin` as a `stdin` notification when there is some.
+fn raw_exec(h: &Host, script: &str, stdin: Option<&[u8]>) -> UnixStream {
+    let mut stream = UnixStream::connect(&h.socket).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let exec = serde_json::json!({"jsonrpc":"2.0","id":1,"method":"exec","params":{"command":"sh","args":["-c",script],"cwd":h.ws}});
+    writeln!(stream, "{exec}").unwrap();
+    if let Some(data) = stdin {
+        let data = serde_json::json!({"jsonrpc":"2.0","method":"stdin","params":{"data":String::from_utf8_lossy(data)}});
+        writeln!(stream, "{data}").unwrap();
+    }
+    stream
+}
+
+/// Reads a connection to its end: (stdout text, the final reply).
+fn read_to_end(stream: UnixStream) -> (String, serde_json::Value) {
+    let mut out = String::new();
+    let mut last = serde_json::Value::Null;
+    for line in std::io::BufReader::new(stream).lines() {
+        let message: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if message["method"] == "output" {
+            out.push_str(message["params"]["data"].as_str().unwrap());
+        } else {
+            last = message;
+        }
+    }
+    (out, last)
+}
+
+#[test]
+fn a_half_closed_client_gets_end_of_input_and_the_exit_status() {
+    let h = host(60);
+    // socat and scripts shut down their write side once the request is sent: the
+    // program runs on and its output and status still come back.
+    let stream = raw_exec(&h, "sleep 0.3; echo done", None);
+    stream.shutdown(Shutdown::Write).unwrap();
+    let started = Instant::now();
+    let (out, end) = read_to_end(stream);
+    assert_eq!(out, "done\n", "{end}");
+    assert_eq!(end["result"]["exit_code"], 0, "{end}");
+    eprintln!("half-closed sleep: {:?}", started.elapsed());
+    // The end of input is the end of the program's stdin.
+    let stream = raw_exec(&h, "cat; echo eof", Some(b"hello\n"));
+    stream.shutdown(Shutdown::Write).unwrap();
+    let (out, end) = read_to_end(stream);
+    assert_eq!(out, "hello\neof\n", "{end}");
+    assert_eq!(end["result"]["exit_code"], 0, "{end}");
+    // A client that half-closed and then goes away entirely still takes its program
+    // with it.
+    let mut stream = raw_exec(&h, "echo $$; exec sleep 60", None);
+    stream.shutdown(Shutdown::Write).unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(&mut stream)
+        .read_line(&mut line)
+        .unwrap();
+    let message: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let pid = message["params"]["data"]
+        .as_str()
+        .unwrap()
+        .trim()
+        .to_owned();
+    drop(stream);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while alive(&pid) {
+        assert!(Instant::now() < deadline, "{pid} outlived its client");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Its end is on record (written once the run is over: wait for it).
+    loop {
+        let records = std::fs::read_to_string(h.root.join("config/audit.log")).unwrap();
+        let last: serde_json::Value =
+            serde_json::from_str(records.lines().last().unwrap()).unwrap();
+        if last["decision"] == "allow" {
+            assert_eq!(last["reason"], "stopped: disconnect", "{last}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no end record: {records}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether process `pid` exists and is not a zombie.
+fn alive(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                != Some("Z")
+        }
+        Err(_) => false,
+    }
+}
+
+/// The live processes (not zombies) in process group `group`: `(pid, command)`.
+fn group_members(group: &str) -> Vec<(String, String)> {
+    let mut members = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // state, ppid, pgrp
+        if fields.get(2) == Some(&group) && fields.first() != Some(&"Z") {
+            let name = head.split_once('(').map(|(_, n)| n).unwrap_or("");
+            members.push((
+                entry.file_name().to_string_lossy().into_owned(),
+                name.to_owned(),
+            ));
+        }
+    }
+    members
+}
+
+#[test]
+fn a_run_and_its_process_group_die_with_the_daemon() {
+    let mut h = host(600);
+    let mut stream = raw_exec(&h, "sleep 60 & echo $$; sleep 60", None);
+    let mut line = String::new();
+    std::io::BufReader::new(&mut stream)
+        .read_line(&mut line)
+        .unwrap();
+    let message: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let group = message["params"]["data"]
+        .as_str()
+        .unwrap()
+        .trim()
+        .to_owned();
+    // Both sleepers run in the program's group.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while group_members(&group)
+        .iter()
+        .filter(|(_, name)| name == "sleep")
+        .count()
+        < 2
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the sleepers did not start: {:?}",
+            group_members(&group)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.daemon.kill().unwrap();
+    h.daemon.wait().unwrap();
+    let killed = Instant::now();
+    loop {
+        let left = group_members(&group);
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(10),
+            "still running after the daemon died: {left:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!("group gone {:?} after the daemon", killed.elapsed());
+    // The start of the run is on record; its end never came.
+    let records = std::fs::read_to_string(h.root.join("config/audit.log")).unwrap();
+    let decisions: Vec<serde_json::Value> = records
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["decision"].clone())
+        .collect();
+    assert_eq!(decisions, ["start"], "{records}");
+    drop(stream);
+}
+
+#[test]
+fn what_a_run_left_behind_dies_with_the_daemon() {
+    let mut h = host(60);
+    // The run leaves a sleeper in a session of its own behind, and ends.
+    let (output, _) = h.run(
+        "setsid -f sh -c 'echo $$ > left.pid; exec sleep 60' >/dev/null 2>&1; sleep 0.3; echo ok",
+        0,
+        Duration::from_secs(20),
+    );
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let pid = std::fs::read_to_string(h.ws.join("left.pid"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    // It is the daemon's now (its subreaper), alive after the run.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !children_of(h.daemon.id())
+        .iter()
+        .any(|(stat, _)| stat.starts_with(&format!("{pid} ")))
+    {
+        assert!(Instant::now() < deadline, "{pid} was not adopted");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The reaper looks at what it adopted on every SIGCHLD and every second.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(alive(&pid), "the sleeper ended early");
+    h.daemon.kill().unwrap();
+    h.daemon.wait().unwrap();
+    let killed = Instant::now();
+    while alive(&pid) {
+        assert!(
+            killed.elapsed() < Duration::from_secs(10),
+            "{pid} outlived the daemon"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!(
+        "left-behind sleeper gone {:?} after the daemon",
+        killed.elapsed()
+    );
 }

@@ -144,3 +144,44 @@ fn clients_that_never_read_a_flood_stay_bounded() {
         t.join().unwrap();
     }
 }
+
+#[test]
+fn connections_over_the_cap_are_answered_in_bounded_time_and_memory() {
+    let h = host();
+    // The agent's cap is full of connections that said hello and wait.
+    let held: Vec<UnixStream> = (0..64)
+        .map(|_| {
+            let mut s = UnixStream::connect(&h.socket).unwrap();
+            s.write_all(b"{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"hello\",\"params\":{\"version\":1,\"capabilities\":[]}}\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    // 400 more each send 60 KB of a line that never ends, and stay.
+    let started = std::time::Instant::now();
+    let part = vec![b'x'; 60 << 10];
+    let over: Vec<UnixStream> = (0..400)
+        .map(|_| {
+            let mut s = UnixStream::connect(&h.socket).unwrap();
+            s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+            let _ = s.write_all(&part);
+            s
+        })
+        .collect();
+    // Every one is answered (most at once, sixteen after their 2 s) and closed.
+    for s in &over {
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(s).read_line(&mut line).unwrap();
+        assert!(line.contains("too many connections"), "{line}");
+    }
+    let elapsed = started.elapsed();
+    let peak = peak_memory(h.daemon.id());
+    eprintln!(
+        "400 connections over the cap: answered in {elapsed:?}, daemon peak {} MB",
+        peak >> 20
+    );
+    assert!(peak <= LIMIT, "daemon peak memory {} MB", peak >> 20);
+    drop((held, over));
+}

@@ -287,8 +287,14 @@ fn refusals_carry_codes_and_rules() {
         .iter()
         .map(|r| r["decision"].as_str().unwrap())
         .collect();
-    assert_eq!(decisions, ["deny", "unknown", "deny", "deny"], "{audit:?}");
+    assert_eq!(
+        decisions,
+        ["deny", "unknown", "deny", "deny", "error"],
+        "{audit:?}"
+    );
     assert_eq!(audit[0]["rule"], "sh.no-rm");
+    // The line that was not JSON is on record too.
+    assert_eq!(audit[4]["rule"], "airlock.protocol", "{audit:?}");
     assert!(audit[0]["peer"]["uid"].is_number());
     let text = serde_json::to_string(&audit).unwrap();
     assert!(
@@ -736,4 +742,145 @@ fn connection_caps_follow_a_reload() {
         "{reply}"
     );
     drop((first, second));
+}
+
+/// The records with `rule`, once there are at least `count` (waiting a moment).
+fn record_with_rule(daemon: &Daemon, rule: &str, count: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found: Vec<Value> = daemon
+            .audit()
+            .into_iter()
+            .filter(|r| r["rule"] == rule)
+            .collect();
+        if found.len() >= count {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {count} records with {rule}: {:?}",
+            daemon.audit()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_connection_over_the_cap_is_answered_by_id_and_on_record() {
+    let daemon = Daemon::start_with("max_connections_per_agent = 1\n", "");
+    let mut first = daemon.connect();
+    first.hello();
+    let mut busy = daemon.connect();
+    busy.send(json!({"jsonrpc":"2.0","id":7,"method":"exec","params":{"command":"sh","args":["-c","echo no"],"cwd":"/workspace"}}));
+    let reply = busy.recv();
+    assert_eq!(reply["id"], 7, "the refusal answers the request: {reply}");
+    assert_eq!(reply["error"]["code"], -32603, "{reply}");
+    let records = record_with_rule(&daemon, "airlock.busy", 1);
+    assert_eq!(records[0]["command"], "sh", "{records:?}");
+    assert_eq!(records[0]["argv"], json!(["-c", "echo no"]), "{records:?}");
+    assert_eq!(records[0]["decision"], "error");
+    drop(first);
+}
+
+#[test]
+fn every_refused_request_is_answered_and_on_record() {
+    let daemon = Daemon::start_with("idle_timeout_secs = 1\n", "");
+    // A line that is not JSON.
+    let mut bad = daemon.connect();
+    bad.stream.write_all(b"this is not json\n").unwrap();
+    assert_eq!(bad.recv()["error"]["code"], -32700);
+    let records = record_with_rule(&daemon, "airlock.protocol", 1);
+    assert_eq!(records[0]["decision"], "error", "{records:?}");
+    // A request that is JSON but not a request: answered by id.
+    let mut invalid = daemon.connect();
+    invalid.send(json!({"jsonrpc":"2.0","id":3,"method":"exec","params":{"args":"not a list"}}));
+    let reply = invalid.recv();
+    assert_eq!(reply["id"], 3, "{reply}");
+    assert_eq!(reply["error"]["code"], -32600, "{reply}");
+    record_with_rule(&daemon, "airlock.protocol", 2);
+    // A line longer than the limit.
+    let mut long = daemon.connect();
+    let _ = long.stream.write_all(&vec![b'x'; 2 << 20]);
+    let mut reply = String::new();
+    let _ = long.reader.read_line(&mut reply);
+    assert!(reply.contains("-32700"), "{reply}");
+    let records = record_with_rule(&daemon, "airlock.protocol", 3);
+    assert!(
+        records[2]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("longer than"),
+        "{records:?}"
+    );
+    // A second command while the first runs: refused by its id, on record, and the
+    // first one runs to its end.
+    let mut twice = daemon.connect();
+    twice.send(json!({"jsonrpc":"2.0","id":1,"method":"exec","params":{"command":"sh","args":["-c","sleep 0.5; echo first"],"cwd":"/workspace"}}));
+    twice.send(json!({"jsonrpc":"2.0","id":2,"method":"exec","params":{"command":"sh","args":["-c","echo second"],"cwd":"/workspace"}}));
+    let refused = twice.recv();
+    assert_eq!(refused["id"], 2, "{refused}");
+    assert_eq!(refused["error"]["code"], -32600, "{refused}");
+    let (out, _, end) = twice.collect();
+    assert_eq!(out, b"first\n");
+    assert_eq!(end["id"], 1, "{end}");
+    assert_eq!(end["result"]["exit_code"], 0, "{end}");
+    let records = record_with_rule(&daemon, "airlock.protocol", 4);
+    assert_eq!(records[3]["decision"], "deny", "{records:?}");
+    assert_eq!(records[3]["argv"], json!(["-c", "echo second"]));
+    // Nothing in time.
+    let mut idle = daemon.connect();
+    let rest = rest_of(&mut idle);
+    assert!(rest.contains("no request in time"), "{rest}");
+    let records = record_with_rule(&daemon, "airlock.idle", 1);
+    assert_eq!(records[0]["decision"], "error", "{records:?}");
+    daemon.assert_serving();
+}
+
+#[test]
+fn a_client_that_stops_reading_does_not_hold_its_connection_or_its_record() {
+    let mut daemon =
+        Daemon::start_with("idle_timeout_secs = 1\nmax_connections_per_agent = 1\n", "");
+    write(
+        &daemon.dir.path().join("a1/commands/sh.toml"),
+        &format!("{SH}[exec]\ntimeout_secs = 1\n"),
+    );
+    daemon.reload();
+    // The program floods; the client never reads (and stays connected).
+    let mut client = daemon.connect();
+    client.send(json!({"jsonrpc":"2.0","id":1,"method":"exec","params":{"command":"sh","args":["-c","head -c 100000000 /dev/zero"],"cwd":"/workspace"}}));
+    let started = Instant::now();
+    // The timeout stops the program; the end of the run is on record although the
+    // client still has not read anything.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let end = loop {
+        if let Some(end) = daemon
+            .audit()
+            .into_iter()
+            .find(|r| r["command"] == "sh" && r["decision"] == "allow")
+        {
+            break end;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no end record while the client does not read: {:?}",
+            daemon.audit()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(end["reason"], "stopped: timeout", "{end}");
+    // And the only connection slot is free again.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (out, _, end) = daemon
+            .connect()
+            .exec("sh", &["-c", "echo ok"], "/workspace");
+        if end.get("result").is_some() {
+            assert_eq!(out, b"ok\n");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the slot was never freed: {end}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!("stalled client: slot free after {:?}", started.elapsed());
+    drop(client);
 }
