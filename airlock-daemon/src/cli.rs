@@ -100,12 +100,34 @@ enum Command {
         #[command(subcommand)]
         command: AgentsCommand,
     },
-    /// Install (or remove) a systemd user unit that starts the daemon.
+    /// Create a working configuration: config.toml, an agents file and one agent with
+    /// a workspace mount (or, with --systemd, a systemd unit that starts the daemon on
+    /// it). Overwrites nothing.
     Init {
         #[command(flatten)]
         config: ConfigArgs,
-        /// Remove the unit instead.
+        /// The agent to create.
+        #[arg(
+            long,
+            value_name = "NAME",
+            default_value = "agent",
+            conflicts_with = "systemd"
+        )]
+        agent: String,
+        /// Write a systemd system unit for the configuration instead.
         #[arg(long)]
+        systemd: bool,
+        /// With --systemd: the unit file [default: /etc/systemd/system/airlock.service].
+        #[arg(long, value_name = "FILE", requires = "systemd")]
+        unit: Option<PathBuf>,
+        /// With --systemd: the agents' sockets directory [default: CONFIG/sockets].
+        #[arg(long, value_name = "DIR", requires = "systemd")]
+        sockets: Option<PathBuf>,
+        /// With --systemd: the user the daemon runs as [default: the current user].
+        #[arg(long, value_name = "USER", requires = "systemd")]
+        run_as: Option<String>,
+        /// With --systemd: remove the unit instead.
+        #[arg(long, requires = "systemd")]
         uninstall: bool,
     },
 }
@@ -149,7 +171,23 @@ pub fn run(cli: Cli) -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Command::Agents { command } => agents(command),
-        Command::Init { config, uninstall } => crate::init::run(&config, uninstall),
+        Command::Init {
+            config,
+            agent,
+            systemd,
+            unit,
+            sockets,
+            run_as,
+            uninstall,
+        } => crate::init::run(&crate::init::InitArgs {
+            config,
+            agent,
+            systemd,
+            unit,
+            sockets,
+            run_as,
+            uninstall,
+        }),
     };
     match result {
         Ok(code) => code,

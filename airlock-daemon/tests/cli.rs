@@ -11,6 +11,10 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+#[allow(dead_code, reason = "this file uses some of the helpers")]
+mod support;
+use support::write;
+
 fn daemon() -> Command {
     Command::new(env!("CARGO_BIN_EXE_airlock-daemon"))
 }
@@ -36,11 +40,6 @@ action = "deny"
 args = "--upload-pack"
 reason = "runs a command on the host"
 "#;
-
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
 
 #[test]
 fn explain_exit_codes_and_output() {
@@ -357,26 +356,296 @@ fn check_validates_config_and_agents() {
     );
 }
 
+/// Reads the daemon's stdout until the line for `agent`'s socket; returns the socket.
+fn wait_for_socket(stdout: &mut impl std::io::BufRead, agent: &str) -> std::path::PathBuf {
+    let prefix = format!("agent {agent}: ");
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "the daemon exited before serving `{agent}`"
+        );
+        if let Some(path) = line.trim_end().strip_prefix(&prefix) {
+            return path.into();
+        }
+    }
+}
+
 #[test]
-fn init_installs_and_removes_a_user_unit() {
-    let home = tempfile::tempdir().unwrap();
-    let installed = daemon()
-        .args(["init", "--config", "/etc/airlock"])
-        .env("XDG_CONFIG_HOME", home.path())
-        .output()
+fn init_scaffolds_a_configuration_that_checks_and_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("airlock");
+    let c = config.to_str().unwrap();
+    let init = run(&["init", "--config", c]);
+    assert!(init.status.success(), "{}", text(&init.stderr));
+    let out = text(&init.stdout);
+    for file in ["config.toml", "agents.toml", "agents/agent/airlock.toml"] {
+        assert!(
+            out.contains(&format!("created {}", config.join(file).display())),
+            "{out}"
+        );
+        let body = std::fs::read_to_string(config.join(file)).unwrap();
+        // Every key is explained by a comment just above it.
+        let lines: Vec<&str> = body.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if line.contains(" = ") && !line.starts_with('#') {
+                assert!(
+                    i > 0 && lines[i - 1].starts_with('#'),
+                    "{file}: `{line}` has no comment"
+                );
+            }
+        }
+    }
+    assert!(config.join("agents/agent/workspace").is_dir());
+    let agents = config.join("agents.toml");
+    let args = ["--config", c, "--agents", agents.to_str().unwrap()];
+
+    let check = daemon().arg("check").args(args).output().unwrap();
+    assert!(check.status.success(), "{}", text(&check.stderr));
+    assert!(
+        text(&check.stdout).contains("ok: agent `agent`"),
+        "{}",
+        text(&check.stdout)
+    );
+    // Warnings about the tool's version may appear; none about the configuration.
+    for line in text(&check.stderr).lines() {
+        assert!(line.starts_with("warning: `git`: installed"), "{line}");
+    }
+
+    // `start` serves it, and a real client (the shim, in a bubblewrap "container"
+    // that sees the workspace at /workspace) runs git through it.
+    let sockets = dir.path().join("sockets");
+    let mut child = daemon()
+        .arg("start")
+        .args(args)
+        .arg("--sockets")
+        .arg(&sockets)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
         .unwrap();
-    assert!(installed.status.success(), "{}", text(&installed.stderr));
-    let unit = home.path().join("systemd/user/airlock.service");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let socket = wait_for_socket(&mut stdout, "agent");
+    assert_eq!(socket, sockets.join("agent.sock"));
+    std::thread::spawn(move || for _ in std::io::BufRead::lines(stdout) {});
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(support::shim_binary(), bin.join("git")).unwrap();
+    let workspace = config.join("agents/agent/workspace");
+    let agent = |argv: &[&str]| {
+        Command::new("bwrap")
+            .args(["--dev-bind", "/", "/", "--bind"])
+            .arg(&workspace)
+            .args(["/workspace", "--chdir", "/workspace", "env"])
+            .arg(format!("PATH={}:/usr/bin:/bin", bin.display()))
+            .arg(format!("AIRLOCK_SOCKET={}", socket.display()))
+            .args(argv)
+            .output()
+            .unwrap()
+    };
+    let created = agent(&["git", "init", "-q"]);
+    let status = agent(&["git", "status", "--short"]);
+    let denied = agent(&["git", "-c", "core.fsmonitor=evil", "status"]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    assert!(workspace.join(".git").is_dir(), "git ran in the workspace");
+    assert!(status.status.success(), "{}", text(&status.stderr));
+    assert_eq!(denied.status.code(), Some(126), "{}", text(&denied.stderr));
+    assert!(
+        text(&denied.stderr).contains("git.config-injection"),
+        "{}",
+        text(&denied.stderr)
+    );
+    assert!(
+        config.join("audit.log").is_file(),
+        "the log is beside config.toml"
+    );
+}
+
+#[test]
+fn init_overwrites_nothing_and_says_which_files_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("airlock");
+    write(&config.join("config.toml"), "mine\n");
+    write(&config.join("agents/agent/airlock.toml"), "mine too\n");
+    let again = run(&["init", "--config", config.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(2));
+    let err = text(&again.stderr);
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(
+        err.contains(&format!("`{}`", config.join("config.toml").display())),
+        "{err}"
+    );
+    assert!(err.contains("agents/agent/airlock.toml`"), "{err}");
+    assert!(!err.contains("agents.toml`,"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(config.join("config.toml")).unwrap(),
+        "mine\n"
+    );
+    assert!(!config.join("agents.toml").exists(), "nothing written");
+    // Another agent name and agents file beside it.
+    let other = run(&[
+        "init",
+        "--config",
+        dir.path().join("second").to_str().unwrap(),
+        "--agent",
+        "../x",
+    ]);
+    assert_eq!(other.status.code(), Some(2));
+    assert!(text(&other.stderr).contains("not an agent name"));
+}
+
+#[test]
+fn init_systemd_writes_a_sandboxed_unit_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("airlock");
+    let c = config.to_str().unwrap();
+    assert!(run(&["init", "--config", c]).status.success());
+    let unit = dir.path().join("unit/airlock.service");
+    let u = unit.to_str().unwrap();
+    let written = run(&["init", "--systemd", "--config", c, "--unit", u]);
+    assert!(written.status.success(), "{}", text(&written.stderr));
     let body = std::fs::read_to_string(&unit).unwrap();
-    assert!(body.contains("start --config /etc/airlock"), "{body}");
-    assert!(body.contains("WantedBy=default.target"));
-    let removed = daemon()
-        .args(["init", "--uninstall"])
-        .env("XDG_CONFIG_HOME", home.path())
-        .output()
+    let real = config.canonicalize().unwrap();
+    let exec = body.lines().find(|l| l.starts_with("ExecStart=")).unwrap();
+    for word in exec.trim_start_matches("ExecStart=").split(' ') {
+        if word.starts_with('"') {
+            assert!(word.starts_with("\"/"), "not absolute: {word} in {exec}");
+        }
+    }
+    assert!(
+        exec.contains(&format!(
+            "--agents \"{}\"",
+            real.join("agents.toml").display()
+        )),
+        "the scaffolded agents file is served: {exec}"
+    );
+    let writable = body
+        .lines()
+        .find(|l| l.starts_with("ReadWritePaths="))
         .unwrap();
+    for path in [
+        real.join("sockets"),
+        real.clone(),
+        real.join("agents/agent/workspace"),
+    ] {
+        assert!(
+            writable.contains(&format!("\"{}\"", path.display())),
+            "{} in {writable}",
+            path.display()
+        );
+    }
+    for directive in [
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "KillMode=mixed",
+        "RuntimeDirectory=airlock",
+        "Environment=XDG_RUNTIME_DIR=%t/airlock",
+    ] {
+        assert!(body.lines().any(|l| l == directive), "{directive}: {body}");
+    }
+    assert!(
+        body.contains("# PrivateTmp= left out: the configuration or a workspace is under /tmp."),
+        "a private /tmp would hide this one: {body}"
+    );
+    assert!(
+        !body.lines().any(|l| l.starts_with("PrivateUsers=")
+            || l.starts_with("ProtectProc=")
+            || l.starts_with("SystemCallFilter=")),
+        "{body}"
+    );
+    // Not twice.
+    let again = run(&["init", "--systemd", "--config", c, "--unit", u]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(text(&again.stderr).contains("already exists"));
+    assert_eq!(std::fs::read_to_string(&unit).unwrap(), body);
+    // A broken configuration gets no unit.
+    let broken = run(&[
+        "init",
+        "--systemd",
+        "--config",
+        dir.path().join("none").to_str().unwrap(),
+        "--unit",
+        dir.path().join("other.service").to_str().unwrap(),
+    ]);
+    assert_eq!(broken.status.code(), Some(2));
+    assert!(!dir.path().join("other.service").exists());
+    let removed = run(&["init", "--systemd", "--uninstall", "--unit", u]);
     assert!(removed.status.success());
     assert!(!unit.exists());
+}
+
+#[test]
+fn load_errors_name_their_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    write(
+        &config.join("config.toml"),
+        "[commands]\nenable = [\"git\"]\n",
+    );
+    let agents = dir.path().join("agents.toml");
+    let check = |config: &Path| {
+        let out = daemon()
+            .arg("check")
+            .arg("--config")
+            .arg(config)
+            .arg("--agents")
+            .arg(&agents)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+        let err = text(&out.stderr);
+        assert!(err.starts_with("error: "), "{err}");
+        err
+    };
+
+    // A missing agent directory: where the agents file names it.
+    write(&agents, "[a]\npath = \"nope\"\n");
+    let err = check(&config);
+    assert!(err.contains("agents.toml:2:8"), "{err}");
+    assert!(err.contains("does not exist"), "{err}");
+    // A directory without airlock.toml.
+    std::fs::create_dir_all(dir.path().join("nope")).unwrap();
+    let err = check(&config);
+    assert!(err.contains("agents.toml:2:8"), "{err}");
+    assert!(err.contains("no `airlock.toml`"), "{err}");
+
+    // A command the daemon does not enable: at the command, said once.
+    write(
+        &dir.path().join("nope/airlock.toml"),
+        "commands = [\"git\", \"ssh\"]\n[[mounts]]\ncontainer = \"/w\"\nhost = \"ws\"\n",
+    );
+    std::fs::create_dir_all(dir.path().join("nope/ws")).unwrap();
+    let err = check(&config);
+    assert!(err.contains("airlock.toml:1:20"), "{err}");
+    assert!(
+        err.contains("`ssh` is not in the daemon's enable list"),
+        "{err}"
+    );
+    assert!(!err.contains("agent `a`: agent"), "{err}");
+
+    // A mount that does not resolve: at its host path.
+    write(
+        &dir.path().join("nope/airlock.toml"),
+        "commands = [\"git\"]\n[[mounts]]\ncontainer = \"/w\"\nhost = \"missing\"\n",
+    );
+    let err = check(&config);
+    assert!(err.contains("airlock.toml:4:8"), "{err}");
+    assert!(err.contains("mount host path `missing`"), "{err}");
+
+    // --config given a file.
+    let err = check(&config.join("config.toml"));
+    assert!(err.contains("is not a directory"), "{err}");
+    assert!(err.contains("config.toml`"), "{err}");
+
+    // A config directory without config.toml names the file.
+    let err = check(dir.path());
+    assert!(
+        err.contains(&format!("`{}`", dir.path().join("config.toml").display())),
+        "{err}"
+    );
 }
 
 #[test]
