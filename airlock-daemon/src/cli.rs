@@ -68,7 +68,12 @@ enum Command {
         /// The agents file, for --agent.
         #[arg(long, value_name = "FILE")]
         agents: Option<PathBuf>,
-        /// Read `{"command": ..., "args": [...]}` lines from stdin, answer one line each.
+        /// With --agent: the working directory the request claims (a container path);
+        /// the daemon's checks of it and of the argv's paths are explained too.
+        #[arg(long, value_name = "DIR", requires = "agent")]
+        cwd: Option<String>,
+        /// Read `{"command": ..., "args": [...], "cwd": ...}` lines from stdin, answer one
+        /// line each.
         #[arg(long, conflicts_with = "argv")]
         batch: bool,
         /// The command and its arguments (`explain git status`; after `--` when an
@@ -161,9 +166,17 @@ pub fn run(cli: Cli) -> ExitCode {
             agent,
             config,
             agents,
+            cwd,
             batch,
             argv,
-        } => explain_command(&modules, agent.as_deref(), config, agents, batch, &argv),
+        } => explain_command(
+            &modules,
+            agent.as_deref(),
+            ConfigArgs { config, agents },
+            cwd.as_deref(),
+            batch,
+            &argv,
+        ),
         Command::Show { name, notes } => show(&name, notes),
         Command::Doctor { config } => crate::doctor::run(&config),
         Command::Version => {
@@ -380,22 +393,24 @@ fn lint(loaded: &load::Loaded, search: &std::ffi::OsStr) -> Vec<String> {
 fn explain_command(
     modules: &[PathBuf],
     agent: Option<&str>,
-    config: Option<PathBuf>,
-    agents: Option<PathBuf>,
+    config: ConfigArgs,
+    cwd: Option<&str>,
     batch: bool,
     argv: &[String],
 ) -> CliResult {
     let loaded;
     let policy;
     let scope = if let Some(name) = agent {
-        let config = ConfigArgs { config, agents };
         loaded = load::load(&config.config_dir(), config.agents.as_deref())
             .map_err(|e| e.to_string())?;
         let agent = loaded
             .agents
             .get(name)
             .ok_or_else(|| format!("error: no agent `{name}` in the agents file"))?;
-        Scope::Agent(&agent.scope)
+        Scope::Agent {
+            agent,
+            enable: &loaded.config.enable,
+        }
     } else {
         policy = if modules.is_empty() {
             airlock_builtins::policy().map_err(|e| e.to_string())?
@@ -433,7 +448,7 @@ fn explain_command(
             "error: nothing to explain: `airlock-daemon explain -- COMMAND ARGS...`".into(),
         );
     };
-    let outcome = scope.decide(command, args);
+    let outcome = scope.decide(command, args, cwd);
     let mut stdout = std::io::stdout().lock();
     explain::human(&mut stdout, command, args, &outcome).map_err(|e| format!("error: {e}"))?;
     let _ = stdout.flush();

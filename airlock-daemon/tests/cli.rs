@@ -66,7 +66,8 @@ fn explain_exit_codes_and_output() {
         out.contains("read as: git clone --upload-pack=evil repo"),
         "{out}"
     );
-    assert!(out.contains("git.toml:8:1"), "{out}");
+    assert!(out.contains("git.toml:11:9"), "{out}");
+    assert!(out.contains("11 | args = \"--upload-pack\"\n"), "{out}");
     assert!(out.contains("^^^"), "{out}");
 
     let allowed = run(&["explain", "--module", m, "--", "git", "status"]);
@@ -801,4 +802,102 @@ fn check_warns_about_what_is_valid_but_probably_not_meant() {
         err.contains("airlock.toml:2:12: `commands = []` gives agent `a1` every enabled command"),
         "{err}"
     );
+}
+
+#[test]
+fn explain_reads_as_the_tool_does_and_names_the_refusing_layer() {
+    // Global options are printed where git reads them: before the subcommand.
+    let out = run(&["explain", "git", "-c", "core.fsmonitor=evil", "status"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let human = text(&out.stdout);
+    assert!(
+        human.contains("  read as: git -c 'core.fsmonitor=evil' status\n"),
+        "{human}"
+    );
+    // The caret is under the line that matched, not under `[[rule]]`.
+    let rule_line = human
+        .lines()
+        .find(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()) && l.contains(" | "))
+        .unwrap();
+    assert!(rule_line.contains("args = \"-c\""), "{human}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("airlock");
+    assert!(
+        run(&["init", "--config", config.to_str().unwrap()])
+            .status
+            .success()
+    );
+    write(
+        &config.join("config.toml"),
+        "[commands]\nenable = [\"git\", \"ssh\"]\n",
+    );
+    let agents = config.join("agents.toml");
+    let explain = |argv: &[&str]| {
+        let out = daemon()
+            .args(["explain", "--agent", "agent", "--config"])
+            .arg(&config)
+            .arg("--agents")
+            .arg(&agents)
+            .args(argv)
+            .output()
+            .unwrap();
+        (out.status.code(), text(&out.stdout))
+    };
+    for (argv, layer) in [
+        (
+            &["terraform", "plan"][..],
+            "layer:   the daemon's enable list",
+        ),
+        (&["ssh", "host"], "layer:   the agent's command list"),
+        (
+            &["git", "-c", "x=y", "status"],
+            "layer:   the command's module",
+        ),
+        (
+            &["--cwd", "/elsewhere", "git", "status"],
+            "layer:   the daemon's check `airlock.cwd`",
+        ),
+        (
+            &["--cwd", "/workspace", "git", "log", "--output=/etc/x"],
+            "layer:   the daemon's check `airlock.path`",
+        ),
+    ] {
+        let (code, out) = explain(argv);
+        assert_eq!(code, Some(1), "{argv:?}: {out}");
+        assert!(out.contains(layer), "{argv:?}: {out}");
+    }
+    let (code, out) = explain(&["--cwd", "/workspace", "git", "log", "--output=/workspace/x"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("layer:"), "{out}");
+    // Without --agent there is no cwd to check.
+    let alone = run(&["explain", "--cwd", "/workspace", "git", "status"]);
+    assert_eq!(alone.status.code(), Some(2));
+
+    // --batch says the layer too, and takes a cwd.
+    let mut child = daemon()
+        .args(["explain", "--batch", "--agent", "agent", "--config"])
+        .arg(&config)
+        .arg("--agents")
+        .arg(&agents)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"{\"command\":\"ssh\",\"args\":[\"h\"]}\n{\"command\":\"git\",\"args\":[\"status\"],\"cwd\":\"/nope\"}\n{\"command\":\"git\",\"args\":[\"status\"],\"cwd\":\"/workspace\"}\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let lines: Vec<serde_json::Value> = text(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["layer"], "agent-commands");
+    assert_eq!(lines[1]["layer"], "daemon-check");
+    assert_eq!(lines[1]["rule"], "airlock.cwd");
+    assert_eq!(lines[2]["decision"], "allow");
+    assert_eq!(lines[2]["layer"], serde_json::Value::Null);
 }

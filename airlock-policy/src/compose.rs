@@ -636,7 +636,8 @@ timeout_secs = 600
         );
         assert_eq!(
             decision.rule().map(|r| r.location().to_string()),
-            Some("builtin:git.toml:22:1".to_owned())
+            Some("builtin:git.toml:26:9".to_owned()),
+            "the line that matched, not the `[[rule]]` header"
         );
         assert_eq!(m.base().map(Module::source_name), Some("builtin:git.toml"));
         assert_eq!(m.header().extends(), Some("builtin:git"));

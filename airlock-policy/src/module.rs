@@ -124,9 +124,9 @@ impl Module {
                 location: lines.location(
                     source_name,
                     text,
-                    string_body_start(text, draft.span.clone()),
+                    string_body_start(text, draft.at.clone()),
                 ),
-                snippet: Snippet::new(text, draft.span.clone()),
+                snippet: Snippet::new(text, draft.at.clone()),
                 atoms,
             });
         }
@@ -516,6 +516,9 @@ struct Draft {
     text: String,
     /// Where the rule was written (the entry string, or the `[[rule]]` table).
     span: Range<usize>,
+    /// What a decision points at: the entry string, or the `[[rule]]` table's `args`
+    /// (else its `command`), the line that matched rather than the table's header.
+    at: Range<usize>,
     /// The entries, with their spans in the source.
     entries: Vec<(Entry, Range<usize>)>,
     command: Option<(Vec<String>, Range<usize>)>,
@@ -541,6 +544,7 @@ fn drafts(raw: &RawModule, src: Source<'_>) -> Result<Vec<Draft>, CompileError> 
                 reason: None,
                 text: arg.get_ref().clone(),
                 span: arg.span(),
+                at: arg.span(),
                 entries: entries(arg, src)?,
                 command: None,
                 global: false,
@@ -618,8 +622,15 @@ fn rule_draft(
         }
         text.push_str(args.get_ref());
     }
+    let at = rule
+        .args
+        .as_ref()
+        .map(Spanned::span)
+        .or_else(|| command.as_ref().map(|(_, span)| span.clone()))
+        .unwrap_or_else(|| span.clone());
     Ok(Draft {
         id,
+        at,
         action: match rule.action {
             RawAction::Deny => Action::Deny,
             RawAction::Allow => Action::Allow,
