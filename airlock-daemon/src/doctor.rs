@@ -11,22 +11,92 @@ use crate::load;
 /// How long a program may take to print its version.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Runs the doctor; exit 1 when a program is missing.
-pub fn run(config: &ConfigArgs) -> CliResult {
+/// One line of the doctor's report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Finding {
+    /// `ok`, `missing`, `checked`, `warning`, `confine`, `unknown`.
+    status: String,
+    /// What it is about (a command, a tool, a confinement line).
+    subject: String,
+    /// The program found, if any.
+    program: Option<PathBuf>,
+    /// More.
+    detail: Option<String>,
+}
+
+impl Finding {
+    fn new(status: &str, subject: impl Into<String>) -> Self {
+        Self {
+            status: status.to_owned(),
+            subject: subject.into(),
+            program: None,
+            detail: None,
+        }
+    }
+
+    fn program(mut self, program: &Path) -> Self {
+        self.program = Some(program.to_owned());
+        self
+    }
+
+    fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// `STATUS   SUBJECT\tPROGRAM\tDETAIL`.
+    fn text(&self) -> String {
+        let mut line = format!("{:<8} {}", self.status, self.subject);
+        if let Some(program) = &self.program {
+            line.push_str(&format!("\t{}", program.display()));
+        }
+        if let Some(detail) = &self.detail {
+            line.push_str(&format!("\t{detail}"));
+        }
+        line
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "status": self.status,
+            "subject": self.subject,
+            "program": self.program,
+            "detail": self.detail,
+        })
+    }
+}
+
+/// A `version_note` line as a finding.
+fn note_finding(note: &str) -> Finding {
+    let (status, rest) = note.split_once(' ').unwrap_or((note, ""));
+    let (subject, detail) = rest.trim_start().split_once('\t').unwrap_or((rest, ""));
+    Finding::new(status, subject).detail(detail)
+}
+
+/// Runs the doctor; exit 1 when a program is missing. With `as_json`, one JSON object
+/// (`{"ok", "findings": [{"status", "subject", "program", "detail"}]}`) on stdout.
+pub fn run(config: &ConfigArgs, as_json: bool) -> CliResult {
     let path = config.config_dir().join("config.toml");
+    if config.config_dir().exists() && !config.config_dir().is_dir() {
+        return Err(load::LoadError::ConfigNotADirectory {
+            path: config.config_dir(),
+        }
+        .to_string());
+    }
     let text = load::read_text(&path).map_err(|e| e.to_string())?;
     let daemon = airlock_core::DaemonConfig::parse(&path.display().to_string(), &text)
         .map_err(|e| e.to_string())?;
+    let mut findings = Vec::new();
     let mut missing = 0;
     match crate::confine::Confiner::new(&daemon.confinement) {
         Ok(confiner) => {
             for line in confiner.describe() {
-                println!("confine  {line}");
+                findings.push(Finding::new("confine", line));
             }
         }
         Err(e) => {
             missing += 1;
-            println!("confine  {e}");
+            findings.push(Finding::new("confine", e.to_string()));
         }
     }
     let search = std::env::var_os("PATH").unwrap_or_default();
@@ -35,25 +105,107 @@ pub fn run(config: &ConfigArgs) -> CliResult {
             Some(program) => {
                 let version =
                     version_of(command, &program).unwrap_or_else(|| "version unknown".into());
-                println!("ok       {command}\t{}\t{version}", program.display());
+                findings.push(
+                    Finding::new("ok", command.as_str())
+                        .program(&program)
+                        .detail(version.as_str()),
+                );
+                if let Some(shim) = version_manager_shim(&program) {
+                    findings.push(
+                        Finding::new("warning", command.as_str())
+                            .program(&program)
+                            .detail(format!(
+                                "a {shim} shim, not the program: it picks the real one from its environment and files (its version settings, the working directory's) at each run, and under confinement it cannot reach its own files; pin the real program with an absolute `bin` in the agent's commands/{command}.toml"
+                            )),
+                    );
+                }
+                if command == "aws" {
+                    findings.push(aws_major(&version));
+                }
                 if let Some(module) = airlock_builtins::compile(command).and_then(Result::ok) {
                     if let Some(note) = version_note(&module, &version) {
-                        println!("{note}");
+                        findings.push(note_finding(&note));
                     }
                 }
             }
             None => {
                 missing += 1;
-                println!("missing  {command}\tnot found on PATH");
+                findings
+                    .push(Finding::new("missing", command.as_str()).detail("not found on PATH"));
             }
         }
     }
-    missing += ssh_agent_tools(config, &search);
+    missing += ssh_agent_tools(config, &search, &mut findings);
+    if as_json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "ok": missing == 0,
+                "findings": findings.iter().map(Finding::json).collect::<Vec<_>>(),
+            })
+        );
+    } else {
+        for finding in &findings {
+            println!("{}", finding.text());
+        }
+    }
     Ok(if missing == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Which version manager `program` is a shim of, if it is one: a file in a version
+/// manager's shims directory, or a script that hands over to one.
+fn version_manager_shim(program: &Path) -> Option<&'static str> {
+    const MANAGERS: &[(&str, &str)] = &[
+        ("/.pyenv/shims/", "pyenv"),
+        ("/.rbenv/shims/", "rbenv"),
+        ("/.nodenv/shims/", "nodenv"),
+        ("/.goenv/shims/", "goenv"),
+        ("/.jenv/shims/", "jenv"),
+        ("/.asdf/shims/", "asdf"),
+        ("/mise/shims/", "mise"),
+        ("/.volta/bin/", "volta"),
+    ];
+    let path = program.to_string_lossy();
+    if let Some((_, manager)) = MANAGERS.iter().find(|(dir, _)| path.contains(dir)) {
+        return Some(manager);
+    }
+    // A script elsewhere that execs a version manager (e.g. a copied shim).
+    let mut head = [0u8; 4096];
+    let n = std::fs::File::open(program)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .ok()?;
+    let head = String::from_utf8_lossy(head.get(..n)?);
+    if !head.starts_with("#!") {
+        return None;
+    }
+    // Shims hand over with `pyenv exec`, `"$PYENV_ROOT/libexec/pyenv" exec`, ...
+    ["pyenv", "rbenv", "asdf", "nodenv", "goenv", "mise"]
+        .into_iter()
+        .find(|manager| {
+            head.contains(&format!("{manager} exec")) || head.contains(&format!("{manager}\" exec"))
+        })
+}
+
+/// aws-cli's major version from its version line (`aws-cli/2.15.0 Python/...`): the
+/// built-in module reads aws-cli v2.
+fn aws_major(version: &str) -> Finding {
+    let major = version
+        .strip_prefix("aws-cli/")
+        .and_then(|rest| rest.split('.').next())
+        .and_then(|m| m.parse::<u32>().ok());
+    match major {
+        Some(2) => Finding::new("checked", "aws").detail("aws-cli v2, the version the built-in module reads"),
+        Some(1) => Finding::new("warning", "aws").detail(
+            "aws-cli v1: the built-in module reads aws-cli v2, whose commands and options differ (v1 has no `sso`, reads some options differently, and is a Python package that follows the environment's Python); install aws-cli v2",
+        ),
+        _ => Finding::new("unknown", "aws").detail(format!(
+            "cannot tell aws-cli v1 from v2 by `{version}`"
+        )),
+    }
 }
 
 /// What a built-in module says about the installed version: `checked` or a `warning`
@@ -90,14 +242,21 @@ fn version_number(line: &str) -> Option<String> {
 
 /// Checks `ssh-agent` and `ssh-add` when some agent of the agents file names keys
 /// (`[ssh_agent] keys`); returns how many are missing.
-fn ssh_agent_tools(config: &ConfigArgs, search: &std::ffi::OsStr) -> usize {
+fn ssh_agent_tools(
+    config: &ConfigArgs,
+    search: &std::ffi::OsStr,
+    findings: &mut Vec<Finding>,
+) -> usize {
     let Some(agents_file) = &config.agents else {
         return 0;
     };
     let needed: Vec<String> = match needing_ssh_agent(agents_file) {
         Ok(needed) => needed,
         Err(e) => {
-            println!("unknown  ssh-agent\tcannot read the agents: {e}");
+            findings.push(
+                Finding::new("unknown", "ssh-agent")
+                    .detail(format!("cannot read the agents: {}", e.trim_end())),
+            );
             return 0;
         }
     };
@@ -107,17 +266,17 @@ fn ssh_agent_tools(config: &ConfigArgs, search: &std::ffi::OsStr) -> usize {
     let mut missing = 0;
     for tool in ["ssh-agent", "ssh-add"] {
         match find_program(tool, search) {
-            Some(program) => println!(
-                "ok       {tool}\t{}\tfor the keys of {}",
-                program.display(),
-                needed.join(", ")
+            Some(program) => findings.push(
+                Finding::new("ok", tool)
+                    .program(&program)
+                    .detail(format!("for the keys of {}", needed.join(", "))),
             ),
             None => {
                 missing += 1;
-                println!(
-                    "missing  {tool}\tnot found on PATH (needed for the keys of {})",
+                findings.push(Finding::new("missing", tool).detail(format!(
+                    "not found on PATH (needed for the keys of {})",
                     needed.join(", ")
-                );
+                )));
             }
         }
     }
@@ -198,6 +357,34 @@ pub(crate) fn version_of(command: &str, program: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tells_aws_cli_v1_from_v2_and_finds_shims() {
+        assert_eq!(
+            aws_major("aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64").status,
+            "checked"
+        );
+        let v1 = aws_major("aws-cli/1.45.11 Python/3.11.7 Linux/6.18 botocore/1.43.11");
+        assert_eq!(v1.status, "warning");
+        assert!(v1.text().contains("aws-cli v1"), "{}", v1.text());
+        assert_eq!(aws_major("version unknown").status, "unknown");
+
+        assert_eq!(
+            version_manager_shim(Path::new("/root/.pyenv/shims/aws")),
+            Some("pyenv")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let copied = dir.path().join("aws");
+        std::fs::write(
+            &copied,
+            "#!/usr/bin/env bash\nexec \"/root/.pyenv/libexec/pyenv\" exec \"$program\" \"$@\"\n",
+        )
+        .unwrap();
+        assert_eq!(version_manager_shim(&copied), Some("pyenv"));
+        let real = dir.path().join("real");
+        std::fs::write(&real, "\x7fELF").unwrap();
+        assert_eq!(version_manager_shim(&real), None);
+    }
 
     #[test]
     fn reads_version_numbers_and_says_when_they_were_not_checked() {

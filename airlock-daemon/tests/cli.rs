@@ -373,6 +373,30 @@ fn wait_for_socket(stdout: &mut impl std::io::BufRead, agent: &str) -> std::path
     }
 }
 
+/// A bubblewrap "container" that sees `workspace` at /workspace and has the shim as
+/// `git` on its PATH, talking to `socket`: returns a function that runs an argv in it.
+fn container(
+    scratch: &Path,
+    workspace: &Path,
+    socket: &Path,
+) -> impl Fn(&[&str]) -> Output + use<> {
+    let bin = scratch.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let _ = std::os::unix::fs::symlink(support::shim_binary(), bin.join("git"));
+    let (workspace, socket) = (workspace.to_owned(), socket.to_owned());
+    move |argv: &[&str]| {
+        Command::new("bwrap")
+            .args(["--dev-bind", "/", "/", "--bind"])
+            .arg(&workspace)
+            .args(["/workspace", "--chdir", "/workspace", "env"])
+            .arg(format!("PATH={}:/usr/bin:/bin", bin.display()))
+            .arg(format!("AIRLOCK_SOCKET={}", socket.display()))
+            .args(argv)
+            .output()
+            .unwrap()
+    }
+}
+
 #[test]
 fn init_scaffolds_a_configuration_that_checks_and_serves() {
     let dir = tempfile::tempdir().unwrap();
@@ -430,21 +454,8 @@ fn init_scaffolds_a_configuration_that_checks_and_serves() {
     let socket = wait_for_socket(&mut stdout, "agent");
     assert_eq!(socket, sockets.join("agent.sock"));
     std::thread::spawn(move || for _ in std::io::BufRead::lines(stdout) {});
-    let bin = dir.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::os::unix::fs::symlink(support::shim_binary(), bin.join("git")).unwrap();
     let workspace = config.join("agents/agent/workspace");
-    let agent = |argv: &[&str]| {
-        Command::new("bwrap")
-            .args(["--dev-bind", "/", "/", "--bind"])
-            .arg(&workspace)
-            .args(["/workspace", "--chdir", "/workspace", "env"])
-            .arg(format!("PATH={}:/usr/bin:/bin", bin.display()))
-            .arg(format!("AIRLOCK_SOCKET={}", socket.display()))
-            .args(argv)
-            .output()
-            .unwrap()
-    };
+    let agent = container(dir.path(), &workspace, &socket);
     let created = agent(&["git", "init", "-q"]);
     let status = agent(&["git", "status", "--short"]);
     let denied = agent(&["git", "-c", "core.fsmonitor=evil", "status"]);
@@ -900,4 +911,203 @@ fn explain_reads_as_the_tool_does_and_names_the_refusing_layer() {
     assert_eq!(lines[1]["rule"], "airlock.cwd");
     assert_eq!(lines[2]["decision"], "allow");
     assert_eq!(lines[2]["layer"], serde_json::Value::Null);
+}
+
+#[test]
+fn json_output_for_check_agents_doctor_and_show() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("airlock");
+    assert!(
+        run(&["init", "--config", config.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let agents = config.join("agents.toml");
+    let json = |args: &[&str]| {
+        let out = daemon()
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .arg("--agents")
+            .arg(&agents)
+            .arg("--json")
+            .output()
+            .unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", text(&out.stdout)));
+        (out.status.code(), value)
+    };
+    let (code, checked) = json(&["check"]);
+    assert_eq!(code, Some(0), "{checked}");
+    assert_eq!(checked["ok"], true);
+    assert_eq!(checked["enabled"], serde_json::json!(["git"]));
+    assert_eq!(checked["agents"][0]["name"], "agent");
+    assert_eq!(checked["agents"][0]["commands"], serde_json::json!(["git"]));
+    assert!(checked["errors"].as_array().unwrap().is_empty());
+
+    let (code, listed) = json(&["agents", "list"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(listed[0]["name"], "agent");
+    let (code, shown) = json(&["agents", "show", "agent"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(shown["mounts"][0]["container"], "/workspace");
+    assert_eq!(shown["modules"][0]["source"], "builtin:git.toml");
+
+    let (code, doctor) = json(&["doctor"]);
+    assert_eq!(code, Some(if doctor["ok"] == true { 0 } else { 1 }));
+    assert!(
+        doctor["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["subject"] == "git" && f["status"] == "ok"),
+        "{doctor}"
+    );
+
+    let shown = run(&["show", "--json", "git"]);
+    assert!(shown.status.success());
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["name"], "git");
+    assert!(shown["source"].as_str().unwrap().contains("[command]"));
+    assert!(shown["notes"].as_str().unwrap().contains("threat"));
+
+    // An error is an object with its place.
+    write(
+        &config.join("config.toml"),
+        "[commands]\nenable = [\"git\"]\nextra = 1\n",
+    );
+    let (code, broken) = json(&["check"]);
+    assert_eq!(code, Some(2));
+    assert_eq!(broken["ok"], false);
+    let error = &broken["errors"][0];
+    assert!(
+        error["file"].as_str().unwrap().ends_with("config.toml"),
+        "{error}"
+    );
+    assert_eq!(
+        (error["line"].as_u64(), error["column"].as_u64()),
+        (Some(3), Some(1))
+    );
+    assert!(
+        error["text"].as_str().unwrap().starts_with("error: "),
+        "{error}"
+    );
+}
+
+#[test]
+fn completions_and_man_pages_come_from_the_command_line() {
+    for (shell, marker) in [
+        ("bash", "_airlock__daemon()"),
+        ("zsh", "#compdef airlock-daemon"),
+        ("fish", "complete -c airlock-daemon"),
+    ] {
+        let out = run(&["completions", shell]);
+        assert!(out.status.success(), "{shell}");
+        let script = text(&out.stdout);
+        assert!(script.contains(marker), "{shell}: {script}");
+        assert!(
+            script.contains("explain") && script.contains("batch"),
+            "{shell}"
+        );
+    }
+    assert_eq!(run(&["completions", "cmd.exe"]).status.code(), Some(2));
+    let page = run(&["man"]);
+    assert!(page.status.success());
+    let page = text(&page.stdout);
+    assert!(page.contains(".TH airlock-daemon 1"), "{page}");
+    assert!(page.contains("explain"), "{page}");
+    let dir = tempfile::tempdir().unwrap();
+    let pages = dir.path().join("man1");
+    assert!(
+        run(&["man", "--dir", pages.to_str().unwrap()])
+            .status
+            .success()
+    );
+    for file in [
+        "airlock-daemon.1",
+        "airlock-daemon-explain.1",
+        "airlock-daemon-init.1",
+    ] {
+        assert!(pages.join(file).is_file(), "{file}");
+    }
+}
+
+#[test]
+fn ping_answers_for_health_checks_and_verbose_logs_one_line_per_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("airlock");
+    assert!(
+        run(&["init", "--config", config.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let sockets = dir.path().join("sockets");
+    let mut child = daemon()
+        .arg("start")
+        .arg("--config")
+        .arg(&config)
+        .arg("--agents")
+        .arg(config.join("agents.toml"))
+        .arg("--sockets")
+        .arg(&sockets)
+        .arg("--verbose")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let collected = std::thread::spawn(move || {
+        std::io::BufRead::lines(std::io::BufReader::new(stderr))
+            .map_while(Result::ok)
+            .collect::<Vec<String>>()
+    });
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let socket = wait_for_socket(&mut stdout, "agent");
+    std::thread::spawn(move || for _ in std::io::BufRead::lines(stdout) {});
+
+    let pinged = run(&["ping", socket.to_str().unwrap()]);
+    assert_eq!(pinged.status.code(), Some(0), "{}", text(&pinged.stderr));
+    assert!(text(&pinged.stdout).starts_with("ok: "));
+    let absent = run(&["ping", sockets.join("other.sock").to_str().unwrap()]);
+    assert_eq!(absent.status.code(), Some(1));
+    assert!(text(&absent.stderr).starts_with("error: "));
+
+    let agent = container(dir.path(), &config.join("agents/agent/workspace"), &socket);
+    assert!(agent(&["git", "init", "-q"]).status.success());
+    assert!(agent(&["git", "status", "--short"]).status.success());
+    assert_eq!(
+        agent(&["git", "-c", "core.pager=x", "log"]).status.code(),
+        Some(126)
+    );
+    // A stopped daemon closes its stderr.
+    let _ = terminate(&child);
+    let _ = child.wait();
+    let lines = collected.join().unwrap();
+    let requests: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains(" agent agent "))
+        .collect();
+    assert_eq!(
+        requests.len(),
+        3,
+        "one line per request, not per record: {lines:#?}"
+    );
+    assert!(
+        requests[1].contains("git status --short in /workspace: allow")
+            && requests[1].contains("exit 0"),
+        "{lines:#?}"
+    );
+    assert!(
+        requests[2].contains(": deny [git.config-injection]"),
+        "{lines:#?}"
+    );
+    assert!(requests[2].contains("(uid "), "{lines:#?}");
+}
+
+/// Asks the daemon to stop (SIGTERM), as a service manager would.
+fn terminate(child: &std::process::Child) -> std::io::Result<std::process::ExitStatus> {
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
 }
