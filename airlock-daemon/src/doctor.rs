@@ -218,11 +218,11 @@ pub fn version_note(module: &airlock_policy::Module, version_line: &str) -> Opti
         Some(None) => None,
         Some(Some(true)) => Some(format!(
             "checked  {}\tthe module's reading was checked against {checked}",
-            module.bin()
+            module.command()
         )),
         Some(Some(false)) | None => Some(format!(
             "warning  {}\tinstalled `{}`, but the module's reading was checked against {checked} only: options may be read differently",
-            module.bin(),
+            module.command(),
             installed.as_deref().unwrap_or(version_line)
         )),
     }
@@ -302,8 +302,12 @@ fn needing_ssh_agent(agents_file: &Path) -> Result<Vec<String>, String> {
     Ok(needed)
 }
 
-/// Finds `name` in the directories of `search` (a `PATH` value).
+/// Finds `name` in the directories of `search` (a `PATH` value); an absolute `name`
+/// (a module's pinned `bin`) is itself, when it is an executable file.
 pub fn find_program(name: &str, search: &std::ffi::OsStr) -> Option<PathBuf> {
+    if Path::new(name).is_absolute() {
+        return Some(PathBuf::from(name)).filter(|p| is_executable(p));
+    }
     std::env::split_paths(search)
         .map(|dir| dir.join(name))
         .find(|candidate| is_executable(candidate))

@@ -382,6 +382,28 @@ pub fn load_agent(
             source: Box::new(source),
         }
     })?;
+    // A module that pins its program (`bin = "/usr/bin/git"`) names one that exists.
+    for (source, stem, text) in &overrides {
+        let Some(module) = scope.policy().module(stem) else {
+            continue;
+        };
+        let pinned = Path::new(module.bin());
+        if pinned.is_absolute() && !crate::doctor::is_executable(pinned) {
+            let span = airlock_policy::ModuleHeader::parse(source, text)
+                .map(|h| h.bin_span())
+                .unwrap_or(0..0);
+            return Err(SourceError::new(
+                source,
+                text,
+                span,
+                format!(
+                    "`{}` is not an executable file: a pinned `bin` must name the program itself",
+                    pinned.display()
+                ),
+            )
+            .into());
+        }
+    }
     Ok(Agent {
         scope,
         dir: dir.to_owned(),

@@ -382,7 +382,9 @@ fn container(
 ) -> impl Fn(&[&str]) -> Output + use<> {
     let bin = scratch.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    let _ = std::os::unix::fs::symlink(support::shim_binary(), bin.join("git"));
+    for name in ["git", "cat"] {
+        let _ = std::os::unix::fs::symlink(support::shim_binary(), bin.join(name));
+    }
     let (workspace, socket) = (workspace.to_owned(), socket.to_owned());
     move |argv: &[&str]| {
         Command::new("bwrap")
@@ -1110,4 +1112,110 @@ fn terminate(child: &std::process::Child) -> std::io::Result<std::process::ExitS
         .arg("-TERM")
         .arg(child.id().to_string())
         .status()
+}
+
+#[test]
+fn a_module_bin_may_pin_the_program_by_absolute_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("airlock");
+    assert!(
+        run(&["init", "--config", config.to_str().unwrap()])
+            .status
+            .success()
+    );
+    write(
+        &config.join("config.toml"),
+        "[commands]\nenable = [\"git\", \"cat\"]\n",
+    );
+    let profile = config.join("agents/agent/airlock.toml");
+    let body = std::fs::read_to_string(&profile)
+        .unwrap()
+        .replace("commands = [\"git\"]", "commands = [\"git\", \"cat\"]");
+    write(&profile, &body);
+    let real = std::fs::canonicalize("/bin/cat").unwrap();
+    let module = config.join("agents/agent/commands/cat.toml");
+    write(
+        &module,
+        &format!("[command]\nbin = \"{}\"\n", real.display()),
+    );
+    // A fake `cat` first on the daemon's PATH: the pinned program runs, not it.
+    let fake = dir.path().join("fake");
+    write(&fake.join("cat"), "#!/bin/sh\necho fake cat\n");
+    std::fs::set_permissions(
+        fake.join("cat"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!("{}:{}", fake.display(), std::env::var("PATH").unwrap());
+    let agents = config.join("agents.toml");
+    let checked = daemon()
+        .arg("check")
+        .arg("--config")
+        .arg(&config)
+        .arg("--agents")
+        .arg(&agents)
+        .output()
+        .unwrap();
+    assert!(checked.status.success(), "{}", text(&checked.stderr));
+
+    let sockets = dir.path().join("sockets");
+    let mut child = daemon()
+        .arg("start")
+        .arg("--config")
+        .arg(&config)
+        .arg("--agents")
+        .arg(&agents)
+        .arg("--sockets")
+        .arg(&sockets)
+        .env("PATH", &path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let socket = wait_for_socket(&mut stdout, "agent");
+    std::thread::spawn(move || for _ in std::io::BufRead::lines(stdout) {});
+    let workspace = config.join("agents/agent/workspace");
+    write(&workspace.join("note.txt"), "the real file\n");
+    let agent = container(dir.path(), &workspace, &socket);
+    let out = agent(&["cat", "note.txt"]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "the real file\n",
+        "the pinned program ran"
+    );
+
+    // A pin that names no program is an error at its place.
+    write(&module, "[command]\nbin = \"/nonexistent/cat\"\n");
+    let broken = daemon()
+        .arg("check")
+        .arg("--config")
+        .arg(&config)
+        .arg("--agents")
+        .arg(&agents)
+        .output()
+        .unwrap();
+    assert_eq!(broken.status.code(), Some(2));
+    let err = text(&broken.stderr);
+    assert!(err.contains("commands/cat.toml:2:7"), "{err}");
+    assert!(err.contains("not an executable file"), "{err}");
+    // A path that is neither a name nor absolute is refused where it is written.
+    write(&module, "[command]\nbin = \"bin/cat\"\n");
+    let broken = daemon()
+        .arg("check")
+        .arg("--config")
+        .arg(&config)
+        .arg("--agents")
+        .arg(&agents)
+        .output()
+        .unwrap();
+    assert_eq!(broken.status.code(), Some(2));
+    assert!(
+        text(&broken.stderr).contains("commands/cat.toml:2:7"),
+        "{}",
+        text(&broken.stderr)
+    );
 }

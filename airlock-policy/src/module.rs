@@ -168,9 +168,19 @@ impl Module {
         &self.source_name
     }
 
-    /// The program (`[command] bin`).
+    /// The program (`[command] bin`): a name looked up on the `PATH`, or an absolute
+    /// path that pins it.
     pub fn bin(&self) -> &str {
         &self.bin
+    }
+
+    /// The command the module is for: `bin`, or its file name when `bin` is an
+    /// absolute path (`bin = "/usr/bin/git"` is the module of `git`). A [`Policy`]
+    /// holds modules by this name.
+    ///
+    /// [`Policy`]: crate::Policy
+    pub fn command(&self) -> &str {
+        crate::compose::command_name(&self.bin).unwrap_or(&self.bin)
     }
 
     /// `[command] not_allowed`: why an argv no allow rule admits is denied, if written.
