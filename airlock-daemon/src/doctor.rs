@@ -213,7 +213,15 @@ fn aws_major(version: &str) -> Finding {
 pub fn version_note(module: &airlock_policy::Module, version_line: &str) -> Option<String> {
     let checked = module.versions().join(", ");
     let installed = version_number(version_line);
-    match installed.as_deref().map(|v| module.checked_against(v)) {
+    // A module may name a release as the tool prints it (`OpenSSH_9.2`): compare numbers.
+    let numbered = |v: &str| {
+        module.checked_against(v).map(|ok| {
+            ok || module.versions().iter().any(|listed| {
+                version_number(listed).is_some_and(|n| v == n || v.starts_with(&format!("{n}.")))
+            })
+        })
+    };
+    match installed.as_deref().map(numbered) {
         None if module.versions().is_empty() => None,
         Some(None) => None,
         Some(Some(true)) => Some(format!(
@@ -414,6 +422,22 @@ mod tests {
             version_note(&module, "git version 2.47.3")
                 .unwrap()
                 .starts_with("checked")
+        );
+        let ssh = airlock_policy::compile(
+            "ssh.toml",
+            "[command]\nbin = \"ssh\"\nversions = [\"OpenSSH_9.2\"]\n",
+        )
+        .unwrap();
+        assert!(
+            version_note(&ssh, "OpenSSH_9.2p1 Debian-2+deb12u10, OpenSSL 3.0")
+                .unwrap()
+                .starts_with("checked"),
+            "a release named as the tool prints it"
+        );
+        assert!(
+            version_note(&ssh, "OpenSSH_9.6p1")
+                .unwrap()
+                .starts_with("warning")
         );
         let warning = version_note(&module, "git version 2.39.5").unwrap();
         assert!(
