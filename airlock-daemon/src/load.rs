@@ -376,6 +376,43 @@ pub fn load_agent(
         let path = dir.join("hooks").join(name);
         path.exists().then_some(path)
     };
+    // A module named for one command but guarding another: at its `bin`.
+    for (source, stem, text) in &overrides {
+        if let Ok(header) = airlock_policy::ModuleHeader::parse(source, text) {
+            if header.command() != stem {
+                return Err(SourceError::new(
+                    source,
+                    text,
+                    header.bin_span(),
+                    format!(
+                        "this module is for `{}`, but its file is named for `{stem}`: name it `commands/{}.toml`",
+                        header.command(),
+                        header.command()
+                    ),
+                )
+                .into());
+            }
+        }
+    }
+    // A listed command with neither a built-in nor a module of the agent's: at the
+    // command.
+    if let Some(listed) = &profile.commands {
+        let own = |command: &str| overrides.iter().any(|(_, stem, _)| stem == command);
+        if let Some(command) = listed
+            .iter()
+            .find(|c| builtins.module(c).is_none() && !own(c))
+        {
+            return Err(SourceError::new(
+                &profile_source,
+                &profile_text,
+                profile.command_spans.get(command).cloned().unwrap_or(0..0),
+                format!(
+                    "`{command}` has no built-in module: add `commands/{command}.toml` to this agent's directory"
+                ),
+            )
+            .into());
+        }
+    }
     let scope = AgentScope::new(config, profile, builtins, &overrides).map_err(|source| {
         LoadError::Scope {
             agent: name.to_owned(),

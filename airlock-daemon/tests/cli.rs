@@ -649,6 +649,31 @@ fn load_errors_name_their_file_line_and_column() {
     assert!(err.contains("airlock.toml:4:8"), "{err}");
     assert!(err.contains("mount host path `missing`"), "{err}");
 
+    // A listed command without any module: at the command.
+    write(
+        &config.join("config.toml"),
+        "[commands]\nenable = [\"git\", \"make\"]\n",
+    );
+    write(
+        &dir.path().join("nope/airlock.toml"),
+        "commands = [\"git\", \"make\"]\n[[mounts]]\ncontainer = \"/w\"\nhost = \"ws\"\n",
+    );
+    let err = check(&config);
+    assert!(err.contains("airlock.toml:1:20"), "{err}");
+    assert!(err.contains("add `commands/make.toml`"), "{err}");
+    // A module named for one command that guards another: at its `bin`.
+    write(
+        &dir.path().join("nope/commands/make.toml"),
+        "[command]\nbin = \"cmake\"\n",
+    );
+    let err = check(&config);
+    assert!(err.contains("commands/make.toml:2:7"), "{err}");
+    assert!(err.contains("name it `commands/cmake.toml`"), "{err}");
+    write(
+        &config.join("config.toml"),
+        "[commands]\nenable = [\"git\"]\n",
+    );
+
     // --config given a file.
     let err = check(&config.join("config.toml"));
     assert!(err.contains("is not a directory"), "{err}");
