@@ -511,6 +511,9 @@ fn init_overwrites_nothing_and_says_which_files_exist() {
     assert!(text(&other.stderr).contains("not an agent name"));
 }
 
+/// The unit's file name, which systemd's complaints about it would name.
+const UNIT_FILE_NAME: &str = "airlock.service";
+
 #[test]
 fn init_systemd_writes_a_sandboxed_unit_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -570,6 +573,19 @@ fn init_systemd_writes_a_sandboxed_unit_once() {
             || l.starts_with("SystemCallFilter=")),
         "{body}"
     );
+    // systemd itself reads it without complaint, where it is installed.
+    match Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(&unit)
+        .output()
+    {
+        Ok(verified) => assert!(
+            verified.status.success() && !text(&verified.stderr).contains(UNIT_FILE_NAME),
+            "{}",
+            text(&verified.stderr)
+        ),
+        Err(e) => eprintln!("SKIPPED: systemd-analyze verify ({e})"),
+    }
     // Not twice.
     let again = run(&["init", "--systemd", "--config", c, "--unit", u]);
     assert_eq!(again.status.code(), Some(2));
