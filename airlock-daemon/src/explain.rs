@@ -65,7 +65,7 @@ impl Layer {
             Layer::AgentCommands => format!(
                 "the agent's command list (its airlock.toml's `commands` has no `{command}`)"
             ),
-            Layer::Module => "the command's module (a rule of it, below)".to_owned(),
+            Layer::Module => "the command's module".to_owned(),
             Layer::DaemonCheck { rule, .. } => format!("the daemon's check `{rule}`"),
         }
     }
@@ -75,7 +75,7 @@ impl Layer {
 pub struct Outcome<'s, 'a> {
     /// The decision, or `None` when the command does not exist in the scope.
     pub decision: Option<Decision<'s, 'a>>,
-    /// The layer that refused, when the scope is an agent (or a module denied).
+    /// The layer that refused, when the scope is an agent.
     pub refused_by: Option<Layer>,
 }
 
@@ -89,14 +89,11 @@ impl Scope<'_> {
         cwd: Option<&str>,
     ) -> Outcome<'s, 'a> {
         match self {
-            Scope::Modules(policy) => {
-                let decision = policy.check(command, args);
-                let refused_by = (!decision.is_allowed()).then_some(Layer::Module);
-                Outcome {
-                    decision: Some(decision),
-                    refused_by,
-                }
-            }
+            // Only modules: no layers to tell apart.
+            Scope::Modules(policy) => Outcome {
+                decision: Some(policy.check(command, args)),
+                refused_by: None,
+            },
             Scope::Agent { agent, enable } => {
                 if !enable.contains(command) {
                     return Outcome {

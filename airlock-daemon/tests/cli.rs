@@ -486,6 +486,17 @@ fn init_overwrites_nothing_and_says_which_files_exist() {
     write(&config.join("agents/agent/airlock.toml"), "mine too\n");
     let again = run(&["init", "--config", config.to_str().unwrap()]);
     assert_eq!(again.status.code(), Some(2));
+    let onto_a_file = run(&[
+        "init",
+        "--config",
+        config.join("config.toml").to_str().unwrap(),
+    ]);
+    assert_eq!(onto_a_file.status.code(), Some(2));
+    assert!(
+        text(&onto_a_file.stderr).contains("is not a directory"),
+        "{}",
+        text(&onto_a_file.stderr)
+    );
     let err = text(&again.stderr);
     assert!(err.starts_with("error: "), "{err}");
     assert!(
