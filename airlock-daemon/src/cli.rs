@@ -552,7 +552,7 @@ fn explain_command(
         let agent = loaded
             .agents
             .get(name)
-            .ok_or_else(|| format!("error: no agent `{name}` in the agents file"))?;
+            .ok_or_else(|| no_agent(name, &config))?;
         Scope::Agent {
             agent,
             enable: &loaded.config.enable,
@@ -689,7 +689,7 @@ fn agents(command: AgentsCommand) -> CliResult {
         let agent = loaded
             .agents
             .get(name)
-            .ok_or_else(|| format!("error: no agent `{name}`"))?;
+            .ok_or_else(|| no_agent(name, &config))?;
         if as_json {
             print_json(&agent_json(name, agent, true));
         } else {
@@ -708,6 +708,17 @@ fn agents(command: AgentsCommand) -> CliResult {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The error for an agent the agents file does not name, naming the file.
+fn no_agent(name: &str, config: &ConfigArgs) -> String {
+    match &config.agents {
+        Some(file) => format!(
+            "error: no agent `{name}` in `{}` (agents: `airlock-daemon agents list`)",
+            file.display()
+        ),
+        None => format!("error: no agent `{name}`: no agents file (--agents FILE)"),
+    }
 }
 
 /// An agent as JSON: name, directory, commands; with `detail`, its mounts, passed and

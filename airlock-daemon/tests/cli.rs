@@ -1007,6 +1007,20 @@ fn json_output_for_check_agents_doctor_and_show() {
     assert_eq!(shown["mounts"][0]["container"], "/workspace");
     assert_eq!(shown["modules"][0]["source"], "builtin:git.toml");
 
+    let nobody = daemon()
+        .args(["agents", "show", "nobody", "--config"])
+        .arg(&config)
+        .arg("--agents")
+        .arg(&agents)
+        .output()
+        .unwrap();
+    assert_eq!(nobody.status.code(), Some(2));
+    assert!(
+        text(&nobody.stderr).contains(&format!("no agent `nobody` in `{}`", agents.display())),
+        "{}",
+        text(&nobody.stderr)
+    );
+
     let (code, doctor) = json(&["doctor"]);
     assert_eq!(code, Some(if doctor["ok"] == true { 0 } else { 1 }));
     assert!(
