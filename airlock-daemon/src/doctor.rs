@@ -115,7 +115,7 @@ pub fn run(config: &ConfigArgs, as_json: bool) -> CliResult {
                         Finding::new("warning", command.as_str())
                             .program(&program)
                             .detail(format!(
-                                "a {shim} shim, not the program: it picks the real one from its environment and files (its version settings, the working directory's) at each run, and under confinement it cannot reach its own files; pin the real program with an absolute `bin` in the agent's commands/{command}.toml"
+                                "a {shim} shim, not the program: it picks the real one from its environment and files (its version settings, the working directory's) at each run, and under confinement its own files (in the version manager's directory, usually under the home) are out of reach; pin the real program with an absolute `bin` in the agent's commands/{command}.toml"
                             )),
                     );
                 }
