@@ -319,6 +319,12 @@ fn install_unit(args: &InitArgs, unit: &Path) -> CliResult {
     if spec.agents.is_none() {
         eprintln!("warning: no agents file: the unit's daemon serves no agents (pass --agents)");
     }
+    if args.run_as.is_some() {
+        eprintln!(
+            "warning: `~/` paths of the profiles were resolved with this user's HOME; if `{}` has another home, run `init --systemd` as that user",
+            spec.user
+        );
+    }
     if unit.starts_with("/etc/systemd/system") {
         println!("then: systemctl daemon-reload && systemctl enable --now {UNIT_NAME}");
     } else {
