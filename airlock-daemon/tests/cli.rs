@@ -1285,3 +1285,69 @@ fn a_module_bin_may_pin_the_program_by_absolute_path() {
         text(&broken.stderr)
     );
 }
+
+#[test]
+fn a_pinned_git_still_gets_the_repository_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("airlock");
+    assert!(
+        run(&["init", "--config", config.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let which = Command::new("sh")
+        .args(["-c", "command -v git"])
+        .output()
+        .unwrap();
+    let git = std::fs::canonicalize(text(&which.stdout).trim()).unwrap();
+    write(
+        &config.join("agents/agent/commands/git.toml"),
+        &format!(
+            "[command]\nbin = \"{}\"\nextends = \"builtin:git\"\n",
+            git.display()
+        ),
+    );
+    let workspace = config.join("agents/agent/workspace");
+    support::host_git(&workspace, &["init", "-q"]);
+    let marker = dir.path().join("fsmonitor-ran");
+    support::host_git(
+        &workspace,
+        &[
+            "config",
+            "core.fsmonitor",
+            &format!("touch {}", marker.display()),
+        ],
+    );
+    let sockets = dir.path().join("sockets");
+    let mut child = daemon()
+        .arg("start")
+        .arg("--config")
+        .arg(&config)
+        .arg("--agents")
+        .arg(config.join("agents.toml"))
+        .arg("--sockets")
+        .arg(&sockets)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let socket = wait_for_socket(&mut stdout, "agent");
+    std::thread::spawn(move || for _ in std::io::BufRead::lines(stdout) {});
+    let agent = container(dir.path(), &workspace, &socket);
+    let refused = agent(&["git", "status"]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        refused.status.code(),
+        Some(126),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert!(
+        text(&refused.stderr).contains("airlock.git-config"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert!(!marker.exists(), "the planted fsmonitor ran");
+}
