@@ -17,6 +17,9 @@ use crate::source_error::SourceError;
 pub struct AgentsFile {
     /// Agent name -> directory, in name order.
     pub agents: BTreeMap<String, PathBuf>,
+    /// Agent name -> where its `path` value is written (for errors about the
+    /// directory).
+    pub path_spans: BTreeMap<String, std::ops::Range<usize>>,
 }
 
 #[derive(Deserialize)]
@@ -33,6 +36,7 @@ impl AgentsFile {
         let raw: BTreeMap<Spanned<String>, RawAgentEntry> =
             toml::from_str(text).map_err(|e| SourceError::from_toml(source, text, &e))?;
         let mut agents = BTreeMap::new();
+        let mut path_spans = BTreeMap::new();
         for (name, entry) in raw {
             if !crate::is_plain_name(name.get_ref()) {
                 return Err(SourceError::new(
@@ -53,9 +57,10 @@ impl AgentsFile {
                     "empty agent directory".to_owned(),
                 ));
             }
+            path_spans.insert(name.get_ref().clone(), entry.path.span());
             agents.insert(name.into_inner(), entry.path.into_inner());
         }
-        Ok(Self { agents })
+        Ok(Self { agents, path_spans })
     }
 }
 
@@ -79,6 +84,10 @@ pub struct AgentProfile {
     pub allowed_uids: Option<BTreeSet<u32>>,
     /// Where `commands` is written in the profile's text (for warnings about it).
     pub commands_span: std::ops::Range<usize>,
+    /// Where each listed command is written (for errors about it).
+    pub command_spans: BTreeMap<String, std::ops::Range<usize>>,
+    /// Where each mount's `host` is written, in the order of `mounts`.
+    pub mount_host_spans: Vec<std::ops::Range<usize>>,
     /// What each command may reach beyond the mounts and the system
     /// (`[access.COMMAND]`), by command name.
     pub access: BTreeMap<String, CommandAccess>,
@@ -125,6 +134,7 @@ impl AgentProfile {
             toml::from_str(text).map_err(|e| SourceError::from_toml(source, text, &e))?;
         let error = |span, message: String| SourceError::new(source, text, span, message);
         let mut commands = BTreeSet::new();
+        let mut command_spans = BTreeMap::new();
         for command in raw.commands.get_ref() {
             if !crate::is_plain_name(command.get_ref()) {
                 return Err(error(
@@ -133,6 +143,9 @@ impl AgentProfile {
                 ));
             }
             commands.insert(command.get_ref().clone());
+            command_spans
+                .entry(command.get_ref().clone())
+                .or_insert_with(|| command.span());
         }
         let mut env_pass = BTreeSet::new();
         for name in &raw.env.pass {
@@ -167,6 +180,7 @@ impl AgentProfile {
             env_set.insert(key.into_inner(), value);
         }
         let mut mounts = Vec::new();
+        let mut mount_host_spans = Vec::new();
         for mount in &raw.mounts {
             let m = mount.get_ref();
             if !is_clean_absolute(m.container.get_ref()) {
@@ -187,6 +201,7 @@ impl AgentProfile {
                     ),
                 ));
             }
+            mount_host_spans.push(m.host.span());
             mounts.push(Mount {
                 container: m.container.get_ref().clone(),
                 host: m.host.get_ref().clone(),
@@ -197,6 +212,8 @@ impl AgentProfile {
         Ok(Self {
             name: name.to_owned(),
             commands_span: raw.commands.span(),
+            command_spans,
+            mount_host_spans,
             commands: (!commands.is_empty()).then_some(commands),
             env_pass,
             env_set,

@@ -25,6 +25,12 @@ pub use gate::{AgentScope, GateOutcome, ScopeError};
 pub use overrides::{BUILTIN_PREFIX, GivenUp, compile_module};
 pub use source_error::SourceError;
 
+/// Whether `name` can name an agent (or a command): letters, digits, `-`, `_` and `.`,
+/// not leading with `.` or `-`, at most 64 bytes. It becomes a socket's file name.
+pub fn is_agent_name(name: &str) -> bool {
+    is_plain_name(name)
+}
+
 /// Whether `name` can name a command or an agent: it becomes a file name (a socket,
 /// a module), so only ASCII letters, digits, `-`, `_` and `.`, not leading with `.`
 /// or `-`.

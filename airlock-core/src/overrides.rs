@@ -158,10 +158,11 @@ pub(crate) fn compile_override(
     text: &str,
 ) -> Result<Override, ScopeError> {
     let header = ModuleHeader::parse(source, text)?;
-    if header.bin() != stem {
+    // `bin` names the command (`git`), or pins its program (`/usr/bin/git`).
+    if header.command() != stem {
         return Err(ScopeError::MisnamedOverride {
             file: source.to_owned(),
-            bin: header.bin().to_owned(),
+            bin: header.command().to_owned(),
         });
     }
     let builtin = builtins.module(stem);

@@ -299,6 +299,7 @@ impl AuditLog {
             return Err(e);
         }
         state.size += line.len() as u64;
+        crate::verbose::request(record);
         Ok(())
     }
 

@@ -5,7 +5,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use serde_json::{Value, json};
 
 use crate::explain::{self, Scope};
 use crate::load::{self, LoadError};
@@ -48,11 +49,18 @@ enum Command {
         /// The directory for the agents' sockets [default: CONFIG/sockets].
         #[arg(long, value_name = "DIR")]
         sockets: Option<PathBuf>,
+        /// Print one line per request on stderr (agent, peer, argv, decision, rule,
+        /// exit, time); the audit log is written either way.
+        #[arg(long, short)]
+        verbose: bool,
     },
     /// Validate the configuration, the agents and every module, without starting.
     Check {
         #[command(flatten)]
         config: ConfigArgs,
+        /// Print one JSON object (ok, enabled, agents, warnings, errors) on stdout.
+        #[arg(long)]
+        json: bool,
     },
     /// Explain why a command would be allowed or denied.
     Explain {
@@ -68,7 +76,12 @@ enum Command {
         /// The agents file, for --agent.
         #[arg(long, value_name = "FILE")]
         agents: Option<PathBuf>,
-        /// Read `{"command": ..., "args": [...]}` lines from stdin, answer one line each.
+        /// With --agent: the working directory the request claims (a container path);
+        /// the daemon's checks of it and of the argv's paths are explained too.
+        #[arg(long, value_name = "DIR", requires = "agent")]
+        cwd: Option<String>,
+        /// Read `{"command": ..., "args": [...], "cwd": ...}` lines from stdin, answer one
+        /// line each.
         #[arg(long, conflicts_with = "argv")]
         batch: bool,
         /// The command and its arguments (`explain git status`; after `--` when an
@@ -87,11 +100,37 @@ enum Command {
         /// Print its threat-model notes instead.
         #[arg(long)]
         notes: bool,
+        /// Print one JSON object (name, source, notes) on stdout.
+        #[arg(long, conflicts_with = "notes")]
+        json: bool,
     },
     /// Check that each enabled command's program is installed, and print its version.
     Doctor {
         #[command(flatten)]
         config: ConfigArgs,
+        /// Print one JSON object (ok, findings) on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check that the daemon answers on an agent's socket (for health checks): exit 0
+    /// when it completes the protocol handshake, 1 when not.
+    Ping {
+        /// The agent's socket.
+        socket: PathBuf,
+        /// Give up after this many seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 5)]
+        timeout: u64,
+    },
+    /// Print a shell completion script, generated from this command line.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), generated from this command line.
+    Man {
+        /// Write a page for the command and one for each subcommand into DIR instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
     /// Print the version.
     Version,
@@ -100,12 +139,34 @@ enum Command {
         #[command(subcommand)]
         command: AgentsCommand,
     },
-    /// Install (or remove) a systemd user unit that starts the daemon.
+    /// Create a working configuration: config.toml, an agents file and one agent with
+    /// a workspace mount (or, with --systemd, a systemd unit that starts the daemon on
+    /// it). Overwrites nothing.
     Init {
         #[command(flatten)]
         config: ConfigArgs,
-        /// Remove the unit instead.
+        /// The agent to create.
+        #[arg(
+            long,
+            value_name = "NAME",
+            default_value = "agent",
+            conflicts_with = "systemd"
+        )]
+        agent: String,
+        /// Write a systemd system unit for the configuration instead.
         #[arg(long)]
+        systemd: bool,
+        /// With --systemd: the unit file [default: /etc/systemd/system/airlock.service].
+        #[arg(long, value_name = "FILE", requires = "systemd")]
+        unit: Option<PathBuf>,
+        /// With --systemd: the agents' sockets directory [default: CONFIG/sockets].
+        #[arg(long, value_name = "DIR", requires = "systemd")]
+        sockets: Option<PathBuf>,
+        /// With --systemd: the user the daemon runs as [default: the current user].
+        #[arg(long, value_name = "USER", requires = "systemd")]
+        run_as: Option<String>,
+        /// With --systemd: remove the unit instead.
+        #[arg(long, requires = "systemd")]
         uninstall: bool,
     },
 }
@@ -116,6 +177,9 @@ enum AgentsCommand {
     List {
         #[command(flatten)]
         config: ConfigArgs,
+        /// Print a JSON array on stdout.
+        #[arg(long)]
+        json: bool,
     },
     /// Show one agent's profile and commands.
     Show {
@@ -123,6 +187,9 @@ enum AgentsCommand {
         config: ConfigArgs,
         /// The agent.
         name: String,
+        /// Print one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -132,24 +199,65 @@ pub const EXIT_USAGE: u8 = 2;
 /// Runs the command line; returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
-        Command::Start { config, sockets } => crate::server::start(&config, sockets.as_deref()),
-        Command::Check { config } => check(&config),
+        Command::Start {
+            config,
+            sockets,
+            verbose,
+        } => {
+            if verbose {
+                crate::verbose::enable();
+            }
+            crate::server::start(&config, sockets.as_deref())
+        }
+        Command::Check { config, json } => check(&config, json),
         Command::Explain {
             modules,
             agent,
             config,
             agents,
+            cwd,
             batch,
             argv,
-        } => explain_command(&modules, agent.as_deref(), config, agents, batch, &argv),
-        Command::Show { name, notes } => show(&name, notes),
-        Command::Doctor { config } => crate::doctor::run(&config),
+        } => explain_command(
+            &modules,
+            agent.as_deref(),
+            ConfigArgs { config, agents },
+            cwd.as_deref(),
+            batch,
+            &argv,
+        ),
+        Command::Show { name, notes, json } => show(&name, notes, json),
+        Command::Doctor { config, json } => crate::doctor::run(&config, json),
+        Command::Ping { socket, timeout } => ping(&socket, timeout),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "airlock-daemon", &mut script);
+            print_bytes(&script);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { dir } => man(dir.as_deref()),
         Command::Version => {
             println!("airlock-daemon {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
         }
         Command::Agents { command } => agents(command),
-        Command::Init { config, uninstall } => crate::init::run(&config, uninstall),
+        Command::Init {
+            config,
+            agent,
+            systemd,
+            unit,
+            sockets,
+            run_as,
+            uninstall,
+        } => crate::init::run(&crate::init::InitArgs {
+            config,
+            agent,
+            systemd,
+            unit,
+            sockets,
+            run_as,
+            uninstall,
+        }),
     };
     match result {
         Ok(code) => code,
@@ -163,39 +271,85 @@ pub fn run(cli: Cli) -> ExitCode {
 /// A failure to report on stderr with exit code 2.
 pub type CliResult = Result<ExitCode, String>;
 
-fn check(config: &ConfigArgs) -> CliResult {
-    let loaded =
-        load::load(&config.config_dir(), config.agents.as_deref()).map_err(|e| e.to_string())?;
-    println!(
-        "ok: {} (enabled: {})",
-        loaded.config_dir.join("config.toml").display(),
-        loaded
-            .config
-            .enable
-            .iter()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+/// Prints `value` as one line of JSON (a closed stdout is not an error worth a panic:
+/// the reader has gone).
+fn print_json(value: &Value) {
+    print_bytes(format!("{value}\n").as_bytes());
+}
+
+/// Writes `bytes` to stdout; a reader that went away (`| head`) ends nothing badly.
+fn print_bytes(bytes: &[u8]) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(bytes).and_then(|()| stdout.flush());
+}
+
+/// A load error as JSON: `{"message", "file", "line", "column", "text"}` (the place
+/// when the error has one; `text` is the rendering with the caret).
+fn load_error_json(error: &LoadError) -> Value {
+    let located = match error {
+        LoadError::Source(e) => Some((e.message.clone(), e.location.clone())),
+        LoadError::Module(e) => Some((e.message().to_owned(), e.location().clone())),
+        LoadError::Scope { source, .. } => match source.as_ref() {
+            airlock_core::ScopeError::Override(e) => Some((e.message.clone(), e.location.clone())),
+            airlock_core::ScopeError::Module(e) => {
+                Some((e.message().to_owned(), e.location().clone()))
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    let text = error.to_string();
+    match located {
+        Some((message, at)) => json!({
+            "message": message,
+            "file": at.source,
+            "line": at.line,
+            "column": at.column,
+            "text": text.trim_end(),
+        }),
+        None => json!({
+            "message": text.trim_end().trim_start_matches("error: "),
+            "file": null,
+            "line": null,
+            "column": null,
+            "text": text.trim_end(),
+        }),
+    }
+}
+
+/// An error without a place in a file, as JSON.
+fn plain_error_json(message: &str) -> Value {
+    json!({"message": message, "file": null, "line": null, "column": null, "text": format!("error: {message}")})
+}
+
+fn check(config: &ConfigArgs, as_json: bool) -> CliResult {
+    let loaded = match load::load(&config.config_dir(), config.agents.as_deref()) {
+        Ok(loaded) => loaded,
+        Err(e) if as_json => {
+            print_json(&json!({
+                "ok": false,
+                "config": config.config_dir().join("config.toml"),
+                "enabled": [],
+                "agents": [],
+                "warnings": [],
+                "errors": [load_error_json(&e)],
+            }));
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let mut errors: Vec<String> = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
     // A hook the daemon cannot run denies every request: say so now.
-    let broken: Vec<String> = loaded
-        .agents
-        .iter()
-        .flat_map(|(name, agent)| {
-            [&agent.pre_exec, &agent.post_exec]
-                .into_iter()
-                .flatten()
-                .filter(|path| !crate::doctor::is_executable(path))
-                .map(move |path| {
-                    format!(
-                        "error: agent `{name}`: hook `{}` is not an executable file; every request would be denied",
-                        path.display()
-                    )
-                })
-        })
-        .collect();
-    if !broken.is_empty() {
-        return Err(broken.join("\n"));
+    for (name, agent) in &loaded.agents {
+        for path in [&agent.pre_exec, &agent.post_exec].into_iter().flatten() {
+            if !crate::doctor::is_executable(path) {
+                errors.push(format!(
+                    "agent `{name}`: hook `{}` is not an executable file; every request would be denied",
+                    path.display()
+                ));
+            }
+        }
     }
     // A tool release the built-in module was not checked against may read options
     // differently: warn.
@@ -210,22 +364,21 @@ fn check(config: &ConfigArgs) -> CliResult {
         if let Some(line) = crate::doctor::version_of(command, &program) {
             if let Some(note) = crate::doctor::version_note(&module, &line) {
                 if note.starts_with("warning") {
-                    eprintln!(
-                        "warning: `{command}`: {}",
+                    warnings.push(format!(
+                        "`{command}`: {}",
                         note.trim_start_matches("warning  ").replace('\t', ": ")
-                    );
+                    ));
                 }
             }
         }
     }
     // `start` refuses to serve an agent with keys without ssh-agent and ssh-add.
     if let Some((name, _)) = loaded.agents.iter().find(|(_, a)| !a.ssh_keys.is_empty()) {
-        let search = std::env::var_os("PATH").unwrap_or_default();
-        crate::ssh_agent::SshTools::find(&search, name).map_err(|e| format!("error: {e}"))?;
+        if let Err(e) = crate::ssh_agent::SshTools::find(&search, name) {
+            errors.push(e.to_string());
+        }
     }
-    for warning in lint(&loaded, &search) {
-        eprintln!("warning: {warning}");
-    }
+    warnings.extend(lint(&loaded, &search));
     for (name, agent) in &loaded.agents {
         // A module that replaces a built-in gives up its hardening: say what.
         for (command, given_up) in agent.scope.replaced() {
@@ -235,16 +388,60 @@ fn check(config: &ConfigArgs) -> CliResult {
                 .module(command)
                 .map_or("?", |m| m.source_name());
             if given_up.is_empty() {
-                eprintln!(
-                    "warning: agent `{name}`: `{source}` replaces the built-in `{command}` module (replace = true); it keeps the built-in's deny rule ids, environment and [exec] settings"
-                );
+                warnings.push(format!(
+                    "agent `{name}`: `{source}` replaces the built-in `{command}` module (replace = true); it keeps the built-in's deny rule ids, environment and [exec] settings"
+                ));
             } else {
-                eprintln!(
-                    "warning: agent `{name}`: `{source}` replaces the built-in `{command}` module (replace = true) and gives up its hardening: {given_up}; `extends = \"{}{command}\"` would keep it",
+                warnings.push(format!(
+                    "agent `{name}`: `{source}` replaces the built-in `{command}` module (replace = true) and gives up its hardening: {given_up}; `extends = \"{}{command}\"` would keep it",
                     airlock_core::BUILTIN_PREFIX
-                );
+                ));
             }
         }
+    }
+    let config_path = loaded.config_dir.join("config.toml");
+    if as_json {
+        let agents: Vec<Value> = loaded
+            .agents
+            .iter()
+            .map(|(name, agent)| agent_json(name, agent, false))
+            .collect();
+        print_json(&json!({
+            "ok": errors.is_empty(),
+            "config": config_path,
+            "enabled": loaded.config.enable,
+            "agents": agents,
+            "warnings": warnings,
+            "errors": errors.iter().map(|e| plain_error_json(e)).collect::<Vec<_>>(),
+        }));
+        return Ok(if errors.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(EXIT_USAGE)
+        });
+    }
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
+    if !errors.is_empty() {
+        return Err(errors
+            .iter()
+            .map(|e| format!("error: {e}"))
+            .collect::<Vec<_>>()
+            .join("\n"));
+    }
+    println!(
+        "ok: {} (enabled: {})",
+        config_path.display(),
+        loaded
+            .config
+            .enable
+            .iter()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for (name, agent) in &loaded.agents {
         let keys = match agent.ssh_keys.len() {
             0 => String::new(),
             1 => " (ssh-agent: 1 key)".to_owned(),
@@ -342,22 +539,24 @@ fn lint(loaded: &load::Loaded, search: &std::ffi::OsStr) -> Vec<String> {
 fn explain_command(
     modules: &[PathBuf],
     agent: Option<&str>,
-    config: Option<PathBuf>,
-    agents: Option<PathBuf>,
+    config: ConfigArgs,
+    cwd: Option<&str>,
     batch: bool,
     argv: &[String],
 ) -> CliResult {
     let loaded;
     let policy;
     let scope = if let Some(name) = agent {
-        let config = ConfigArgs { config, agents };
         loaded = load::load(&config.config_dir(), config.agents.as_deref())
             .map_err(|e| e.to_string())?;
         let agent = loaded
             .agents
             .get(name)
-            .ok_or_else(|| format!("error: no agent `{name}` in the agents file"))?;
-        Scope::Agent(&agent.scope)
+            .ok_or_else(|| no_agent(name, &config))?;
+        Scope::Agent {
+            agent,
+            enable: &loaded.config.enable,
+        }
     } else {
         policy = if modules.is_empty() {
             airlock_builtins::policy().map_err(|e| e.to_string())?
@@ -395,7 +594,7 @@ fn explain_command(
             "error: nothing to explain: `airlock-daemon explain -- COMMAND ARGS...`".into(),
         );
     };
-    let outcome = scope.decide(command, args);
+    let outcome = scope.decide(command, args, cwd);
     let mut stdout = std::io::stdout().lock();
     explain::human(&mut stdout, command, args, &outcome).map_err(|e| format!("error: {e}"))?;
     let _ = stdout.flush();
@@ -406,7 +605,7 @@ fn explain_command(
     })
 }
 
-fn show(name: &str, notes: bool) -> CliResult {
+fn show(name: &str, notes: bool, as_json: bool) -> CliResult {
     let builtin = airlock_builtins::get(name).ok_or_else(|| {
         let names: Vec<&str> = airlock_builtins::names().collect();
         format!(
@@ -414,14 +613,75 @@ fn show(name: &str, notes: bool) -> CliResult {
             names.join(", ")
         )
     })?;
-    print!("{}", if notes { builtin.notes } else { builtin.source });
+    if as_json {
+        print_json(&json!({
+            "name": name,
+            "source_name": format!("{}{name}.toml", airlock_core::BUILTIN_PREFIX),
+            "source": builtin.source,
+            "notes": builtin.notes,
+        }));
+    } else {
+        print_bytes(if notes { builtin.notes } else { builtin.source }.as_bytes());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ping`: the protocol handshake on `socket`, within `timeout` seconds.
+fn ping(socket: &std::path::Path, timeout: u64) -> CliResult {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let path = socket.to_owned();
+    // The handshake runs on its own thread: a daemon that accepts but never answers
+    // cannot hold the health check past its timeout.
+    std::thread::spawn(move || {
+        let _ = sender.send(airlock_rpc::Client::connect(&path).map(drop));
+    });
+    match receiver.recv_timeout(std::time::Duration::from_secs(timeout)) {
+        Ok(Ok(())) => {
+            println!("ok: the daemon answers on {}", socket.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(1))
+        }
+        Err(_) => {
+            eprintln!(
+                "error: no answer on `{}` within {timeout} s",
+                socket.display()
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// `man`: the manual page on stdout, or one page per (sub)command in `dir`.
+fn man(dir: Option<&std::path::Path>) -> CliResult {
+    match dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .and_then(|()| clap_mangen::generate_to(Cli::command(), dir))
+                .map_err(|e| {
+                    format!(
+                        "error: cannot write the pages into `{}`: {e}",
+                        dir.display()
+                    )
+                })?;
+        }
+        None => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut page)
+                .map_err(|e| format!("error: {e}"))?;
+            print_bytes(&page);
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
 fn agents(command: AgentsCommand) -> CliResult {
-    let (config, only) = match command {
-        AgentsCommand::List { config } => (config, None),
-        AgentsCommand::Show { config, name } => (config, Some(name)),
+    let (config, only, as_json) = match command {
+        AgentsCommand::List { config, json } => (config, None, json),
+        AgentsCommand::Show { config, name, json } => (config, Some(name), json),
     };
     let loaded = load::load(&config.config_dir(), config.agents.as_deref())
         .map_err(|e: LoadError| e.to_string())?;
@@ -429,14 +689,92 @@ fn agents(command: AgentsCommand) -> CliResult {
         let agent = loaded
             .agents
             .get(name)
-            .ok_or_else(|| format!("error: no agent `{name}`"))?;
-        print_agent(name, agent, true);
+            .ok_or_else(|| no_agent(name, &config))?;
+        if as_json {
+            print_json(&agent_json(name, agent, true));
+        } else {
+            print_agent(name, agent, true);
+        }
+    } else if as_json {
+        let all: Vec<Value> = loaded
+            .agents
+            .iter()
+            .map(|(name, agent)| agent_json(name, agent, false))
+            .collect();
+        print_json(&Value::Array(all));
     } else {
         for (name, agent) in &loaded.agents {
             print_agent(name, agent, false);
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The error for an agent the agents file does not name, naming the file.
+fn no_agent(name: &str, config: &ConfigArgs) -> String {
+    match &config.agents {
+        Some(file) => format!(
+            "error: no agent `{name}` in `{}` (agents: `airlock-daemon agents list`)",
+            file.display()
+        ),
+        None => format!("error: no agent `{name}`: no agents file (--agents FILE)"),
+    }
+}
+
+/// An agent as JSON: name, directory, commands; with `detail`, its mounts, passed and
+/// set environment names (never values), ssh-agent keys, hooks and modules.
+fn agent_json(name: &str, agent: &load::Agent, detail: bool) -> Value {
+    let mut value = json!({
+        "name": name,
+        "dir": agent.dir,
+        "commands": agent.scope.commands(),
+        "ssh_keys": agent.ssh_keys.len(),
+    });
+    if !detail {
+        return value;
+    }
+    let profile = agent.scope.profile();
+    let mounts: Vec<Value> = profile
+        .mounts
+        .iter()
+        .zip(&agent.mount_roots)
+        .map(|(mount, root)| {
+            json!({"container": mount.container, "host": mount.host, "resolved": root})
+        })
+        .collect();
+    let modules: Vec<Value> = agent
+        .scope
+        .commands()
+        .iter()
+        .filter_map(|command| {
+            let module = agent.scope.policy().module(command)?;
+            Some(json!({
+                "command": command,
+                "source": module.source_name(),
+                "extends": module.base().map(|b| b.source_name()),
+                "replaces_builtin": agent.scope.replaced().contains_key(command),
+            }))
+        })
+        .collect();
+    if let Value::Object(map) = &mut value {
+        map.insert("mounts".into(), json!(mounts));
+        map.insert("env_pass".into(), json!(profile.env_pass));
+        map.insert(
+            "env_set".into(),
+            json!(profile.env_set.keys().collect::<Vec<_>>()),
+        );
+        map.insert(
+            "ssh_key_paths".into(),
+            json!(agent.ssh_keys.iter().map(|k| &k.path).collect::<Vec<_>>()),
+        );
+        map.insert(
+            "hooks".into(),
+            json!({"pre-exec": agent.pre_exec, "post-exec": agent.post_exec}),
+        );
+        map.insert("modules".into(), json!(modules));
+        map.insert("allowed_uids".into(), json!(profile.allowed_uids));
+    }
+    value
 }
 
 fn print_agent(name: &str, agent: &load::Agent, detail: bool) {

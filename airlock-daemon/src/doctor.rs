@@ -11,22 +11,92 @@ use crate::load;
 /// How long a program may take to print its version.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Runs the doctor; exit 1 when a program is missing.
-pub fn run(config: &ConfigArgs) -> CliResult {
+/// One line of the doctor's report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Finding {
+    /// `ok`, `missing`, `checked`, `warning`, `confine`, `unknown`.
+    status: String,
+    /// What it is about (a command, a tool, a confinement line).
+    subject: String,
+    /// The program found, if any.
+    program: Option<PathBuf>,
+    /// More.
+    detail: Option<String>,
+}
+
+impl Finding {
+    fn new(status: &str, subject: impl Into<String>) -> Self {
+        Self {
+            status: status.to_owned(),
+            subject: subject.into(),
+            program: None,
+            detail: None,
+        }
+    }
+
+    fn program(mut self, program: &Path) -> Self {
+        self.program = Some(program.to_owned());
+        self
+    }
+
+    fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// `STATUS   SUBJECT\tPROGRAM\tDETAIL`.
+    fn text(&self) -> String {
+        let mut line = format!("{:<8} {}", self.status, self.subject);
+        if let Some(program) = &self.program {
+            line.push_str(&format!("\t{}", program.display()));
+        }
+        if let Some(detail) = &self.detail {
+            line.push_str(&format!("\t{detail}"));
+        }
+        line
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "status": self.status,
+            "subject": self.subject,
+            "program": self.program,
+            "detail": self.detail,
+        })
+    }
+}
+
+/// A `version_note` line as a finding.
+fn note_finding(note: &str) -> Finding {
+    let (status, rest) = note.split_once(' ').unwrap_or((note, ""));
+    let (subject, detail) = rest.trim_start().split_once('\t').unwrap_or((rest, ""));
+    Finding::new(status, subject).detail(detail)
+}
+
+/// Runs the doctor; exit 1 when a program is missing. With `as_json`, one JSON object
+/// (`{"ok", "findings": [{"status", "subject", "program", "detail"}]}`) on stdout.
+pub fn run(config: &ConfigArgs, as_json: bool) -> CliResult {
     let path = config.config_dir().join("config.toml");
+    if config.config_dir().exists() && !config.config_dir().is_dir() {
+        return Err(load::LoadError::ConfigNotADirectory {
+            path: config.config_dir(),
+        }
+        .to_string());
+    }
     let text = load::read_text(&path).map_err(|e| e.to_string())?;
     let daemon = airlock_core::DaemonConfig::parse(&path.display().to_string(), &text)
         .map_err(|e| e.to_string())?;
+    let mut findings = Vec::new();
     let mut missing = 0;
     match crate::confine::Confiner::new(&daemon.confinement) {
         Ok(confiner) => {
             for line in confiner.describe() {
-                println!("confine  {line}");
+                findings.push(Finding::new("confine", line));
             }
         }
         Err(e) => {
             missing += 1;
-            println!("confine  {e}");
+            findings.push(Finding::new("confine", e.to_string()));
         }
     }
     let search = std::env::var_os("PATH").unwrap_or_default();
@@ -35,20 +105,50 @@ pub fn run(config: &ConfigArgs) -> CliResult {
             Some(program) => {
                 let version =
                     version_of(command, &program).unwrap_or_else(|| "version unknown".into());
-                println!("ok       {command}\t{}\t{version}", program.display());
+                findings.push(
+                    Finding::new("ok", command.as_str())
+                        .program(&program)
+                        .detail(version.as_str()),
+                );
+                if let Some(shim) = version_manager_shim(&program) {
+                    findings.push(
+                        Finding::new("warning", command.as_str())
+                            .program(&program)
+                            .detail(format!(
+                                "a {shim} shim, not the program: it picks the real one from its environment and files (its version settings, the working directory's) at each run, and under confinement its own files (in the version manager's directory, usually under the home) are out of reach; pin the real program with an absolute `bin` in the agent's commands/{command}.toml"
+                            )),
+                    );
+                }
+                if command == "aws" {
+                    findings.push(aws_major(&version));
+                }
                 if let Some(module) = airlock_builtins::compile(command).and_then(Result::ok) {
                     if let Some(note) = version_note(&module, &version) {
-                        println!("{note}");
+                        findings.push(note_finding(&note));
                     }
                 }
             }
             None => {
                 missing += 1;
-                println!("missing  {command}\tnot found on PATH");
+                findings
+                    .push(Finding::new("missing", command.as_str()).detail("not found on PATH"));
             }
         }
     }
-    missing += ssh_agent_tools(config, &search);
+    missing += ssh_agent_tools(config, &search, &mut findings);
+    if as_json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "ok": missing == 0,
+                "findings": findings.iter().map(Finding::json).collect::<Vec<_>>(),
+            })
+        );
+    } else {
+        for finding in &findings {
+            println!("{}", finding.text());
+        }
+    }
     Ok(if missing == 0 {
         ExitCode::SUCCESS
     } else {
@@ -56,21 +156,81 @@ pub fn run(config: &ConfigArgs) -> CliResult {
     })
 }
 
+/// Which version manager `program` is a shim of, if it is one: a file in a version
+/// manager's shims directory, or a script that hands over to one.
+fn version_manager_shim(program: &Path) -> Option<&'static str> {
+    const MANAGERS: &[(&str, &str)] = &[
+        ("/.pyenv/shims/", "pyenv"),
+        ("/.rbenv/shims/", "rbenv"),
+        ("/.nodenv/shims/", "nodenv"),
+        ("/.goenv/shims/", "goenv"),
+        ("/.jenv/shims/", "jenv"),
+        ("/.asdf/shims/", "asdf"),
+        ("/mise/shims/", "mise"),
+        ("/.volta/bin/", "volta"),
+    ];
+    let path = program.to_string_lossy();
+    if let Some((_, manager)) = MANAGERS.iter().find(|(dir, _)| path.contains(dir)) {
+        return Some(manager);
+    }
+    // A script elsewhere that execs a version manager (e.g. a copied shim).
+    let mut head = [0u8; 4096];
+    let n = std::fs::File::open(program)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .ok()?;
+    let head = String::from_utf8_lossy(head.get(..n)?);
+    if !head.starts_with("#!") {
+        return None;
+    }
+    // Shims hand over with `pyenv exec`, `"$PYENV_ROOT/libexec/pyenv" exec`, ...
+    ["pyenv", "rbenv", "asdf", "nodenv", "goenv", "mise"]
+        .into_iter()
+        .find(|manager| {
+            head.contains(&format!("{manager} exec")) || head.contains(&format!("{manager}\" exec"))
+        })
+}
+
+/// aws-cli's major version from its version line (`aws-cli/2.15.0 Python/...`): the
+/// built-in module reads aws-cli v2.
+fn aws_major(version: &str) -> Finding {
+    let major = version
+        .strip_prefix("aws-cli/")
+        .and_then(|rest| rest.split('.').next())
+        .and_then(|m| m.parse::<u32>().ok());
+    match major {
+        Some(2) => Finding::new("checked", "aws").detail("aws-cli v2, the version the built-in module reads"),
+        Some(1) => Finding::new("warning", "aws").detail(
+            "aws-cli v1: the built-in module reads aws-cli v2, whose commands and options differ (v1 has no `sso`, reads some options differently, and is a Python package that follows the environment's Python); install aws-cli v2",
+        ),
+        _ => Finding::new("unknown", "aws").detail(format!(
+            "cannot tell aws-cli v1 from v2 by `{version}`"
+        )),
+    }
+}
+
 /// What a built-in module says about the installed version: `checked` or a `warning`
 /// line, `None` when the module names no versions.
 pub fn version_note(module: &airlock_policy::Module, version_line: &str) -> Option<String> {
     let checked = module.versions().join(", ");
     let installed = version_number(version_line);
-    match installed.as_deref().map(|v| module.checked_against(v)) {
+    // A module may name a release as the tool prints it (`OpenSSH_9.2`): compare numbers.
+    let numbered = |v: &str| {
+        module.checked_against(v).map(|ok| {
+            ok || module.versions().iter().any(|listed| {
+                version_number(listed).is_some_and(|n| v == n || v.starts_with(&format!("{n}.")))
+            })
+        })
+    };
+    match installed.as_deref().map(numbered) {
         None if module.versions().is_empty() => None,
         Some(None) => None,
         Some(Some(true)) => Some(format!(
             "checked  {}\tthe module's reading was checked against {checked}",
-            module.bin()
+            module.command()
         )),
         Some(Some(false)) | None => Some(format!(
             "warning  {}\tinstalled `{}`, but the module's reading was checked against {checked} only: options may be read differently",
-            module.bin(),
+            module.command(),
             installed.as_deref().unwrap_or(version_line)
         )),
     }
@@ -90,14 +250,21 @@ fn version_number(line: &str) -> Option<String> {
 
 /// Checks `ssh-agent` and `ssh-add` when some agent of the agents file names keys
 /// (`[ssh_agent] keys`); returns how many are missing.
-fn ssh_agent_tools(config: &ConfigArgs, search: &std::ffi::OsStr) -> usize {
+fn ssh_agent_tools(
+    config: &ConfigArgs,
+    search: &std::ffi::OsStr,
+    findings: &mut Vec<Finding>,
+) -> usize {
     let Some(agents_file) = &config.agents else {
         return 0;
     };
     let needed: Vec<String> = match needing_ssh_agent(agents_file) {
         Ok(needed) => needed,
         Err(e) => {
-            println!("unknown  ssh-agent\tcannot read the agents: {e}");
+            findings.push(
+                Finding::new("unknown", "ssh-agent")
+                    .detail(format!("cannot read the agents: {}", e.trim_end())),
+            );
             return 0;
         }
     };
@@ -107,17 +274,17 @@ fn ssh_agent_tools(config: &ConfigArgs, search: &std::ffi::OsStr) -> usize {
     let mut missing = 0;
     for tool in ["ssh-agent", "ssh-add"] {
         match find_program(tool, search) {
-            Some(program) => println!(
-                "ok       {tool}\t{}\tfor the keys of {}",
-                program.display(),
-                needed.join(", ")
+            Some(program) => findings.push(
+                Finding::new("ok", tool)
+                    .program(&program)
+                    .detail(format!("for the keys of {}", needed.join(", "))),
             ),
             None => {
                 missing += 1;
-                println!(
-                    "missing  {tool}\tnot found on PATH (needed for the keys of {})",
+                findings.push(Finding::new("missing", tool).detail(format!(
+                    "not found on PATH (needed for the keys of {})",
                     needed.join(", ")
-                );
+                )));
             }
         }
     }
@@ -143,8 +310,12 @@ fn needing_ssh_agent(agents_file: &Path) -> Result<Vec<String>, String> {
     Ok(needed)
 }
 
-/// Finds `name` in the directories of `search` (a `PATH` value).
+/// Finds `name` in the directories of `search` (a `PATH` value); an absolute `name`
+/// (a module's pinned `bin`) is itself, when it is an executable file.
 pub fn find_program(name: &str, search: &std::ffi::OsStr) -> Option<PathBuf> {
+    if Path::new(name).is_absolute() {
+        return Some(PathBuf::from(name)).filter(|p| is_executable(p));
+    }
     std::env::split_paths(search)
         .map(|dir| dir.join(name))
         .find(|candidate| is_executable(candidate))
@@ -200,6 +371,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn tells_aws_cli_v1_from_v2_and_finds_shims() {
+        assert_eq!(
+            aws_major("aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64").status,
+            "checked"
+        );
+        let v1 = aws_major("aws-cli/1.45.11 Python/3.11.7 Linux/6.18 botocore/1.43.11");
+        assert_eq!(v1.status, "warning");
+        assert!(v1.text().contains("aws-cli v1"), "{}", v1.text());
+        assert_eq!(aws_major("version unknown").status, "unknown");
+
+        assert_eq!(
+            version_manager_shim(Path::new("/root/.pyenv/shims/aws")),
+            Some("pyenv")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let copied = dir.path().join("aws");
+        std::fs::write(
+            &copied,
+            "#!/usr/bin/env bash\nexec \"/root/.pyenv/libexec/pyenv\" exec \"$program\" \"$@\"\n",
+        )
+        .unwrap();
+        assert_eq!(version_manager_shim(&copied), Some("pyenv"));
+        let real = dir.path().join("real");
+        std::fs::write(&real, "\x7fELF").unwrap();
+        assert_eq!(version_manager_shim(&real), None);
+    }
+
+    #[test]
     fn reads_version_numbers_and_says_when_they_were_not_checked() {
         assert_eq!(
             version_number("git version 2.47.3").as_deref(),
@@ -223,6 +422,22 @@ mod tests {
             version_note(&module, "git version 2.47.3")
                 .unwrap()
                 .starts_with("checked")
+        );
+        let ssh = airlock_policy::compile(
+            "ssh.toml",
+            "[command]\nbin = \"ssh\"\nversions = [\"OpenSSH_9.2\"]\n",
+        )
+        .unwrap();
+        assert!(
+            version_note(&ssh, "OpenSSH_9.2p1 Debian-2+deb12u10, OpenSSL 3.0")
+                .unwrap()
+                .starts_with("checked"),
+            "a release named as the tool prints it"
+        );
+        assert!(
+            version_note(&ssh, "OpenSSH_9.6p1")
+                .unwrap()
+                .starts_with("warning")
         );
         let warning = version_note(&module, "git version 2.39.5").unwrap();
         assert!(

@@ -1,49 +1,224 @@
 //! `airlock-daemon explain`: why a command would be allowed or denied, for a person
 //! (one command) or for a program (`--batch`, NDJSON in and out).
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, Write};
 
-use airlock_core::{AgentScope, GateOutcome};
-use airlock_policy::{Basis, Decision, PathSource, Policy, Verdict};
+use airlock_core::GateOutcome;
+use airlock_policy::{Basis, Decision, Element, Opt, PathSource, Policy, Reading, Verdict};
 use serde::Deserialize;
 use serde_json::json;
+
+use crate::load::Agent;
 
 /// The modules an explanation runs against.
 pub enum Scope<'s> {
     /// A set of modules (the built-ins, or `--module` files): a command without a
     /// module is denied.
     Modules(&'s Policy),
-    /// An agent: its three layers apply.
-    Agent(&'s AgentScope),
+    /// An agent: its three layers apply, and the daemon's checks of the working
+    /// directory and the argv's paths when a cwd is given.
+    Agent {
+        /// The agent.
+        agent: &'s Agent,
+        /// The daemon's enable list.
+        enable: &'s BTreeSet<String>,
+    },
+}
+
+/// Which layer refused a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layer {
+    /// The daemon's enable list (`config.toml`) does not have the command.
+    EnableList,
+    /// The agent's command list (`airlock.toml`) does not have it.
+    AgentCommands,
+    /// The command's module denied the argv.
+    Module,
+    /// A check of the daemon's: the working directory or a path in the argv
+    /// (`airlock.cwd`, `airlock.path`).
+    DaemonCheck {
+        /// The check's rule id.
+        rule: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Layer {
+    /// The layer's name in `--batch` replies.
+    fn key(&self) -> &'static str {
+        match self {
+            Layer::EnableList => "enable-list",
+            Layer::AgentCommands => "agent-commands",
+            Layer::Module => "module",
+            Layer::DaemonCheck { .. } => "daemon-check",
+        }
+    }
+
+    /// The layer for a person.
+    fn human(&self, command: &str) -> String {
+        match self {
+            Layer::EnableList => format!(
+                "the daemon's enable list (config.toml's [commands] enable has no `{command}`)"
+            ),
+            Layer::AgentCommands => format!(
+                "the agent's command list (its airlock.toml's `commands` has no `{command}`)"
+            ),
+            Layer::Module => "the command's module".to_owned(),
+            Layer::DaemonCheck { rule, .. } => format!("the daemon's check `{rule}`"),
+        }
+    }
 }
 
 /// What `explain` concluded for one command.
 pub struct Outcome<'s, 'a> {
     /// The decision, or `None` when the command does not exist in the scope.
     pub decision: Option<Decision<'s, 'a>>,
+    /// The layer that refused, when the scope is an agent.
+    pub refused_by: Option<Layer>,
 }
 
 impl Scope<'_> {
-    /// Decides `command` with `args`.
-    pub fn decide<'s, 'a>(&'s self, command: &str, args: &'a [String]) -> Outcome<'s, 'a> {
+    /// Decides `command` with `args`; for an agent with `cwd` (a container path), also
+    /// runs the daemon's checks of the working directory and the argv's paths.
+    pub fn decide<'s, 'a>(
+        &'s self,
+        command: &str,
+        args: &'a [String],
+        cwd: Option<&str>,
+    ) -> Outcome<'s, 'a> {
         match self {
+            // Only modules: no layers to tell apart.
             Scope::Modules(policy) => Outcome {
                 decision: Some(policy.check(command, args)),
+                refused_by: None,
             },
-            Scope::Agent(agent) => match agent.gate(command, args) {
-                GateOutcome::Unknown => Outcome { decision: None },
-                GateOutcome::Decided { decision, .. } => Outcome {
-                    decision: Some(decision),
-                },
-            },
+            Scope::Agent { agent, enable } => {
+                if !enable.contains(command) {
+                    return Outcome {
+                        decision: None,
+                        refused_by: Some(Layer::EnableList),
+                    };
+                }
+                match agent.scope.gate(command, args) {
+                    GateOutcome::Unknown => Outcome {
+                        decision: None,
+                        refused_by: Some(Layer::AgentCommands),
+                    },
+                    GateOutcome::Decided { decision, module } => {
+                        let refused_by = if !decision.is_allowed() {
+                            Some(Layer::Module)
+                        } else {
+                            cwd.and_then(|cwd| daemon_checks(agent, module, command, args, cwd))
+                        };
+                        Outcome {
+                            decision: Some(decision),
+                            refused_by,
+                        }
+                    }
+                }
+            }
         }
     }
+}
+
+/// The daemon's checks of an allowed request, as a run would make them: the working
+/// directory through the mounts (`airlock.cwd`), every path of every reading
+/// (`airlock.path`), and the module again on the argv with container paths
+/// translated. The repository checks for git happen only when a run starts.
+fn daemon_checks(
+    agent: &Agent,
+    module: &airlock_policy::Module,
+    command: &str,
+    args: &[String],
+    cwd: &str,
+) -> Option<Layer> {
+    let refusal = |rule: &str, reason: String| {
+        Some(Layer::DaemonCheck {
+            rule: rule.to_owned(),
+            reason,
+        })
+    };
+    let workdir = match crate::pipeline::resolve_cwd(agent, Some(cwd)) {
+        Ok(workdir) => workdir,
+        Err(e) => return refusal(e.rule.as_deref().unwrap_or("airlock.cwd"), e.reason),
+    };
+    let declared = agent.access.get(command).map(|a| &a.grants);
+    let mut read_write = agent.mount_roots.clone();
+    read_write.extend(declared.iter().flat_map(|g| g.read_write.iter().cloned()));
+    let read: Vec<std::path::PathBuf> = declared
+        .iter()
+        .flat_map(|g| g.read.iter().cloned())
+        .collect();
+    let reach = crate::host_paths::Reach {
+        mounts: &agent.scope.profile().mounts,
+        read_write: &read_write,
+        read: &read,
+        cwd: &workdir.path,
+    };
+    let translated = match crate::host_paths::check(module, args, reach) {
+        Ok(translated) => translated,
+        Err(why) => return refusal("airlock.path", why),
+    };
+    if translated != args {
+        if let GateOutcome::Decided { decision, .. } = agent.scope.gate(command, &translated) {
+            if !decision.is_allowed() {
+                let e = decision.explanation();
+                return refusal(
+                    e.rule_id.as_deref().unwrap_or("airlock.path"),
+                    format!("with its paths translated to the host's: {}", e.reason),
+                );
+            }
+        }
+    }
+    None
+}
+
+/// A reading as the tool reads it: global options before the subcommand, then the
+/// subcommand's options and operands in order; a short option's value as its own
+/// word (`-c k=v`), a long option's after `=`.
+pub fn read_as(command: &str, reading: &Reading<'_, '_>) -> String {
+    fn option(words: &mut Vec<String>, opt: &Opt<'_, '_>) {
+        let name = opt.name();
+        let short = name.len() == 2 && name.starts_with('-') && !name.starts_with("--");
+        match opt.value() {
+            None => words.push(name.to_owned()),
+            Some(value) if short => {
+                words.push(name.to_owned());
+                words.push(shell_words::quote(value).into_owned());
+            }
+            Some(value) => words.push(format!("{name}={}", shell_words::quote(value))),
+        }
+    }
+    let mut words = vec![shell_words::quote(command).into_owned()];
+    for element in reading.elements() {
+        if let Element::Option(opt) = element {
+            if opt.is_global() {
+                option(&mut words, &opt);
+            }
+        }
+    }
+    words.extend(
+        reading
+            .path()
+            .iter()
+            .map(|w| shell_words::quote(w).into_owned()),
+    );
+    for element in reading.elements() {
+        match element {
+            Element::Option(opt) if !opt.is_global() => option(&mut words, &opt),
+            Element::Operand(word) => words.push(shell_words::quote(word.text()).into_owned()),
+            _ => {}
+        }
+    }
+    words.join(" ")
 }
 
 impl Outcome<'_, '_> {
     /// Whether the command may run.
     pub fn allowed(&self) -> bool {
-        self.decision.as_ref().is_some_and(Decision::is_allowed)
+        self.refused_by.is_none() && self.decision.as_ref().is_some_and(Decision::is_allowed)
     }
 
     /// The paths of every plausible reading (see [`PathLine`]); none when the command
@@ -88,6 +263,9 @@ impl Outcome<'_, '_> {
 
     /// `(rule id, reason)` for the batch output.
     fn rule_and_reason(&self) -> (Option<String>, Option<String>) {
+        if let Some(Layer::DaemonCheck { rule, reason }) = &self.refused_by {
+            return (Some(rule.clone()), Some(reason.clone()));
+        }
         match &self.decision {
             None => (
                 Some("airlock.unknown-command".to_owned()),
@@ -171,18 +349,28 @@ pub fn human(
         .map(|a| shell_words::quote(a).into_owned())
         .collect::<Vec<_>>()
         .join(" ");
+    let layer = outcome
+        .refused_by
+        .as_ref()
+        .map(|layer| format!("  layer:   {}\n", layer.human(command)))
+        .unwrap_or_default();
     let Some(decision) = &outcome.decision else {
         writeln!(
             out,
             "deny: `{command}` is not a command this scope has (unknown command)"
         )?;
-        return writeln!(out, "  argv: {argv}");
+        writeln!(out, "  argv: {argv}")?;
+        return write!(out, "{layer}");
     };
-    writeln!(out, "{}: {}", decision.verdict(), decision.reason())?;
-    writeln!(out, "  argv:    {argv}")?;
-    if let Some(reading) = decision.reading_text() {
-        writeln!(out, "  read as: {command} {reading}")?;
+    match &outcome.refused_by {
+        Some(Layer::DaemonCheck { reason, .. }) => writeln!(out, "deny: {reason}")?,
+        _ => writeln!(out, "{}: {}", decision.verdict(), decision.reason())?,
     }
+    writeln!(out, "  argv:    {argv}")?;
+    if let Some(reading) = decision.reading() {
+        writeln!(out, "  read as: {}", read_as(command, reading))?;
+    }
+    write!(out, "{layer}")?;
     for path in outcome.paths(args) {
         writeln!(out, "  path:    {}", path.human())?;
     }
@@ -216,6 +404,9 @@ struct BatchRequest {
     command: String,
     #[serde(default)]
     args: Vec<String>,
+    /// The working directory (a container path), for an agent's daemon checks.
+    #[serde(default)]
+    cwd: Option<String>,
 }
 
 /// The longest batch line read; longer lines get an error reply.
@@ -253,7 +444,8 @@ pub fn batch(
                     json!({ "error": format!("malformed request: {e}") })
                 }
                 Ok(request) => {
-                    let outcome = scope.decide(&request.command, &request.args);
+                    let outcome =
+                        scope.decide(&request.command, &request.args, request.cwd.as_deref());
                     let (rule, reason) = outcome.rule_and_reason();
                     let decision = if outcome.allowed() {
                         Verdict::Allow
@@ -265,7 +457,8 @@ pub fn batch(
                         .iter()
                         .map(PathLine::json)
                         .collect();
-                    json!({ "decision": decision.to_string(), "rule": rule, "reason": reason, "paths": paths })
+                    let layer = outcome.refused_by.as_ref().map(Layer::key);
+                    json!({ "decision": decision.to_string(), "rule": rule, "reason": reason, "layer": layer, "paths": paths })
                 }
             },
         };
@@ -417,7 +610,7 @@ operands = ["read", "write"]
             .map(str::to_owned)
             .to_vec();
         let mut out = Vec::new();
-        human(&mut out, "git", &args, &scope.decide("git", &args)).unwrap();
+        human(&mut out, "git", &args, &scope.decide("git", &args, None)).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("  path:    chdir sub (-C)\n"), "{text}");
         assert!(
@@ -430,14 +623,14 @@ operands = ["read", "write"]
             .map(str::to_owned)
             .to_vec();
         let mut out = Vec::new();
-        human(&mut out, "git", &args, &scope.decide("git", &args)).unwrap();
+        human(&mut out, "git", &args, &scope.decide("git", &args, None)).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("  path:    read  a (operand 1)\n"), "{text}");
         assert!(text.contains("  path:    write b (operand 2)\n"), "{text}");
         // No paths, no lines.
         let args = vec!["status".to_owned()];
         let mut out = Vec::new();
-        human(&mut out, "git", &args, &scope.decide("git", &args)).unwrap();
+        human(&mut out, "git", &args, &scope.decide("git", &args, None)).unwrap();
         assert!(!String::from_utf8(out).unwrap().contains("path:"));
     }
 
@@ -472,14 +665,16 @@ operands = ["read", "write"]
         let policy = policy();
         let args = vec!["daemon".to_owned(), "--export-all".to_owned()];
         let scope = Scope::Modules(&policy);
-        let outcome = scope.decide("git", &args);
+        let outcome = scope.decide("git", &args, None);
         let mut out = Vec::new();
         human(&mut out, "git", &args, &outcome).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("deny: serves repositories\n"), "{text}");
         assert!(text.contains("rule:    git.daemon (deny)"), "{text}");
-        assert!(text.contains("--> git.toml:3:1"), "{text}");
-        assert!(text.contains("3 | [[rule]]"), "{text}");
+        // The caret is under the line that matched, not the `[[rule]]` header.
+        assert!(text.contains("--> git.toml:6:12"), "{text}");
+        assert!(text.contains("6 | command = \"daemon\"\n"), "{text}");
+        assert!(text.contains("    |           ^^^^^^^^\n"), "{text}");
         assert!(text.contains("read as: git daemon --export-all"), "{text}");
     }
 }

@@ -26,6 +26,7 @@ pub mod reading_json;
 pub mod scratch;
 mod server;
 mod ssh_agent;
+mod verbose;
 pub mod workdir;
 
 pub use cli::{Cli, run};

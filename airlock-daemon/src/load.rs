@@ -94,16 +94,26 @@ impl Agent {
     }
 }
 
-/// Why loading failed.
+/// Why loading failed. Each message starts with `error:` and names the file (and, for
+/// what is written in a file, its line and column).
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// A file could not be read.
-    #[error("cannot read `{}`: {source}", path.display())]
+    #[error("error: cannot read `{}`: {source}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The error.
         source: std::io::Error,
+    },
+    /// `--config` names something that is not a directory.
+    #[error(
+        "error: `{}` is not a directory: --config names the directory that holds config.toml",
+        path.display()
+    )]
+    ConfigNotADirectory {
+        /// What `--config` named.
+        path: PathBuf,
     },
     /// A configuration file is invalid.
     #[error("{0}")]
@@ -112,7 +122,7 @@ pub enum LoadError {
     #[error("{0}")]
     Module(Box<CompileError>),
     /// An agent's scope is inconsistent.
-    #[error("agent `{agent}`: {source}")]
+    #[error("{}", scope_message(agent, source))]
     Scope {
         /// The agent.
         agent: String,
@@ -122,16 +132,15 @@ pub enum LoadError {
     /// Confinement cannot be set up.
     #[error("error: {0}")]
     Confine(#[from] ConfineError),
-    /// A mount's host path does not exist.
-    #[error("agent `{agent}`: mount host path `{}` cannot be resolved: {source}", path.display())]
-    Mount {
-        /// The agent.
-        agent: String,
-        /// The host path.
-        path: PathBuf,
-        /// The error.
-        source: std::io::Error,
-    },
+}
+
+/// A scope error's message: the located ones as they are, the others under the agent's
+/// name.
+fn scope_message(agent: &str, error: &ScopeError) -> String {
+    match error {
+        ScopeError::Module(_) | ScopeError::Override(_) => error.to_string(),
+        _ => format!("error: agent `{agent}`: {error}"),
+    }
 }
 
 impl From<SourceError> for LoadError {
@@ -150,20 +159,56 @@ pub fn read_text(path: &Path) -> Result<String, LoadError> {
 
 /// Loads `config_dir/config.toml`, the agents file (if any) and every agent.
 pub fn load(config_dir: &Path, agents_file: Option<&Path>) -> Result<Loaded, LoadError> {
+    if config_dir.exists() && !config_dir.is_dir() {
+        return Err(LoadError::ConfigNotADirectory {
+            path: config_dir.to_owned(),
+        });
+    }
     let config_path = config_dir.join("config.toml");
-    let config = DaemonConfig::parse(
+    let mut config = DaemonConfig::parse(
         &config_path.display().to_string(),
         &read_text(&config_path)?,
     )?;
+    // Like every other path in a configuration file, relative to its file.
+    if let Some(path) = &mut config.log.path {
+        if path.is_relative() {
+            *path = config_dir.join(&*path);
+        }
+    }
     let confiner = Confiner::new(&config.confinement)?;
     let builtins = airlock_builtins::policy().map_err(|e| LoadError::Module(Box::new(e)))?;
     let mut agents = BTreeMap::new();
     if let Some(file) = agents_file {
-        let parsed = AgentsFile::parse(&file.display().to_string(), &read_text(file)?)?;
+        let source = file.display().to_string();
+        let text = read_text(file)?;
+        let parsed = AgentsFile::parse(&source, &text)?;
         let base = file.parent().unwrap_or(Path::new("."));
         for (name, dir) in parsed.agents {
-            let dir = base.join(dir);
-            let agent = load_agent(&config, &builtins, &name, &dir)?;
+            let resolved = base.join(&dir);
+            let at = |message: String| {
+                let span = parsed.path_spans.get(&name).cloned().unwrap_or(0..0);
+                LoadError::from(SourceError::new(&source, &text, span, message))
+            };
+            if !resolved.is_dir() {
+                return Err(at(format!(
+                    "agent `{name}`: its directory `{}` ({}) {}",
+                    dir.display(),
+                    resolved.display(),
+                    if resolved.exists() {
+                        "is not a directory"
+                    } else {
+                        "does not exist"
+                    }
+                )));
+            }
+            if !resolved.join("airlock.toml").is_file() {
+                return Err(at(format!(
+                    "agent `{name}`: its directory `{}` has no `airlock.toml` ({})",
+                    dir.display(),
+                    resolved.join("airlock.toml").display()
+                )));
+            }
+            let agent = load_agent(&config, &builtins, &name, &resolved)?;
             agents.insert(name, agent);
         }
     }
@@ -274,15 +319,48 @@ pub fn load_agent(
             overrides.push((path.display().to_string(), stem, read_text(&path)?));
         }
     }
+    // The daemon's enable list is the ceiling: a command beyond it is an error where the
+    // agent lists it.
+    if let Some(listed) = &profile.commands {
+        if let Some(command) = listed.iter().find(|c| !config.enable.contains(*c)) {
+            let enabled: Vec<&str> = config.enable.iter().map(String::as_str).collect();
+            return Err(SourceError::new(
+                &profile_source,
+                &profile_text,
+                profile.command_spans.get(command).cloned().unwrap_or(0..0),
+                format!(
+                    "`{command}` is not in the daemon's enable list (config.toml enables {}): enable it there or remove it here",
+                    enabled.join(", ")
+                ),
+            )
+            .into());
+        }
+    }
     let mut mount_roots = Vec::new();
     let mut profile = profile;
-    for mount in &mut profile.mounts {
+    for (index, mount) in profile.mounts.iter_mut().enumerate() {
+        let written = mount.host.clone();
         mount.host = dir.join(&mount.host);
-        let root = std::fs::canonicalize(&mount.host).map_err(|source| LoadError::Mount {
-            agent: name.to_owned(),
-            path: mount.host.clone(),
-            source,
-        })?;
+        let root = std::fs::canonicalize(&mount.host)
+            .and_then(|root| {
+                if root.is_dir() {
+                    Ok(root)
+                } else {
+                    Err(std::io::Error::other("not a directory"))
+                }
+            })
+            .map_err(|e| {
+                SourceError::new(
+                    &profile_source,
+                    &profile_text,
+                    profile.mount_host_spans.get(index).cloned().unwrap_or(0..0),
+                    format!(
+                        "mount host path `{}` ({}) cannot be used: {e}",
+                        written.display(),
+                        mount.host.display()
+                    ),
+                )
+            })?;
         mount_roots.push(root);
     }
     for (key, declared) in ssh_keys.iter().zip(&profile.ssh_agent.keys) {
@@ -300,6 +378,43 @@ pub fn load_agent(
         let path = dir.join("hooks").join(name);
         path.exists().then_some(path)
     };
+    // A module named for one command but guarding another: at its `bin`.
+    for (source, stem, text) in &overrides {
+        if let Ok(header) = airlock_policy::ModuleHeader::parse(source, text) {
+            if header.command() != stem {
+                return Err(SourceError::new(
+                    source,
+                    text,
+                    header.bin_span(),
+                    format!(
+                        "this module is for `{}`, but its file is named for `{stem}`: name it `commands/{}.toml`",
+                        header.command(),
+                        header.command()
+                    ),
+                )
+                .into());
+            }
+        }
+    }
+    // A listed command with neither a built-in nor a module of the agent's: at the
+    // command.
+    if let Some(listed) = &profile.commands {
+        let own = |command: &str| overrides.iter().any(|(_, stem, _)| stem == command);
+        if let Some(command) = listed
+            .iter()
+            .find(|c| builtins.module(c).is_none() && !own(c))
+        {
+            return Err(SourceError::new(
+                &profile_source,
+                &profile_text,
+                profile.command_spans.get(command).cloned().unwrap_or(0..0),
+                format!(
+                    "`{command}` has no built-in module: add `commands/{command}.toml` to this agent's directory"
+                ),
+            )
+            .into());
+        }
+    }
     let scope = AgentScope::new(config, profile, builtins, &overrides).map_err(|source| {
         LoadError::Scope {
             agent: name.to_owned(),
@@ -313,7 +428,7 @@ pub fn load_agent(
         if scope
             .policy()
             .module(command)
-            .is_none_or(|m| m.bin() != "git")
+            .is_none_or(|m| m.command() != "git")
         {
             return Err(SourceError::new(
                 &profile_source,
@@ -321,6 +436,28 @@ pub fn load_agent(
                 span.clone(),
                 format!(
                     "`remotes` is checked for git only, and `{command}` does not run git: its destinations would not be checked"
+                ),
+            )
+            .into());
+        }
+    }
+    // A module that pins its program (`bin = "/usr/bin/git"`) names one that exists.
+    for (source, stem, text) in &overrides {
+        let Some(module) = scope.policy().module(stem) else {
+            continue;
+        };
+        let pinned = Path::new(module.bin());
+        if pinned.is_absolute() && !crate::doctor::is_executable(pinned) {
+            let span = airlock_policy::ModuleHeader::parse(source, text)
+                .map(|h| h.bin_span())
+                .unwrap_or(0..0);
+            return Err(SourceError::new(
+                source,
+                text,
+                span,
+                format!(
+                    "`{}` is not an executable file: a pinned `bin` must name the program itself",
+                    pinned.display()
                 ),
             )
             .into());

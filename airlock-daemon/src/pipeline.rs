@@ -154,7 +154,7 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
     env.insert("TMPDIR".to_owned(), scratch.tmp().display().to_string());
     env.insert("HOME".to_owned(), scratch.home().display().to_string());
     env.insert("PWD".to_owned(), cwd.path.display().to_string());
-    let git_pin = if module.bin() == "git" {
+    let git_pin = if module.command() == "git" {
         crate::git_checks::check(crate::git_checks::GitRequest {
             git: &program,
             args: &checked_args,

@@ -634,6 +634,11 @@ fn compose_shares_only_the_socket_and_the_workspace_with_the_agent() {
     }
     let health = format!("{:?}", services["daemon"]["healthcheck"]["test"]);
     assert!(health.contains(&entry.socket("agent")), "{health}");
+    // The daemon answering, not just the socket file existing.
+    assert!(
+        health.contains("String(\"airlock-daemon\"), String(\"ping\")"),
+        "{health}"
+    );
     assert_eq!(
         agent["depends_on"]["daemon"]["condition"].as_str(),
         Some("service_healthy")
@@ -769,6 +774,10 @@ fn kubernetes_keeps_the_credentials_in_the_daemon_container() {
     }
     let probe = format!("{:?}", daemon["startupProbe"]);
     assert!(probe.contains(&entry.socket("agent")), "{probe}");
+    assert!(
+        probe.contains("String(\"airlock-daemon\"), String(\"ping\")"),
+        "{probe}"
+    );
 
     // The ConfigMap holds config/ verbatim, at the paths the daemon expects.
     let config_volume = &volumes[at(&daemon_mounts, &entry.config).unwrap().as_str()]["configMap"];

@@ -91,6 +91,16 @@ impl ModuleHeader {
                 format!("`{bin}` is not a program name"),
             ));
         }
+        // A name is looked up on the daemon's PATH; an absolute path pins the program.
+        if bin.contains('/') && command_name(bin).is_none() {
+            return Err(src.error(
+                ErrorKind::Toml,
+                command.bin.span(),
+                format!(
+                    "`{bin}` is neither a program name (`git`, looked up on the daemon's PATH) nor an absolute path without `.` or `..` (`/usr/bin/git`, which pins the program)"
+                ),
+            ));
+        }
         let extends = match &command.extends {
             Some(name) if name.get_ref().trim().is_empty() => {
                 return Err(src.error(
@@ -127,6 +137,12 @@ impl ModuleHeader {
     /// The program (`bin`).
     pub fn bin(&self) -> &str {
         &self.bin
+    }
+
+    /// The command the module is for: `bin`, or its file name when `bin` is an
+    /// absolute path (`/usr/bin/git` is the module of `git`).
+    pub fn command(&self) -> &str {
+        command_name(&self.bin).unwrap_or(&self.bin)
     }
 
     /// Where `bin`'s value was written (a byte range of the text).
@@ -194,14 +210,14 @@ impl Layer {
                     ),
                 ));
             }
-            (Some(base), Some((name, _))) if base.bin() != header.bin => {
+            (Some(base), Some((name, _))) if base.command() != header.command() => {
                 return Err(src.error(
                     ErrorKind::Extends,
                     header.bin_span.clone(),
                     format!(
                         "this module is for `{}` but extends `{name}`, a module for `{}`",
-                        header.bin,
-                        base.bin()
+                        header.command(),
+                        base.command()
                     ),
                 ));
             }
@@ -636,7 +652,8 @@ timeout_secs = 600
         );
         assert_eq!(
             decision.rule().map(|r| r.location().to_string()),
-            Some("builtin:git.toml:22:1".to_owned())
+            Some("builtin:git.toml:26:9".to_owned()),
+            "the line that matched, not the `[[rule]]` header"
         );
         assert_eq!(m.base().map(Module::source_name), Some("builtin:git.toml"));
         assert_eq!(m.header().extends(), Some("builtin:git"));
@@ -924,5 +941,51 @@ timeout_secs = 600
             policy.module("git").map(Module::source_name),
             Some("a.toml")
         );
+    }
+}
+
+/// The command an absolute program path is for: its file name, when the path is
+/// absolute, has no `.` or `..` and ends in a name; `None` for anything else
+/// (including a plain name, which is its own command).
+pub(crate) fn command_name(bin: &str) -> Option<&str> {
+    let path = std::path::Path::new(bin);
+    let clean = path.is_absolute()
+        && !bin.ends_with('/')
+        && path.components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::RootDir | std::path::Component::Normal(_)
+            )
+        });
+    if !clean {
+        return None;
+    }
+    path.file_name().and_then(|n| n.to_str())
+}
+
+#[cfg(test)]
+mod pinned_bin_tests {
+    #![allow(clippy::unwrap_used, clippy::panic, reason = "tests fail loudly")]
+
+    use crate::{Module, Policy};
+
+    #[test]
+    fn an_absolute_bin_pins_the_program_of_the_command_it_names() {
+        let module = Module::compile("cat.toml", "[command]\nbin = \"/usr/bin/cat\"\n").unwrap();
+        assert_eq!(module.bin(), "/usr/bin/cat");
+        assert_eq!(module.command(), "cat");
+        let mut builder = Policy::builder();
+        builder.add_module(module).unwrap();
+        let policy = builder.build();
+        assert!(policy.module("cat").is_some(), "held by its command");
+        assert!(policy.check("cat", &["x"]).is_allowed());
+        for bad in ["bin/cat", "/usr/../cat", "/usr/bin/", "./cat"] {
+            let e =
+                Module::compile("m.toml", &format!("[command]\nbin = \"{bad}\"\n")).unwrap_err();
+            assert_eq!(e.location().line, 2, "{bad}: {e}");
+            assert!(e.message().contains("absolute path"), "{bad}: {e}");
+        }
+        let plain = Module::compile("git.toml", "[command]\nbin = \"git\"\n").unwrap();
+        assert_eq!(plain.command(), "git");
     }
 }

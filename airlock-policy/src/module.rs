@@ -124,9 +124,9 @@ impl Module {
                 location: lines.location(
                     source_name,
                     text,
-                    string_body_start(text, draft.span.clone()),
+                    string_body_start(text, draft.at.clone()),
                 ),
-                snippet: Snippet::new(text, draft.span.clone()),
+                snippet: Snippet::new(text, draft.at.clone()),
                 atoms,
             });
         }
@@ -168,9 +168,19 @@ impl Module {
         &self.source_name
     }
 
-    /// The program (`[command] bin`).
+    /// The program (`[command] bin`): a name looked up on the `PATH`, or an absolute
+    /// path that pins it.
     pub fn bin(&self) -> &str {
         &self.bin
+    }
+
+    /// The command the module is for: `bin`, or its file name when `bin` is an
+    /// absolute path (`bin = "/usr/bin/git"` is the module of `git`). A [`Policy`]
+    /// holds modules by this name.
+    ///
+    /// [`Policy`]: crate::Policy
+    pub fn command(&self) -> &str {
+        crate::compose::command_name(&self.bin).unwrap_or(&self.bin)
     }
 
     /// `[command] not_allowed`: why an argv no allow rule admits is denied, if written.
@@ -516,6 +526,9 @@ struct Draft {
     text: String,
     /// Where the rule was written (the entry string, or the `[[rule]]` table).
     span: Range<usize>,
+    /// What a decision points at: the entry string, or the `[[rule]]` table's `args`
+    /// (else its `command`), the line that matched rather than the table's header.
+    at: Range<usize>,
     /// The entries, with their spans in the source.
     entries: Vec<(Entry, Range<usize>)>,
     command: Option<(Vec<String>, Range<usize>)>,
@@ -541,6 +554,7 @@ fn drafts(raw: &RawModule, src: Source<'_>) -> Result<Vec<Draft>, CompileError> 
                 reason: None,
                 text: arg.get_ref().clone(),
                 span: arg.span(),
+                at: arg.span(),
                 entries: entries(arg, src)?,
                 command: None,
                 global: false,
@@ -618,8 +632,15 @@ fn rule_draft(
         }
         text.push_str(args.get_ref());
     }
+    let at = rule
+        .args
+        .as_ref()
+        .map(Spanned::span)
+        .or_else(|| command.as_ref().map(|(_, span)| span.clone()))
+        .unwrap_or_else(|| span.clone());
     Ok(Draft {
         id,
+        at,
         action: match rule.action {
             RawAction::Deny => Action::Deny,
             RawAction::Allow => Action::Allow,

@@ -55,7 +55,8 @@ pub struct PolicyBuilder {
 }
 
 impl PolicyBuilder {
-    /// Compiles a module from `(source name, text)` and adds it under its `bin`. A
+    /// Compiles a module from `(source name, text)` and adds it under its command
+    /// ([`Module::command`]: `bin`, or its file name when `bin` is an absolute path). A
     /// second module for a command that already has one is an error
     /// ([`ErrorKind::Duplicate`]): one command, one module (to add rules to another
     /// module, see [`Module::compile_extending`]).
@@ -64,21 +65,21 @@ impl PolicyBuilder {
         self.add_module(module)
     }
 
-    /// Adds an already compiled module under its `bin`. A second module for a command
+    /// Adds an already compiled module under its command ([`Module::command`]). A second module for a command
     /// that already has one is an error ([`ErrorKind::Duplicate`]), at the second
     /// module's `bin`.
     pub fn add_module(&mut self, module: Module) -> Result<&mut Self, CompileError> {
-        if let Some(first) = self.modules.get(module.bin()) {
+        if let Some(first) = self.modules.get(module.command()) {
             return Err(module.layer.error_at_bin(
                 ErrorKind::Duplicate,
                 format!(
                     "a second module for `{}`: `{}` already guards it (one command, one module; `extends` adds rules to another module)",
-                    module.bin(),
+                    module.command(),
                     first.source_name()
                 ),
             ));
         }
-        self.modules.insert(module.bin().to_owned(), module);
+        self.modules.insert(module.command().to_owned(), module);
         Ok(self)
     }
 
