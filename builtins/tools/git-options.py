@@ -213,6 +213,8 @@ PATHS = {
     "ls-files --exclude-per-directory": None, "notes add --file": STDIN_OK,
     "notes append --file": STDIN_OK, "rev-parse --resolve-git-dir": '"read"',
     "sparse-checkout check-rules --rules-file": '"read"', "am --patch-format": None,
+    # grep's -O is a pager program (denied), not diff's order file
+    "grep -O": None,
 }
 OPERANDS = {
     "diff": '"read"', "clone": "[%s, \"write\"]" % URL_READ, "fetch": "[%s]" % URL_READ,
@@ -250,7 +252,7 @@ git("sparse-checkout", "set", "--no-cone", "/*")
 
 
 def parse_help(text):
-    """(kind, names) entries of a parse-options help text, as git-syntax.py reads them."""
+    """(kind, names) entries of a parse-options help text (`--[no-]x`, `<v>`, `[=<v>]`)."""
     out = []
     for line in text.splitlines():
         m = re.match(r"^ {4}(-.*)$", line)
