@@ -488,11 +488,12 @@ fn an_agent_in_a_sandbox_uses_git_over_ssh_without_the_key() {
             )
         })
         .collect();
+    // The built-in git module is an allow list: each allowed run names its rule.
     let expected = [
-        ("clone", "allow", None),
-        ("add", "allow", None),
-        ("commit", "allow", None),
-        ("push", "allow", None),
+        ("clone", "allow", Some("git.allow.clone")),
+        ("add", "allow", Some("git.allow.add")),
+        ("commit", "allow", Some("git.allow.commit")),
+        ("push", "allow", Some("git.allow.push")),
         (key, "allow", None),
         ("diff", "deny", Some("airlock.path")),
         ("-c", "deny", Some("git.config-injection")),

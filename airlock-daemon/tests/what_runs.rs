@@ -52,6 +52,13 @@ fn agent() -> Agent {
             ws.display()
         ),
     );
+    // The built-in git module is an allow list: the repository's aliases and `archive`
+    // are not on it, so the operator names the ones these tests run (an alias is then
+    // judged by its expansion, and every run by the daemon's configuration checks).
+    write(
+        &root.join("a1/commands/git.toml"),
+        "[command]\nbin = \"git\"\nextends = \"builtin:git\"\n\n[[rule]]\nid = \"test.archive\"\naction = \"allow\"\ncommand = \"archive\"\n\n[[rule]]\nid = \"test.alias-st\"\naction = \"allow\"\ncommand = \"st\"\n\n[[rule]]\nid = \"test.alias-tidy\"\naction = \"allow\"\ncommand = \"tidy\"\n\n[[rule]]\nid = \"test.alias-lg\"\naction = \"allow\"\ncommand = \"lg\"\n",
+    );
     write(&root.join("agents.toml"), "[a1]\npath = \"a1\"\n");
     let (daemon, out) = start_daemon(&root, &[]);
     std::thread::spawn(move || for _ in out.lines() {});

@@ -235,7 +235,10 @@ fn the_repository_git_uses_is_the_one_reported() {
     );
     assert_eq!(git_location_args(&argv).unwrap(), strings(&["-C", "sub"]));
 
-    // After the subcommand, `-C` is the subcommand's business, not a location.
-    let argv = ["status", "-C", "sub"];
+    // After the subcommand, `-C` is the subcommand's business (commit's
+    // --reuse-message), not a location; where the subcommand has no `-C` the argv is
+    // unreadable (the module declares every option it reads).
+    let argv = ["commit", "-C", "sub"];
     assert!(git_location_args(&argv).unwrap().is_empty());
+    assert!(git_location_args(&["status", "-C", "sub"]).is_err());
 }
