@@ -3,6 +3,26 @@
 from collections.abc import Sequence
 from typing import Literal, final
 
+__all__ = [
+    "ArgSpan",
+    "CompileError",
+    "Decision",
+    "Location",
+    "Module",
+    "Opt",
+    "PathValue",
+    "Policy",
+    "Reading",
+    "Word",
+    "__version__",
+    "builtin",
+    "builtin_names",
+    "builtin_notes",
+    "builtin_source",
+    "builtins",
+    "compile",
+]
+
 __version__: str
 
 class CompileError(ValueError):
@@ -48,7 +68,7 @@ class Location:
     def line(self) -> int: ...
     @property
     def column(self) -> int: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -62,7 +82,7 @@ class ArgSpan:
     def start(self) -> int: ...
     @property
     def end(self) -> int: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -74,7 +94,7 @@ class Word:
     @property
     def index(self) -> int:
         """Its index in the argv."""
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -100,7 +120,7 @@ class Opt:
     @property
     def value_span(self) -> ArgSpan | None:
         """Where its value was written."""
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -123,7 +143,7 @@ class PathValue:
     def base(self) -> list[int]:
         """Indexes, in `Reading.paths`, of the directory changes it is relative to,
         outermost first."""
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -195,7 +215,7 @@ class Module:
 class Policy:
     """Several modules, one per program; a program without a module is denied."""
 
-    def __init__(self, modules: Sequence[Module] = ...) -> None: ...
+    def __new__(cls, modules: Sequence[Module] = ...) -> Policy: ...
     @staticmethod
     def builtins() -> Policy:
         """The built-in modules, compiled once."""
@@ -203,7 +223,7 @@ class Policy:
     def module(self, command: str) -> Module | None: ...
     @property
     def commands(self) -> list[str]: ...
-    def __contains__(self, command: str) -> bool: ...
+    def __contains__(self, command: str, /) -> bool: ...
     def __len__(self) -> int: ...
 
 def compile(source_name: str, text: str, *, extends: Module | None = None) -> Module:

@@ -1,9 +1,12 @@
 //! The result of a check as Python sees it: owned copies of the engine's `Decision`
-//! and `Reading`, made once when the check returns, so that a Python object never
-//! borrows the policy or the argv.
+//! and `Reading`, so that a Python object never borrows the policy or the argv.
 
-use airlock_policy::{Decision, Element, PathSource, Reading, Verdict};
+use std::sync::{Arc, OnceLock};
+
+use airlock_policy::{Decision, Element, Module, PathSource, Policy, Reading, Verdict};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedStr;
 
 /// Where a rule was written: the module's source name, a 1-based line and column.
 #[pyclass(frozen, eq, hash, module = "airlock_policy", name = "Location")]
@@ -301,10 +304,46 @@ impl PyReading {
     }
 }
 
+/// What a decision was made by: a module, or a policy and the command looked up in it.
+/// Both are immutable once compiled.
+#[derive(Debug)]
+pub(crate) enum Subject {
+    /// One module.
+    Module(Arc<Module>),
+    /// A policy, and the command.
+    Policy(Arc<Policy>, String),
+}
+
+impl Subject {
+    fn check<'p, 'a>(&'p self, argv: &'a [PyBackedStr]) -> Decision<'p, 'a> {
+        match self {
+            Subject::Module(module) => module.check(argv),
+            Subject::Policy(policy, command) => policy.check(command, argv),
+        }
+    }
+}
+
 /// A decision: allow or deny, what decided it, and the reading it was made on.
+///
+/// The verdict is taken when the check runs. Everything else (the reason, the rule, the
+/// reading) is copied into Python objects only when first asked for: the engine's
+/// `Decision` borrows the module and the argv, which a Python object cannot, so the
+/// decision keeps the compiled module (immutable) and the argv's strings (Python
+/// strings are immutable) and has the engine, a pure function, decide again. A second
+/// look that came out differently would be an engine bug; it raises `RuntimeError`
+/// rather than describe a decision that was not made.
 #[pyclass(frozen, module = "airlock_policy", name = "Decision")]
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct PyDecision {
+    allowed: bool,
+    subject: Subject,
+    argv: Vec<PyBackedStr>,
+    details: OnceLock<Details>,
+}
+
+/// The parts of a decision beyond its verdict, as owned values.
+#[derive(Debug)]
+struct Details {
     allowed: bool,
     rule_id: Option<String>,
     reason: String,
@@ -313,7 +352,7 @@ pub struct PyDecision {
     text: String,
 }
 
-impl From<&Decision<'_, '_>> for PyDecision {
+impl From<&Decision<'_, '_>> for Details {
     fn from(decision: &Decision<'_, '_>) -> Self {
         let explanation = decision.explanation();
         Self {
@@ -323,6 +362,32 @@ impl From<&Decision<'_, '_>> for PyDecision {
             reading: decision.reading().map(PyReading::from),
             text: decision.to_string(),
             reason: explanation.reason,
+        }
+    }
+}
+
+impl PyDecision {
+    /// Checks `argv` against `subject`.
+    pub(crate) fn check(subject: Subject, argv: Vec<PyBackedStr>) -> Self {
+        let allowed = subject.check(&argv).is_allowed();
+        Self {
+            allowed,
+            subject,
+            argv,
+            details: OnceLock::new(),
+        }
+    }
+
+    fn details(&self) -> PyResult<&Details> {
+        let details = self
+            .details
+            .get_or_init(|| Details::from(&self.subject.check(&self.argv)));
+        if details.allowed == self.allowed {
+            Ok(details)
+        } else {
+            Err(PyRuntimeError::new_err(
+                "the policy engine decided this argv differently on a second look (an engine bug): do not run it",
+            ))
         }
     }
 }
@@ -343,42 +408,43 @@ impl PyDecision {
 
     /// The deciding rule's id, an engine id such as `airlock.not-allowed`, or `None`.
     #[getter]
-    fn rule_id(&self) -> Option<&str> {
-        self.rule_id.as_deref()
+    fn rule_id(&self) -> PyResult<Option<&str>> {
+        Ok(self.details()?.rule_id.as_deref())
     }
 
     /// The human reason.
     #[getter]
-    fn reason(&self) -> &str {
-        &self.reason
+    fn reason(&self) -> PyResult<&str> {
+        Ok(&self.details()?.reason)
     }
 
     /// Where the deciding rule was written, if a rule decided.
     #[getter]
-    fn location(&self) -> Option<PyLocation> {
-        self.location.clone()
+    fn location(&self) -> PyResult<Option<PyLocation>> {
+        Ok(self.details()?.location.clone())
     }
 
     /// The reading the decision was made on (for a deny, the one that matched).
     #[getter]
-    fn reading(&self) -> Option<PyReading> {
-        self.reading.clone()
+    fn reading(&self) -> PyResult<Option<PyReading>> {
+        Ok(self.details()?.reading.clone())
     }
 
     fn __bool__(&self) -> bool {
         self.allowed
     }
 
-    fn __str__(&self) -> &str {
-        &self.text
+    fn __str__(&self) -> PyResult<&str> {
+        Ok(&self.details()?.text)
     }
 
-    fn __repr__(&self) -> String {
-        format!(
+    fn __repr__(&self) -> PyResult<String> {
+        let details = self.details()?;
+        Ok(format!(
             "Decision(verdict={:?}, rule_id={}, reason={:?})",
             self.verdict(),
-            py_str_or_none(self.rule_id.as_deref()),
-            self.reason
-        )
+            py_str_or_none(details.rule_id.as_deref()),
+            details.reason
+        ))
     }
 }

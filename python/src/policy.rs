@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::sync::PyOnceLock;
 
-use crate::decision::{PyDecision, PyReading};
+use crate::decision::{PyDecision, PyReading, Subject};
 use crate::error::compile_error;
 
 /// One compiled command module: immutable, safe to share between threads.
@@ -52,7 +52,7 @@ impl PyModuleValue {
     /// Decides whether the program may run with `argv` (the arguments after the
     /// program name).
     fn check(&self, argv: Vec<PyBackedStr>) -> PyDecision {
-        PyDecision::from(&self.inner.check(&argv))
+        PyDecision::check(Subject::Module(Arc::clone(&self.inner)), argv)
     }
 
     /// Every plausible reading of `argv`, the ones `check` decides on. Raises
@@ -110,7 +110,10 @@ impl PyPolicy {
     /// Decides whether `command` may run with `argv` (the arguments after the program
     /// name).
     fn check(&self, command: &str, argv: Vec<PyBackedStr>) -> PyDecision {
-        PyDecision::from(&self.inner.check(command, &argv))
+        PyDecision::check(
+            Subject::Policy(Arc::clone(&self.inner), command.to_owned()),
+            argv,
+        )
     }
 
     /// The module for `command`, if the policy has one.

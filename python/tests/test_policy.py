@@ -265,7 +265,7 @@ def test_builtin_decisions() -> None:
 def test_argv_must_be_a_sequence_of_str() -> None:
     module = compile("git.toml", GIT)
     with pytest.raises(TypeError):
-        module.check("clone --upload-pack=x")  # type: ignore[arg-type]
+        module.check("clone --upload-pack=x")  # a str is a Sequence[str] to mypy; it raises here
     with pytest.raises(TypeError):
         module.check(["clone", 1])  # type: ignore[list-item]
     with pytest.raises(TypeError):
@@ -319,3 +319,18 @@ def test_reprs() -> None:
     assert decision.reading is not None
     assert repr(decision.reading) == 'Reading("apply -auto-approve")'
     assert "Policy(commands=" in repr(builtins())
+
+
+def test_a_decision_describes_the_argv_it_checked_even_if_the_list_changes() -> None:
+    module = compile("git.toml", GIT)
+    argv = ["clone", "--upload-pack=x", "repo"]
+    decision = module.check(argv)
+    argv[1] = "--quiet"
+    argv.append("more")
+    assert not decision.allowed
+    assert decision.rule_id == "git.upload-pack"
+    assert decision.reading is not None
+    assert str(decision.reading) == "clone --upload-pack=x repo"
+    # The details are the same on every look.
+    assert str(decision) == str(decision)
+    assert decision.reading.options == decision.reading.options
