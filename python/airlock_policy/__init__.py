@@ -3,10 +3,12 @@
 Compile a module from TOML (``compile``) or take the built-ins (``builtins()``), then
 ``check`` an argv: the ``Decision`` says allow or deny, the rule that decided, its
 reason, where the rule was written, and the reading of the argv it was made on.
+``check_line`` judges every simple command of a POSIX/bash command line.
 """
 
 from airlock_policy._native import (
     ArgSpan,
+    CommandDecision,
     CompileError,
     Decision,
     Location,
@@ -15,6 +17,8 @@ from airlock_policy._native import (
     PathValue,
     Policy,
     Reading,
+    ShellDecision,
+    ShellOptions,
     Word,
     __version__,
     builtin,
@@ -22,11 +26,13 @@ from airlock_policy._native import (
     builtin_notes,
     builtin_source,
     builtins,
+    check_line,
     compile,
 )
 
 __all__ = [
     "ArgSpan",
+    "CommandDecision",
     "CompileError",
     "Decision",
     "Location",
@@ -35,6 +41,8 @@ __all__ = [
     "PathValue",
     "Policy",
     "Reading",
+    "ShellDecision",
+    "ShellOptions",
     "Word",
     "__version__",
     "builtin",
@@ -42,5 +50,6 @@ __all__ = [
     "builtin_notes",
     "builtin_source",
     "builtins",
+    "check_line",
     "compile",
 ]

@@ -5,6 +5,7 @@ from typing import Literal, final
 
 __all__ = [
     "ArgSpan",
+    "CommandDecision",
     "CompileError",
     "Decision",
     "Location",
@@ -13,6 +14,8 @@ __all__ = [
     "PathValue",
     "Policy",
     "Reading",
+    "ShellDecision",
+    "ShellOptions",
     "Word",
     "__version__",
     "builtin",
@@ -20,6 +23,7 @@ __all__ = [
     "builtin_notes",
     "builtin_source",
     "builtins",
+    "check_line",
     "compile",
 ]
 
@@ -220,6 +224,8 @@ class Policy:
     def builtins() -> Policy:
         """The built-in modules, compiled once."""
     def check(self, command: str, argv: Sequence[str]) -> Decision: ...
+    def check_line(self, line: str, options: ShellOptions | None = None) -> ShellDecision:
+        """Checks every simple command of a POSIX/bash command line; see `check_line`."""
     def module(self, command: str) -> Module | None: ...
     @property
     def commands(self) -> list[str]: ...
@@ -238,3 +244,98 @@ def builtin(name: str) -> Module:
 def builtin_names() -> list[str]: ...
 def builtin_source(name: str) -> str: ...
 def builtin_notes(name: str) -> str: ...
+
+_Outcome = Literal["allow", "ask", "deny"]
+
+@final
+class ShellOptions:
+    """What the caller decides for a shell line. The default allows no plain command,
+    no assignment and no redirection to a file, and refuses (rather than asks about)
+    what cannot be known before the line runs."""
+
+    def __new__(
+        cls,
+        *,
+        allow_commands: Sequence[str] = ...,
+        allow_env: Sequence[str] = ...,
+        root: str | None = None,
+        cwd: str | None = None,
+        ask: bool = False,
+        max_len: int = ...,
+        max_depth: int = ...,
+    ) -> ShellOptions:
+        """`max_len`: the longest line read, in bytes (default 64 KiB); `max_depth`:
+        how deeply constructs may nest (default 64). Past either the line is denied."""
+    def is_allowed_command(self, name: str) -> bool: ...
+    def is_allowed_env(self, name: str) -> bool: ...
+    @property
+    def root(self) -> str | None: ...
+    @property
+    def cwd(self) -> str | None: ...
+    @property
+    def ask(self) -> bool: ...
+    @property
+    def max_len(self) -> int: ...
+    @property
+    def max_depth(self) -> int: ...
+
+@final
+class CommandDecision:
+    """The judgement of one simple command of a line, or of a construct in it."""
+
+    @property
+    def text(self) -> str:
+        """The source text, as written."""
+    @property
+    def span(self) -> tuple[int, int]:
+        """Its `(start, end)` range in the line's UTF-8 bytes."""
+    @property
+    def argv(self) -> list[str] | None:
+        """The argv after quote removal, program name first, when known."""
+    @property
+    def outcome(self) -> _Outcome: ...
+    @property
+    def allowed(self) -> bool: ...
+    @property
+    def rule_id(self) -> str | None:
+        """A module's rule id, `airlock.unknown-command`, `shell.allowed-command`, or
+        the construct's `shell.…` id."""
+    @property
+    def reason(self) -> str: ...
+    @property
+    def location(self) -> Location | None: ...
+    @property
+    def reading(self) -> str | None:
+        """The module's reading, rendered, when a module decided."""
+    def __bool__(self) -> bool: ...
+
+@final
+class ShellDecision:
+    """The decision on a whole line. Truthy only when allowed."""
+
+    @property
+    def outcome(self) -> _Outcome: ...
+    @property
+    def allowed(self) -> bool: ...
+    @property
+    def rule_id(self) -> str | None: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def commands(self) -> list[CommandDecision]:
+        """Every part judged, in source order."""
+    @property
+    def deciding(self) -> CommandDecision | None:
+        """The first part whose outcome is the line's."""
+    @property
+    def error(self) -> str | None:
+        """Why the line could not be read (then it is denied)."""
+    @property
+    def error_span(self) -> tuple[int, int] | None: ...
+    def __bool__(self) -> bool: ...
+
+def check_line(
+    policy: Policy, line: str, options: ShellOptions | None = None
+) -> ShellDecision:
+    """Checks every simple command of a POSIX/bash command line against `policy`;
+    a line that cannot be read is denied."""

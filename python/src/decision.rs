@@ -146,7 +146,7 @@ impl PyOpt {
 }
 
 /// `'text'`-style quoting is Python's; `"text"` (Rust's Debug) is close enough for a repr.
-fn py_str_or_none(text: Option<&str>) -> String {
+pub(crate) fn py_str_or_none(text: Option<&str>) -> String {
     text.map_or_else(|| "None".to_owned(), |t| format!("{t:?}"))
 }
 

@@ -11,6 +11,7 @@ use pyo3::sync::PyOnceLock;
 
 use crate::decision::{PyDecision, PyReading, Subject};
 use crate::error::compile_error;
+use crate::shell::{PyShellDecision, PyShellOptions, check_line_with};
 
 /// One compiled command module: immutable, safe to share between threads.
 #[pyclass(frozen, module = "airlock_policy", name = "Module")]
@@ -116,6 +117,12 @@ impl PyPolicy {
         )
     }
 
+    /// Checks every simple command of a POSIX/bash command line; see `check_line`.
+    #[pyo3(signature = (line, options = None))]
+    fn check_line(&self, line: &str, options: Option<&PyShellOptions>) -> PyShellDecision {
+        check_line_with(&self.inner, line, options)
+    }
+
     /// The module for `command`, if the policy has one.
     fn module(&self, command: &str) -> Option<PyModuleValue> {
         self.inner.module(command).map(|m| PyModuleValue {
@@ -140,6 +147,13 @@ impl PyPolicy {
     fn __repr__(&self) -> String {
         let commands: Vec<&str> = self.inner.commands().collect();
         format!("Policy(commands={commands:?})")
+    }
+}
+
+impl PyPolicy {
+    /// The compiled policy.
+    pub(crate) fn inner(&self) -> &Policy {
+        &self.inner
     }
 }
 
