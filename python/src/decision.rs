@@ -203,6 +203,13 @@ pub struct PyReading {
 
 impl From<&Reading<'_, '_>> for PyReading {
     fn from(reading: &Reading<'_, '_>) -> Self {
+        Self::with_text(reading, reading.to_string())
+    }
+}
+
+impl PyReading {
+    /// The reading, with its rendering already made (`Explanation::reading`).
+    fn with_text(reading: &Reading<'_, '_>, text: String) -> Self {
         let mut options = Vec::new();
         let mut operands = Vec::new();
         for element in reading.elements() {
@@ -246,7 +253,7 @@ impl From<&Reading<'_, '_>> for PyReading {
             options,
             operands,
             paths,
-            text: reading.to_string(),
+            text,
         }
     }
 }
@@ -355,11 +362,16 @@ struct Details {
 impl From<&Decision<'_, '_>> for Details {
     fn from(decision: &Decision<'_, '_>) -> Self {
         let explanation = decision.explanation();
+        let reading = match (decision.reading(), explanation.reading) {
+            (Some(reading), Some(text)) => Some(PyReading::with_text(reading, text)),
+            (Some(reading), None) => Some(PyReading::from(reading)),
+            (None, _) => None,
+        };
         Self {
             allowed: explanation.verdict == Verdict::Allow,
             rule_id: explanation.rule_id,
             location: explanation.location.as_ref().map(PyLocation::from),
-            reading: decision.reading().map(PyReading::from),
+            reading,
             text: decision.to_string(),
             reason: explanation.reason,
         }
