@@ -779,7 +779,7 @@ impl<'s> Reader<'s> {
                 b'"' => {
                     flags |= self.double_quoted(&mut Vec::new())?;
                 }
-                b'$' => flags |= self.dollar(&mut Vec::new())?,
+                b'$' => flags |= self.dollar(&mut Vec::new(), false)?,
                 b'`' => flags |= self.backquoted()?,
                 _ => self.pos += 1,
             }
@@ -938,7 +938,7 @@ impl<'s> Reader<'s> {
                     self.pos += 1;
                     flags |= self.double_quoted(&mut value)?;
                 }
-                b'$' => flags |= self.dollar(&mut value)?,
+                b'$' => flags |= self.dollar(&mut value, false)?,
                 b'`' => flags |= self.backquoted()?,
                 b'~' if at_start || (assignment && matches!(value.last(), Some(b'=' | b':'))) => {
                     flags |= VAR;
@@ -1061,7 +1061,7 @@ impl<'s> Reader<'s> {
                         self.pos += 1;
                     }
                 },
-                b'$' => flags |= self.dollar(value)?,
+                b'$' => flags |= self.dollar(value, true)?,
                 b'`' => flags |= self.backquoted()?,
                 _ => {
                     value.push(b);
@@ -1157,7 +1157,11 @@ impl<'s> Reader<'s> {
     }
 
     /// `$...` at `pos`: a substitution, arithmetic, a parameter, or a literal `$`.
-    fn dollar(&mut self, value: &mut Vec<u8>) -> Result<u16, ParseError> {
+    ///
+    /// In double quotes, `"$(cat <<'EOF' ... EOF)"` (a quoted delimiter, nothing else
+    /// in the substitution) is known before the line runs: it is the body without its
+    /// trailing newlines, the way agents write commit messages.
+    fn dollar(&mut self, value: &mut Vec<u8>, in_quotes: bool) -> Result<u16, ParseError> {
         let start = self.pos;
         match self.peek_at(1) {
             Some(b'(') if self.peek_at(2) == Some(b'(') => {
@@ -1167,9 +1171,21 @@ impl<'s> Reader<'s> {
             }
             Some(b'(') => {
                 self.pos += 2;
+                let items = self.items.len();
                 self.enter()?;
                 self.list(Term::Paren)?;
                 self.leave();
+                if in_quotes {
+                    let inner = self
+                        .src
+                        .get(start + 2..self.pos.saturating_sub(1))
+                        .unwrap_or("");
+                    if let Some(body) = static_cat_heredoc(inner) {
+                        self.items.truncate(items);
+                        value.extend_from_slice(body.as_bytes());
+                        return Ok(0);
+                    }
+                }
                 Ok(CMDSUB)
             }
             Some(b'[') => {
@@ -1206,7 +1222,7 @@ impl<'s> Reader<'s> {
                         b'"' => flags |= self.double_quoted(&mut Vec::new())?,
                         b'$' => {
                             self.enter()?;
-                            flags |= self.dollar(&mut Vec::new())?;
+                            flags |= self.dollar(&mut Vec::new(), false)?;
                             self.leave();
                         }
                         b'`' => flags |= self.backquoted()?,
@@ -1264,5 +1280,50 @@ impl<'s> Reader<'s> {
                 Some(_) => self.pos += 1,
             }
         }
+    }
+}
+
+/// The output of `cat <<'DELIM'` + body + `DELIM` (the whole text of a command
+/// substitution), without its trailing newlines; `None` for anything else.
+fn static_cat_heredoc(inner: &str) -> Option<&str> {
+    let blanks: &[char] = &[' ', '\t'];
+    let s = inner.trim_start_matches(blanks).strip_prefix("cat")?;
+    let s = s.trim_start_matches(blanks).strip_prefix("<<")?;
+    if s.starts_with(['-', '<']) {
+        return None;
+    }
+    let s = s.trim_start_matches(blanks);
+    let quote = s.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+    let s = s.get(1..)?;
+    let end = s.find(quote)?;
+    let delimiter = s.get(..end)?;
+    if delimiter.is_empty()
+        || delimiter
+            .bytes()
+            .any(|b| matches!(b, b'\n' | b'$' | b'`' | b'\\' | b'\'' | b'"'))
+    {
+        return None;
+    }
+    let rest = s
+        .get(end + 1..)?
+        .trim_start_matches(blanks)
+        .strip_prefix('\n')?;
+    let mut line_start = 0;
+    loop {
+        let line_end = rest
+            .get(line_start..)?
+            .find('\n')
+            .map_or(rest.len(), |n| line_start + n);
+        if rest.get(line_start..line_end)? == delimiter {
+            let after = rest.get(line_end..)?;
+            if !after.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n')) {
+                return None;
+            }
+            return Some(rest.get(..line_start)?.trim_end_matches('\n'));
+        }
+        if line_end >= rest.len() {
+            return None;
+        }
+        line_start = line_end + 1;
     }
 }

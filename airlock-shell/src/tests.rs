@@ -100,6 +100,34 @@ fn heredoc_bodies_are_not_commands() {
 }
 
 #[test]
+fn a_quoted_cat_heredoc_substitution_is_its_body() {
+    let line = "git commit -m \"$(cat <<'EOF'\nFix: a (b) `c` $d\n\nBody\nEOF\n)\" && git log -1";
+    assert_eq!(
+        argvs(line),
+        [
+            vec!["git", "commit", "-m", "Fix: a (b) `c` $d\n\nBody"],
+            vec!["git", "log", "-1"],
+        ]
+    );
+    assert_eq!(outcome(line).0, Outcome::Allow);
+    // Unquoted (split and globbed), an unquoted delimiter, more than `cat`: unknown.
+    for line in [
+        "git commit -m $(cat <<'EOF'\nx\nEOF\n)",
+        "git commit -m \"$(cat <<EOF\nx\nEOF\n)\"",
+        "git commit -m \"$(cat <<'EOF'\nx\nEOF\nid)\"",
+        "git commit -m \"$(cat <<'EOF' | sh\nx\nEOF\n)\"",
+        "git commit -m \"$(cat <<'EOF' x\nx\nEOF\n)\"",
+        "git commit -m \"$(cat <<-'EOF'\nx\nEOF\n)\"",
+    ] {
+        assert_eq!(
+            outcome(line).1.as_deref(),
+            Some("shell.command-substitution"),
+            "{line:?}"
+        );
+    }
+}
+
+#[test]
 fn decisions() {
     let cases: &[(&str, Outcome, Option<&str>)] = &[
         ("git status", Outcome::Allow, None),

@@ -118,13 +118,15 @@ fn redirections_stay_inside_the_payload_cwd() {
 }
 
 #[test]
-fn a_commit_message_from_a_quoted_heredoc_is_a_substitution() {
-    // `$(cat <<'EOF' ... EOF)` runs `cat`: refused (asked about with --ask).
-    let (verdict, _) = decision(&run(
-        &["--ask", "--allow-command", "cat"],
-        "bash-heredoc-commit.json",
-    ));
-    assert_eq!(verdict, "ask");
+fn a_commit_message_from_a_quoted_heredoc_is_known() {
+    // `"$(cat <<'EOF' ... EOF)"` is the body: the commit is judged by the git module.
+    let r = run(&[], "bash-heredoc-commit.json");
+    assert_eq!((r.code, r.stdout.as_str()), (Some(0), ""));
+    // The same with `git -c`: the module's deny.
+    let payload = br#"{"hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"git -c a=b commit -m \"$(cat <<'EOF'\nmsg\nEOF\n)\""},"cwd":"/work/repo"}"#;
+    let (verdict, reason) = decision(&run_bytes(&["--ask"], payload));
+    assert_eq!(verdict, "deny");
+    assert!(reason.contains("git.config-injection"), "{reason}");
 }
 
 #[test]
