@@ -7,7 +7,7 @@ use airlock_policy::Policy;
 use crate::parse::{self, Item};
 use crate::{Outcome, ShellOptions, check_line};
 
-fn policy() -> &'static Policy {
+pub(crate) fn policy() -> &'static Policy {
     static POLICY: OnceLock<Policy> = OnceLock::new();
     POLICY.get_or_init(|| airlock_builtins::policy().unwrap())
 }
