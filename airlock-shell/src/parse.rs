@@ -119,6 +119,40 @@ pub(crate) enum Item {
     Function(String, Range<usize>),
 }
 
+/// Refuses a line continuation where bash removes it before it reads an operator or
+/// an expansion (`$\<newline>(id)` is `$(id)`, `&\<newline>&` is `&&`): the reader
+/// decides those with a lookahead that does not remove continuations.
+fn ambiguous_continuation(src: &str) -> Result<(), ParseError> {
+    let bytes = src.as_bytes();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'\\' {
+            if bytes.get(i + 1) == Some(&b'\n') {
+                let prev = i.checked_sub(1).and_then(|p| bytes.get(p)).copied();
+                let next = bytes.get(i + 2).copied();
+                let ambiguous = match prev {
+                    Some(b'$' | b'<' | b'>' | b'&' | b'|' | b';' | b'(') => true,
+                    Some(b'?' | b'*' | b'+' | b'@' | b'!') => next == Some(b'('),
+                    Some(b'.') => next == Some(b'.'),
+                    _ => false,
+                };
+                if ambiguous {
+                    return Err(ParseError::new(
+                        ParseErrorKind::Syntax,
+                        "a line continuation inside an operator or an expansion",
+                        i..i + 2,
+                    ));
+                }
+            }
+            // Skip the escaped byte.
+            i += 2;
+            continue;
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
 /// Reads `src` into items, or says why it cannot.
 pub(crate) fn parse(src: &str, max_len: usize, max_depth: usize) -> Result<Vec<Item>, ParseError> {
     if src.len() > max_len {
@@ -137,6 +171,7 @@ pub(crate) fn parse(src: &str, max_len: usize, max_depth: usize) -> Result<Vec<I
         items: Vec::new(),
         heredocs: Vec::new(),
     };
+    ambiguous_continuation(src)?;
     reader.list(Term::Eof)?;
     if let Some(pending) = reader.heredocs.first() {
         return Err(reader.syntax(
@@ -333,13 +368,32 @@ impl<'s> Reader<'s> {
                 .get(line_start..)
                 .and_then(|rest| rest.iter().position(|b| *b == b'\n'))
                 .map_or(self.bytes.len(), |n| line_start + n);
-            let line = self.src.get(line_start..line_end).unwrap_or("");
+            let mut line = self.src.get(line_start..line_end).unwrap_or("").to_owned();
+            self.pos = (line_end + 1).min(self.bytes.len());
+            // With an unquoted delimiter, `\<newline>` joins lines before the line is
+            // compared with the delimiter (`EO\<newline>F` ends the body).
+            while doc.expand
+                && (line.len() - line.trim_end_matches('\\').len()) % 2 == 1
+                && line_end < self.bytes.len()
+            {
+                line.pop();
+                let next_start = self.pos;
+                let next_end = self
+                    .bytes
+                    .get(next_start..)
+                    .and_then(|rest| rest.iter().position(|b| *b == b'\n'))
+                    .map_or(self.bytes.len(), |n| next_start + n);
+                line.push_str(self.src.get(next_start..next_end).unwrap_or(""));
+                self.pos = (next_end + 1).min(self.bytes.len());
+                if next_end >= self.bytes.len() {
+                    break;
+                }
+            }
             let line = if doc.strip_tabs {
                 line.trim_start_matches('\t')
             } else {
-                line
+                line.as_str()
             };
-            self.pos = (line_end + 1).min(self.bytes.len());
             if line == doc.delimiter {
                 let body = start..line_start;
                 let flags = if doc.expand {
@@ -835,6 +889,13 @@ impl<'s> Reader<'s> {
             }
         }
         if kind == RedirectKind::HereDoc {
+            if target.flags & !(GLOB | BRACE) != 0 {
+                // Bash compares body lines with the delimiter's text, unexpanded.
+                return Err(self.syntax(
+                    "a here-document delimiter with `$` or `` ` ``",
+                    start..target.span.end,
+                ));
+            }
             let delimiter = target.value.clone();
             self.heredocs.push(PendingHereDoc {
                 delimiter,

@@ -243,6 +243,26 @@ fn decisions() {
         ("X=1", Outcome::Deny, Some("shell.assignment")),
         ("echo $'\\cA'", Outcome::Allow, None),
         ("git $'\\cA'", Outcome::Deny, Some("shell.variable")),
+        // A continuation bash removes before reading `$(`, `&&`, `>>`: refused.
+        (
+            "git commit -m \"$\\\n(id)\"",
+            Outcome::Deny,
+            Some("shell.syntax"),
+        ),
+        ("ls &\\\n& ls", Outcome::Deny, Some("shell.syntax")),
+        ("echo x >\\\n> y", Outcome::Deny, Some("shell.syntax")),
+        // Between ordinary characters it is removed.
+        ("gi\\\nt status", Outcome::Allow, None),
+        // A here-document delimiter with an expansion.
+        ("cat <<$X\nbody\n$X", Outcome::Deny, Some("shell.syntax")),
+        // `EO\<newline>F` ends an unquoted here-document: the next line is a command.
+        (
+            "cat <<EOF\nx\nEO\\\nF\ngit -c a=b log",
+            Outcome::Deny,
+            Some("git.config-injection"),
+        ),
+        // ... but not a quoted one.
+        ("cat <<'EOF'\nEO\\\nF\nEOF\n", Outcome::Allow, None),
     ];
     for (line, want, rule) in cases {
         let (got, id) = outcome(line);
