@@ -114,6 +114,8 @@ const WRAPPERS: &[&str] = &[
     "ssh-agent",
     "dbus-run-session",
 ];
+/// Builtins whose `NAME=value` arguments are assignments.
+const DECLARATIONS: &[&str] = &["export", "declare", "typeset", "local", "readonly"];
 /// The most wrappers unwrapped from one command.
 const MAX_UNWRAP: usize = 16;
 
@@ -299,6 +301,23 @@ impl Checker<'_> {
             return;
         }
         if self.options.is_allowed_command(name) {
+            if DECLARATIONS.contains(&name) {
+                // `export PATH=/x`: the same assignment as `PATH=/x`.
+                for word in command.iter().skip(1) {
+                    let assigned = parse::assignment_name(&word.value)
+                        .or_else(|| (!word.is_literal()).then_some(""));
+                    if let Some(var) = assigned
+                        && (var.is_empty() || !self.options.is_allowed_env(var))
+                    {
+                        let construct = if var.is_empty() {
+                            Self::unknown_word(word)
+                        } else {
+                            Construct::Assignment(var.to_owned())
+                        };
+                        self.construct(construct, &word.span, None);
+                    }
+                }
+            }
             let argv = Self::literal_argv(command);
             self.push(span, argv, Outcome::Allow, Basis::AllowedCommand);
             return;

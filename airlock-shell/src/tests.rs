@@ -15,7 +15,7 @@ pub(crate) fn policy() -> &'static Policy {
 fn options() -> ShellOptions {
     ShellOptions::new()
         .allow_commands([
-            "ls", "cat", "echo", "grep", "cd", "head", "wc", "true", "[", "[[",
+            "ls", "cat", "echo", "grep", "cd", "head", "wc", "true", "[", "[[", "export",
         ])
         .root("/work/repo")
 }
@@ -241,6 +241,13 @@ fn decisions() {
         ("echo 'unterminated", Outcome::Deny, Some("shell.syntax")),
         ("ls )", Outcome::Deny, Some("shell.syntax")),
         ("X=1", Outcome::Deny, Some("shell.assignment")),
+        (
+            "export PATH=/tmp/evil:$PATH; git status",
+            Outcome::Deny,
+            Some("shell.assignment"),
+        ),
+        ("export $V", Outcome::Deny, Some("shell.variable")),
+        ("export CI", Outcome::Allow, None),
         ("echo $'\\cA'", Outcome::Allow, None),
         ("git $'\\cA'", Outcome::Deny, Some("shell.variable")),
         // A continuation bash removes before reading `$(`, `&&`, `>>`: refused.
