@@ -18,7 +18,17 @@ fn data(name: &str) -> PathBuf {
 }
 
 fn run_bytes(args: &[&str], payload: &[u8]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_airlock-claude-hook"))
+    run_in(args, payload, None)
+}
+
+/// Runs the hook with `CLAUDE_PROJECT_DIR` set to `project` (or unset).
+fn run_in(args: &[&str], payload: &[u8], project: Option<&str>) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_airlock-claude-hook"));
+    match project {
+        Some(dir) => command.env("CLAUDE_PROJECT_DIR", dir),
+        None => command.env_remove("CLAUDE_PROJECT_DIR"),
+    };
+    let mut child = command
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -178,4 +188,16 @@ fn an_oversized_payload_is_refused() {
     let r = run_bytes(&[], &payload);
     assert_eq!(r.code, Some(2));
     assert!(r.stderr.contains("more than"), "{}", r.stderr);
+}
+
+#[test]
+fn the_project_dir_is_the_root_without_root() {
+    let payload = br#"{"hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"git log > /work/x.txt"},"cwd":"/work"}"#;
+    // The payload's cwd (`/work`) would admit it; the project directory does not.
+    let r = run_in(&[], payload, Some("/work/repo"));
+    let (verdict, reason) = decision(&r);
+    assert_eq!(verdict, "deny");
+    assert!(reason.contains("shell.redirection"), "{reason}");
+    let r = run_bytes(&[], payload);
+    assert_eq!((r.code, r.stdout.as_str()), (Some(0), ""));
 }
