@@ -122,7 +122,7 @@ pub(crate) enum Item {
 /// Refuses a line continuation where bash removes it before it reads an operator or
 /// an expansion (`$\<newline>(id)` is `$(id)`, `&\<newline>&` is `&&`): the reader
 /// decides those with a lookahead that does not remove continuations.
-fn ambiguous_continuation(src: &str) -> Result<(), ParseError> {
+pub(crate) fn ambiguous_continuation(src: &str) -> Result<(), ParseError> {
     let bytes = src.as_bytes();
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
@@ -246,6 +246,30 @@ fn is_meta(b: u8) -> bool {
         b,
         b' ' | b'\t' | b'\n' | b';' | b'&' | b'|' | b'(' | b')' | b'<' | b'>'
     )
+}
+
+/// A byte that stands for itself anywhere in a word (and is not a blank or an
+/// operator): not a quote, escape, expansion, glob, brace or extended-glob character.
+fn is_plain(b: u8) -> bool {
+    !is_meta(b)
+        && !matches!(
+            b,
+            b'\\'
+                | b'\''
+                | b'"'
+                | b'$'
+                | b'`'
+                | b'*'
+                | b'?'
+                | b'['
+                | b']'
+                | b'{'
+                | b'}'
+                | b'~'
+                | b'@'
+                | b'!'
+                | b'+'
+        )
 }
 
 fn is_name_start(b: u8) -> bool {
@@ -744,6 +768,7 @@ impl<'s> Reader<'s> {
     fn add_to_simple(&mut self, word: Word, current: &mut Option<Simple>) {
         let simple = current.get_or_insert_with(|| Simple {
             span: word.span.clone(),
+            words: Vec::with_capacity(8),
             ..Simple::default()
         });
         simple.span.end = simple.span.end.max(word.span.end);
@@ -929,7 +954,10 @@ impl<'s> Reader<'s> {
     /// process substitution's `<(`/`>(`).
     fn word(&mut self) -> Result<Word, ParseError> {
         let start = self.pos;
-        let mut value: Vec<u8> = Vec::new();
+        if let Some(word) = self.plain_word() {
+            return Ok(word);
+        }
+        let mut value: Vec<u8> = Vec::with_capacity(16);
         let mut quoted = false;
         let mut flags = 0u16;
         // Brace expansion: an unquoted `{` later closed, with an unquoted `,` or `..`.
@@ -1070,6 +1098,36 @@ impl<'s> Reader<'s> {
             value,
             quoted,
             flags,
+        })
+    }
+
+    /// The fast path of [`Reader::word`]: a word of ordinary characters only (no
+    /// quoting, escapes, expansions, glob or brace characters, `~`) that ends at a
+    /// blank, an operator other than `(`, or the end. Its value is its text.
+    fn plain_word(&mut self) -> Option<Word> {
+        let start = self.pos;
+        let rest = self.bytes.get(start..)?;
+        let len = rest
+            .iter()
+            .position(|b| !is_plain(*b))
+            .unwrap_or(rest.len());
+        match rest.get(len) {
+            None => {}
+            Some(b'(') => return None,
+            Some(b'<' | b'>') if rest.get(len + 1) == Some(&b'(') => return None,
+            Some(b) if is_meta(*b) => {}
+            Some(_) => return None,
+        }
+        if len == 0 {
+            return None;
+        }
+        let value = self.src.get(start..start + len)?.to_owned();
+        self.pos = start + len;
+        Some(Word {
+            span: start..self.pos,
+            value,
+            quoted: false,
+            flags: 0,
         })
     }
 

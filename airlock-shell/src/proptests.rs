@@ -88,6 +88,9 @@ proptest! {
     fn quote_removal_inverts_quoting(argv in proptest::collection::vec(word(), 1..6), style in 0usize..4) {
         let quote = [single_quoted, double_quoted, backslashed, ansi_c][style];
         let line = format!("cmd {}", argv.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" "));
+        // A continuation after an operator character is refused even inside quotes
+        // (the reader does not guess), so such lines are not round trips.
+        prop_assume!(parse::ambiguous_continuation(&line).is_ok());
         let mut want = vec!["cmd".to_owned()];
         want.extend(argv.iter().cloned());
         prop_assert_eq!(simple_argvs(&line), Some(vec![want]), "{:?}", line);
