@@ -836,7 +836,15 @@ impl<'s> Reader<'s> {
 
     /// Scans to where `open` parentheses are closed (quotes and substitutions are
     /// skipped whole).
-    fn balanced_parens(&mut self, mut open: usize, start: usize) -> Result<u16, ParseError> {
+    fn balanced_parens(&mut self, open: usize, start: usize) -> Result<u16, ParseError> {
+        // Substitutions inside recurse back here: count the level.
+        self.enter()?;
+        let flags = self.balanced_parens_inner(open, start);
+        self.leave();
+        flags
+    }
+
+    fn balanced_parens_inner(&mut self, mut open: usize, start: usize) -> Result<u16, ParseError> {
         let mut flags = 0;
         while open > 0 {
             let Some(b) = self.peek() else {
@@ -1281,6 +1289,15 @@ impl<'s> Reader<'s> {
     /// in the substitution) is known before the line runs: it is the body without its
     /// trailing newlines, the way agents write commit messages.
     fn dollar(&mut self, value: &mut Vec<u8>, in_quotes: bool) -> Result<u16, ParseError> {
+        // `$(`, `$((` and `${` recurse (through lists, quotes and parameters): every
+        // level counts against the nesting limit.
+        self.enter()?;
+        let flags = self.dollar_inner(value, in_quotes);
+        self.leave();
+        flags
+    }
+
+    fn dollar_inner(&mut self, value: &mut Vec<u8>, in_quotes: bool) -> Result<u16, ParseError> {
         let start = self.pos;
         match self.peek_at(1) {
             Some(b'(') if self.peek_at(2) == Some(b'(') => {
@@ -1291,9 +1308,7 @@ impl<'s> Reader<'s> {
             Some(b'(') => {
                 self.pos += 2;
                 let items = self.items.len();
-                self.enter()?;
                 self.list(Term::Paren)?;
-                self.leave();
                 if in_quotes {
                     let inner = self
                         .src
@@ -1339,11 +1354,7 @@ impl<'s> Reader<'s> {
                         b'\\' => self.pos += 2,
                         b'\'' => self.single_quoted(&mut Vec::new())?,
                         b'"' => flags |= self.double_quoted(&mut Vec::new())?,
-                        b'$' => {
-                            self.enter()?;
-                            flags |= self.dollar(&mut Vec::new(), false)?;
-                            self.leave();
-                        }
+                        b'$' => flags |= self.dollar(&mut Vec::new(), false)?,
                         b'`' => flags |= self.backquoted()?,
                         _ => self.pos += 1,
                     }

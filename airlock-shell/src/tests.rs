@@ -319,6 +319,23 @@ fn input_is_bounded() {
     assert_eq!(outcome(&deep).0, Outcome::Deny);
     let deep = format!("echo {}", "<(".repeat(10_000));
     assert_eq!(outcome(&deep).1.as_deref(), Some("shell.too-deep"));
+    // Recursion through arithmetic, quotes, parameters and extended globs is counted.
+    for (open, close) in [
+        ("$((", "))"),
+        ("\"${a:-", "}\""),
+        ("${a:-${b:-", "}}"),
+        ("x@(", ")"),
+        ("x=$(echo a=(", "))"),
+        ("$(( $(", "))))"),
+        ("`", ""),
+        ("$[", "]"),
+        ("<(", ")"),
+        ("\"$(", ")\""),
+    ] {
+        let deep = format!("git {}x{}", open.repeat(10_000), close.repeat(10_000));
+        let d = check_line(policy(), &deep, &options());
+        assert_eq!(d.outcome(), Outcome::Deny, "{open}");
+    }
     let long = "ls ".repeat(30_000);
     assert_eq!(outcome(&long).1.as_deref(), Some("shell.too-long"));
     let nested_ok = format!("{}ls{}", "( ".repeat(60), " )".repeat(60));
