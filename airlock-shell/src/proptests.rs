@@ -151,3 +151,41 @@ proptest! {
         }
     }
 }
+
+/// Openers and the closers that end them.
+const NESTING: &[(&str, &str)] = &[
+    ("$(", ")"),
+    ("( ", " )"),
+    ("${a:-", "}"),
+    ("\"", "\""),
+    ("$((", "))"),
+    ("<(", ")"),
+    ("{ ", "; }"),
+    ("case x in a) ", ";; esac"),
+    ("x@(", ")"),
+    ("if ", "; then :; fi"),
+    ("[[ ", " ]]"),
+    ("a=(", ")"),
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Deep, mixed nesting (up to 400 levels): bounded, never a stack overflow, and
+    /// beyond the limit a deny.
+    #[test]
+    fn deep_mixed_nesting_is_bounded(picks in proptest::collection::vec(0..NESTING.len(), 1..400)) {
+        let mut line = String::from("git ");
+        for &i in &picks {
+            line.push_str(NESTING[i].0);
+        }
+        line.push('x');
+        for &i in picks.iter().rev() {
+            line.push_str(NESTING[i].1);
+        }
+        let d = check_line(crate::tests::policy(), &line, &ShellOptions::new());
+        if picks.len() > 2 * crate::DEFAULT_MAX_DEPTH {
+            prop_assert_eq!(d.outcome(), Outcome::Deny);
+        }
+    }
+}
