@@ -58,7 +58,7 @@ pub fn check_line(policy: &Policy, line: &str, options: &ShellOptions) -> ShellD
         options,
         line,
         functions: BTreeSet::new(),
-        cwd_changed: false,
+        cwds: options.cwd_dir().and_then(normalize).map(|cwd| vec![cwd]),
         out: Vec::new(),
     };
     for item in &items {
@@ -114,6 +114,8 @@ const WRAPPERS: &[&str] = &[
     "ssh-agent",
     "dbus-run-session",
 ];
+/// Builtins whose `NAME=value` arguments are assignments.
+const DECLARATIONS: &[&str] = &["export", "declare", "typeset", "local", "readonly"];
 /// The most wrappers unwrapped from one command.
 const MAX_UNWRAP: usize = 16;
 
@@ -122,7 +124,9 @@ struct Checker<'c> {
     options: &'c ShellOptions,
     line: &'c str,
     functions: BTreeSet<String>,
-    cwd_changed: bool,
+    /// Every directory the line may be in at this point (a `cd` may fail or be in a
+    /// subshell, so the earlier ones stay); `None` when one is not known.
+    cwds: Option<Vec<String>>,
     out: Vec<CommandDecision>,
 }
 
@@ -276,7 +280,7 @@ impl Checker<'_> {
         };
         let name = name_word.value.as_str();
         if matches!(name, "cd" | "pushd" | "popd") {
-            self.cwd_changed = true;
+            self.change_directory(command);
         }
         if self.functions.contains(name) {
             let argv = Self::literal_argv(command);
@@ -297,6 +301,23 @@ impl Checker<'_> {
             return;
         }
         if self.options.is_allowed_command(name) {
+            if DECLARATIONS.contains(&name) {
+                // `export PATH=/x`: the same assignment as `PATH=/x`.
+                for word in command.iter().skip(1) {
+                    let assigned = parse::assignment_name(&word.value)
+                        .or_else(|| (!word.is_literal()).then_some(""));
+                    if let Some(var) = assigned
+                        && (var.is_empty() || !self.options.is_allowed_env(var))
+                    {
+                        let construct = if var.is_empty() {
+                            Self::unknown_word(word)
+                        } else {
+                            Construct::Assignment(var.to_owned())
+                        };
+                        self.construct(construct, &word.span, None);
+                    }
+                }
+            }
             let argv = Self::literal_argv(command);
             self.push(span, argv, Outcome::Allow, Basis::AllowedCommand);
             return;
@@ -615,25 +636,69 @@ impl Checker<'_> {
         let Some(root) = self.options.root_dir() else {
             return false;
         };
-        let full = if target.starts_with('/') {
-            target.to_owned()
-        } else {
-            if self.cwd_changed {
-                return false;
-            }
-            match self.options.cwd_dir() {
-                Some(cwd) => format!("{cwd}/{target}"),
-                None => return false,
-            }
-        };
-        let (Some(full), Some(root)) = (normalize(&full), normalize(root)) else {
+        let Some(root) = normalize(root) else {
             return false;
         };
-        root == "/"
-            || full == root
-            || full
-                .strip_prefix(&root)
-                .is_some_and(|rest| rest.starts_with('/'))
+        let inside = |full: &str| {
+            normalize(full).is_some_and(|full| {
+                root == "/"
+                    || full == root
+                    || full
+                        .strip_prefix(&root)
+                        .is_some_and(|rest| rest.starts_with('/'))
+            })
+        };
+        if target.starts_with('/') {
+            return inside(target);
+        }
+        match &self.cwds {
+            Some(cwds) => cwds.iter().all(|cwd| inside(&format!("{cwd}/{target}"))),
+            None => false,
+        }
+    }
+
+    /// `cd DIR` / `pushd DIR` with a literal directory adds it to the directories the
+    /// line may be in; anything else (`cd`, `cd -`, `popd`, a variable) makes the
+    /// directory unknown.
+    fn change_directory(&mut self, command: &[Word]) {
+        const MAX_CWDS: usize = 8;
+        let args: Vec<&Word> = command
+            .iter()
+            .skip(1)
+            .filter(|w| !matches!(w.value.as_str(), "-L" | "-P" | "-e" | "--"))
+            .collect();
+        let dir = match (command.first().map(|w| w.value.as_str()), args.as_slice()) {
+            (Some("cd" | "pushd"), [dir])
+                if dir.is_literal() && !dir.value.is_empty() && !dir.value.starts_with('-') =>
+            {
+                dir.value.as_str()
+            }
+            _ => {
+                self.cwds = None;
+                return;
+            }
+        };
+        let Some(cwds) = self.cwds.as_mut() else {
+            return;
+        };
+        let new: Vec<String> = cwds
+            .iter()
+            .filter_map(|cwd| {
+                if dir.starts_with('/') {
+                    normalize(dir)
+                } else {
+                    normalize(&format!("{cwd}/{dir}"))
+                }
+            })
+            .collect();
+        for cwd in new {
+            if !cwds.contains(&cwd) {
+                cwds.push(cwd);
+            }
+        }
+        if cwds.len() > MAX_CWDS {
+            self.cwds = None;
+        }
     }
 }
 

@@ -14,4 +14,6 @@ pub use error::{ParseError, ParseErrorKind};
 pub use options::{DEFAULT_MAX_DEPTH, DEFAULT_MAX_LEN, ShellOptions};
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;

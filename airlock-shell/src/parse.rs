@@ -119,6 +119,40 @@ pub(crate) enum Item {
     Function(String, Range<usize>),
 }
 
+/// Refuses a line continuation where bash removes it before it reads an operator or
+/// an expansion (`$\<newline>(id)` is `$(id)`, `&\<newline>&` is `&&`): the reader
+/// decides those with a lookahead that does not remove continuations.
+pub(crate) fn ambiguous_continuation(src: &str) -> Result<(), ParseError> {
+    let bytes = src.as_bytes();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'\\' {
+            if bytes.get(i + 1) == Some(&b'\n') {
+                let prev = i.checked_sub(1).and_then(|p| bytes.get(p)).copied();
+                let next = bytes.get(i + 2).copied();
+                let ambiguous = match prev {
+                    Some(b'$' | b'<' | b'>' | b'&' | b'|' | b';' | b'(') => true,
+                    Some(b'?' | b'*' | b'+' | b'@' | b'!') => next == Some(b'('),
+                    Some(b'.') => next == Some(b'.'),
+                    _ => false,
+                };
+                if ambiguous {
+                    return Err(ParseError::new(
+                        ParseErrorKind::Syntax,
+                        "a line continuation inside an operator or an expansion",
+                        i..i + 2,
+                    ));
+                }
+            }
+            // Skip the escaped byte.
+            i += 2;
+            continue;
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
 /// Reads `src` into items, or says why it cannot.
 pub(crate) fn parse(src: &str, max_len: usize, max_depth: usize) -> Result<Vec<Item>, ParseError> {
     if src.len() > max_len {
@@ -137,6 +171,7 @@ pub(crate) fn parse(src: &str, max_len: usize, max_depth: usize) -> Result<Vec<I
         items: Vec::new(),
         heredocs: Vec::new(),
     };
+    ambiguous_continuation(src)?;
     reader.list(Term::Eof)?;
     if let Some(pending) = reader.heredocs.first() {
         return Err(reader.syntax(
@@ -211,6 +246,30 @@ fn is_meta(b: u8) -> bool {
         b,
         b' ' | b'\t' | b'\n' | b';' | b'&' | b'|' | b'(' | b')' | b'<' | b'>'
     )
+}
+
+/// A byte that stands for itself anywhere in a word (and is not a blank or an
+/// operator): not a quote, escape, expansion, glob, brace or extended-glob character.
+fn is_plain(b: u8) -> bool {
+    !is_meta(b)
+        && !matches!(
+            b,
+            b'\\'
+                | b'\''
+                | b'"'
+                | b'$'
+                | b'`'
+                | b'*'
+                | b'?'
+                | b'['
+                | b']'
+                | b'{'
+                | b'}'
+                | b'~'
+                | b'@'
+                | b'!'
+                | b'+'
+        )
 }
 
 fn is_name_start(b: u8) -> bool {
@@ -333,13 +392,32 @@ impl<'s> Reader<'s> {
                 .get(line_start..)
                 .and_then(|rest| rest.iter().position(|b| *b == b'\n'))
                 .map_or(self.bytes.len(), |n| line_start + n);
-            let line = self.src.get(line_start..line_end).unwrap_or("");
+            let mut line = self.src.get(line_start..line_end).unwrap_or("").to_owned();
+            self.pos = (line_end + 1).min(self.bytes.len());
+            // With an unquoted delimiter, `\<newline>` joins lines before the line is
+            // compared with the delimiter (`EO\<newline>F` ends the body).
+            while doc.expand
+                && (line.len() - line.trim_end_matches('\\').len()) % 2 == 1
+                && line_end < self.bytes.len()
+            {
+                line.pop();
+                let next_start = self.pos;
+                let next_end = self
+                    .bytes
+                    .get(next_start..)
+                    .and_then(|rest| rest.iter().position(|b| *b == b'\n'))
+                    .map_or(self.bytes.len(), |n| next_start + n);
+                line.push_str(self.src.get(next_start..next_end).unwrap_or(""));
+                self.pos = (next_end + 1).min(self.bytes.len());
+                if next_end >= self.bytes.len() {
+                    break;
+                }
+            }
             let line = if doc.strip_tabs {
                 line.trim_start_matches('\t')
             } else {
-                line
+                line.as_str()
             };
-            self.pos = (line_end + 1).min(self.bytes.len());
             if line == doc.delimiter {
                 let body = start..line_start;
                 let flags = if doc.expand {
@@ -690,6 +768,7 @@ impl<'s> Reader<'s> {
     fn add_to_simple(&mut self, word: Word, current: &mut Option<Simple>) {
         let simple = current.get_or_insert_with(|| Simple {
             span: word.span.clone(),
+            words: Vec::with_capacity(8),
             ..Simple::default()
         });
         simple.span.end = simple.span.end.max(word.span.end);
@@ -757,7 +836,15 @@ impl<'s> Reader<'s> {
 
     /// Scans to where `open` parentheses are closed (quotes and substitutions are
     /// skipped whole).
-    fn balanced_parens(&mut self, mut open: usize, start: usize) -> Result<u16, ParseError> {
+    fn balanced_parens(&mut self, open: usize, start: usize) -> Result<u16, ParseError> {
+        // Substitutions inside recurse back here: count the level.
+        self.enter()?;
+        let flags = self.balanced_parens_inner(open, start);
+        self.leave();
+        flags
+    }
+
+    fn balanced_parens_inner(&mut self, mut open: usize, start: usize) -> Result<u16, ParseError> {
         let mut flags = 0;
         while open > 0 {
             let Some(b) = self.peek() else {
@@ -779,7 +866,7 @@ impl<'s> Reader<'s> {
                 b'"' => {
                     flags |= self.double_quoted(&mut Vec::new())?;
                 }
-                b'$' => flags |= self.dollar(&mut Vec::new())?,
+                b'$' => flags |= self.dollar(&mut Vec::new(), false)?,
                 b'`' => flags |= self.backquoted()?,
                 _ => self.pos += 1,
             }
@@ -835,6 +922,13 @@ impl<'s> Reader<'s> {
             }
         }
         if kind == RedirectKind::HereDoc {
+            if target.flags & !(GLOB | BRACE) != 0 {
+                // Bash compares body lines with the delimiter's text, unexpanded.
+                return Err(self.syntax(
+                    "a here-document delimiter with `$` or `` ` ``",
+                    start..target.span.end,
+                ));
+            }
             let delimiter = target.value.clone();
             self.heredocs.push(PendingHereDoc {
                 delimiter,
@@ -868,7 +962,10 @@ impl<'s> Reader<'s> {
     /// process substitution's `<(`/`>(`).
     fn word(&mut self) -> Result<Word, ParseError> {
         let start = self.pos;
-        let mut value: Vec<u8> = Vec::new();
+        if let Some(word) = self.plain_word() {
+            return Ok(word);
+        }
+        let mut value: Vec<u8> = Vec::with_capacity(16);
         let mut quoted = false;
         let mut flags = 0u16;
         // Brace expansion: an unquoted `{` later closed, with an unquoted `,` or `..`.
@@ -938,7 +1035,7 @@ impl<'s> Reader<'s> {
                     self.pos += 1;
                     flags |= self.double_quoted(&mut value)?;
                 }
-                b'$' => flags |= self.dollar(&mut value)?,
+                b'$' => flags |= self.dollar(&mut value, false)?,
                 b'`' => flags |= self.backquoted()?,
                 b'~' if at_start || (assignment && matches!(value.last(), Some(b'=' | b':'))) => {
                     flags |= VAR;
@@ -1012,6 +1109,36 @@ impl<'s> Reader<'s> {
         })
     }
 
+    /// The fast path of [`Reader::word`]: a word of ordinary characters only (no
+    /// quoting, escapes, expansions, glob or brace characters, `~`) that ends at a
+    /// blank, an operator other than `(`, or the end. Its value is its text.
+    fn plain_word(&mut self) -> Option<Word> {
+        let start = self.pos;
+        let rest = self.bytes.get(start..)?;
+        let len = rest
+            .iter()
+            .position(|b| !is_plain(*b))
+            .unwrap_or(rest.len());
+        match rest.get(len) {
+            None => {}
+            Some(b'(') => return None,
+            Some(b'<' | b'>') if rest.get(len + 1) == Some(&b'(') => return None,
+            Some(b) if is_meta(*b) => {}
+            Some(_) => return None,
+        }
+        if len == 0 {
+            return None;
+        }
+        let value = self.src.get(start..start + len)?.to_owned();
+        self.pos = start + len;
+        Some(Word {
+            span: start..self.pos,
+            value,
+            quoted: false,
+            flags: 0,
+        })
+    }
+
     /// The length of the UTF-8 character at `at` (1 for ASCII or a stray byte).
     fn char_len(&self, at: usize) -> usize {
         match self.bytes.get(at) {
@@ -1061,7 +1188,7 @@ impl<'s> Reader<'s> {
                         self.pos += 1;
                     }
                 },
-                b'$' => flags |= self.dollar(value)?,
+                b'$' => flags |= self.dollar(value, true)?,
                 b'`' => flags |= self.backquoted()?,
                 _ => {
                     value.push(b);
@@ -1157,7 +1284,20 @@ impl<'s> Reader<'s> {
     }
 
     /// `$...` at `pos`: a substitution, arithmetic, a parameter, or a literal `$`.
-    fn dollar(&mut self, value: &mut Vec<u8>) -> Result<u16, ParseError> {
+    ///
+    /// In double quotes, `"$(cat <<'EOF' ... EOF)"` (a quoted delimiter, nothing else
+    /// in the substitution) is known before the line runs: it is the body without its
+    /// trailing newlines, the way agents write commit messages.
+    fn dollar(&mut self, value: &mut Vec<u8>, in_quotes: bool) -> Result<u16, ParseError> {
+        // `$(`, `$((` and `${` recurse (through lists, quotes and parameters): every
+        // level counts against the nesting limit.
+        self.enter()?;
+        let flags = self.dollar_inner(value, in_quotes);
+        self.leave();
+        flags
+    }
+
+    fn dollar_inner(&mut self, value: &mut Vec<u8>, in_quotes: bool) -> Result<u16, ParseError> {
         let start = self.pos;
         match self.peek_at(1) {
             Some(b'(') if self.peek_at(2) == Some(b'(') => {
@@ -1167,9 +1307,19 @@ impl<'s> Reader<'s> {
             }
             Some(b'(') => {
                 self.pos += 2;
-                self.enter()?;
+                let items = self.items.len();
                 self.list(Term::Paren)?;
-                self.leave();
+                if in_quotes {
+                    let inner = self
+                        .src
+                        .get(start + 2..self.pos.saturating_sub(1))
+                        .unwrap_or("");
+                    if let Some(body) = static_cat_heredoc(inner) {
+                        self.items.truncate(items);
+                        value.extend_from_slice(body.as_bytes());
+                        return Ok(0);
+                    }
+                }
                 Ok(CMDSUB)
             }
             Some(b'[') => {
@@ -1204,11 +1354,7 @@ impl<'s> Reader<'s> {
                         b'\\' => self.pos += 2,
                         b'\'' => self.single_quoted(&mut Vec::new())?,
                         b'"' => flags |= self.double_quoted(&mut Vec::new())?,
-                        b'$' => {
-                            self.enter()?;
-                            flags |= self.dollar(&mut Vec::new())?;
-                            self.leave();
-                        }
+                        b'$' => flags |= self.dollar(&mut Vec::new(), false)?,
                         b'`' => flags |= self.backquoted()?,
                         _ => self.pos += 1,
                     }
@@ -1264,5 +1410,50 @@ impl<'s> Reader<'s> {
                 Some(_) => self.pos += 1,
             }
         }
+    }
+}
+
+/// The output of `cat <<'DELIM'` + body + `DELIM` (the whole text of a command
+/// substitution), without its trailing newlines; `None` for anything else.
+fn static_cat_heredoc(inner: &str) -> Option<&str> {
+    let blanks: &[char] = &[' ', '\t'];
+    let s = inner.trim_start_matches(blanks).strip_prefix("cat")?;
+    let s = s.trim_start_matches(blanks).strip_prefix("<<")?;
+    if s.starts_with(['-', '<']) {
+        return None;
+    }
+    let s = s.trim_start_matches(blanks);
+    let quote = s.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+    let s = s.get(1..)?;
+    let end = s.find(quote)?;
+    let delimiter = s.get(..end)?;
+    if delimiter.is_empty()
+        || delimiter
+            .bytes()
+            .any(|b| matches!(b, b'\n' | b'$' | b'`' | b'\\' | b'\'' | b'"'))
+    {
+        return None;
+    }
+    let rest = s
+        .get(end + 1..)?
+        .trim_start_matches(blanks)
+        .strip_prefix('\n')?;
+    let mut line_start = 0;
+    loop {
+        let line_end = rest
+            .get(line_start..)?
+            .find('\n')
+            .map_or(rest.len(), |n| line_start + n);
+        if rest.get(line_start..line_end)? == delimiter {
+            let after = rest.get(line_end..)?;
+            if !after.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n')) {
+                return None;
+            }
+            return Some(rest.get(..line_start)?.trim_end_matches('\n'));
+        }
+        if line_end >= rest.len() {
+            return None;
+        }
+        line_start = line_end + 1;
     }
 }

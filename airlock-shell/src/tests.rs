@@ -7,7 +7,7 @@ use airlock_policy::Policy;
 use crate::parse::{self, Item};
 use crate::{Outcome, ShellOptions, check_line};
 
-fn policy() -> &'static Policy {
+pub(crate) fn policy() -> &'static Policy {
     static POLICY: OnceLock<Policy> = OnceLock::new();
     POLICY.get_or_init(|| airlock_builtins::policy().unwrap())
 }
@@ -15,7 +15,7 @@ fn policy() -> &'static Policy {
 fn options() -> ShellOptions {
     ShellOptions::new()
         .allow_commands([
-            "ls", "cat", "echo", "grep", "cd", "head", "wc", "true", "[", "[[",
+            "ls", "cat", "echo", "grep", "cd", "head", "wc", "true", "[", "[[", "export",
         ])
         .root("/work/repo")
 }
@@ -97,6 +97,34 @@ fn heredoc_bodies_are_not_commands() {
         outcome("cat <<EOF\nno end").1.as_deref(),
         Some("shell.syntax")
     );
+}
+
+#[test]
+fn a_quoted_cat_heredoc_substitution_is_its_body() {
+    let line = "git commit -m \"$(cat <<'EOF'\nFix: a (b) `c` $d\n\nBody\nEOF\n)\" && git log -1";
+    assert_eq!(
+        argvs(line),
+        [
+            vec!["git", "commit", "-m", "Fix: a (b) `c` $d\n\nBody"],
+            vec!["git", "log", "-1"],
+        ]
+    );
+    assert_eq!(outcome(line).0, Outcome::Allow);
+    // Unquoted (split and globbed), an unquoted delimiter, more than `cat`: unknown.
+    for line in [
+        "git commit -m $(cat <<'EOF'\nx\nEOF\n)",
+        "git commit -m \"$(cat <<EOF\nx\nEOF\n)\"",
+        "git commit -m \"$(cat <<'EOF'\nx\nEOF\nid)\"",
+        "git commit -m \"$(cat <<'EOF' | sh\nx\nEOF\n)\"",
+        "git commit -m \"$(cat <<'EOF' x\nx\nEOF\n)\"",
+        "git commit -m \"$(cat <<-'EOF'\nx\nEOF\n)\"",
+    ] {
+        assert_eq!(
+            outcome(line).1.as_deref(),
+            Some("shell.command-substitution"),
+            "{line:?}"
+        );
+    }
 }
 
 #[test]
@@ -213,8 +241,35 @@ fn decisions() {
         ("echo 'unterminated", Outcome::Deny, Some("shell.syntax")),
         ("ls )", Outcome::Deny, Some("shell.syntax")),
         ("X=1", Outcome::Deny, Some("shell.assignment")),
+        (
+            "export PATH=/tmp/evil:$PATH; git status",
+            Outcome::Deny,
+            Some("shell.assignment"),
+        ),
+        ("export $V", Outcome::Deny, Some("shell.variable")),
+        ("export CI", Outcome::Allow, None),
         ("echo $'\\cA'", Outcome::Allow, None),
         ("git $'\\cA'", Outcome::Deny, Some("shell.variable")),
+        // A continuation bash removes before reading `$(`, `&&`, `>>`: refused.
+        (
+            "git commit -m \"$\\\n(id)\"",
+            Outcome::Deny,
+            Some("shell.syntax"),
+        ),
+        ("ls &\\\n& ls", Outcome::Deny, Some("shell.syntax")),
+        ("echo x >\\\n> y", Outcome::Deny, Some("shell.syntax")),
+        // Between ordinary characters it is removed.
+        ("gi\\\nt status", Outcome::Allow, None),
+        // A here-document delimiter with an expansion.
+        ("cat <<$X\nbody\n$X", Outcome::Deny, Some("shell.syntax")),
+        // `EO\<newline>F` ends an unquoted here-document: the next line is a command.
+        (
+            "cat <<EOF\nx\nEO\\\nF\ngit -c a=b log",
+            Outcome::Deny,
+            Some("git.config-injection"),
+        ),
+        // ... but not a quoted one.
+        ("cat <<'EOF'\nEO\\\nF\nEOF\n", Outcome::Allow, None),
     ];
     for (line, want, rule) in cases {
         let (got, id) = outcome(line);
@@ -264,6 +319,23 @@ fn input_is_bounded() {
     assert_eq!(outcome(&deep).0, Outcome::Deny);
     let deep = format!("echo {}", "<(".repeat(10_000));
     assert_eq!(outcome(&deep).1.as_deref(), Some("shell.too-deep"));
+    // Recursion through arithmetic, quotes, parameters and extended globs is counted.
+    for (open, close) in [
+        ("$((", "))"),
+        ("\"${a:-", "}\""),
+        ("${a:-${b:-", "}}"),
+        ("x@(", ")"),
+        ("x=$(echo a=(", "))"),
+        ("$(( $(", "))))"),
+        ("`", ""),
+        ("$[", "]"),
+        ("<(", ")"),
+        ("\"$(", ")\""),
+    ] {
+        let deep = format!("git {}x{}", open.repeat(10_000), close.repeat(10_000));
+        let d = check_line(policy(), &deep, &options());
+        assert_eq!(d.outcome(), Outcome::Deny, "{open}");
+    }
     let long = "ls ".repeat(30_000);
     assert_eq!(outcome(&long).1.as_deref(), Some("shell.too-long"));
     let nested_ok = format!("{}ls{}", "( ".repeat(60), " )".repeat(60));

@@ -18,7 +18,17 @@ fn data(name: &str) -> PathBuf {
 }
 
 fn run_bytes(args: &[&str], payload: &[u8]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_airlock-claude-hook"))
+    run_in(args, payload, None)
+}
+
+/// Runs the hook with `CLAUDE_PROJECT_DIR` set to `project` (or unset).
+fn run_in(args: &[&str], payload: &[u8], project: Option<&str>) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_airlock-claude-hook"));
+    match project {
+        Some(dir) => command.env("CLAUDE_PROJECT_DIR", dir),
+        None => command.env_remove("CLAUDE_PROJECT_DIR"),
+    };
+    let mut child = command
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -118,13 +128,15 @@ fn redirections_stay_inside_the_payload_cwd() {
 }
 
 #[test]
-fn a_commit_message_from_a_quoted_heredoc_is_a_substitution() {
-    // `$(cat <<'EOF' ... EOF)` runs `cat`: refused (asked about with --ask).
-    let (verdict, _) = decision(&run(
-        &["--ask", "--allow-command", "cat"],
-        "bash-heredoc-commit.json",
-    ));
-    assert_eq!(verdict, "ask");
+fn a_commit_message_from_a_quoted_heredoc_is_known() {
+    // `"$(cat <<'EOF' ... EOF)"` is the body: the commit is judged by the git module.
+    let r = run(&[], "bash-heredoc-commit.json");
+    assert_eq!((r.code, r.stdout.as_str()), (Some(0), ""));
+    // The same with `git -c`: the module's deny.
+    let payload = br#"{"hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"git -c a=b commit -m \"$(cat <<'EOF'\nmsg\nEOF\n)\""},"cwd":"/work/repo"}"#;
+    let (verdict, reason) = decision(&run_bytes(&["--ask"], payload));
+    assert_eq!(verdict, "deny");
+    assert!(reason.contains("git.config-injection"), "{reason}");
 }
 
 #[test]
@@ -176,4 +188,16 @@ fn an_oversized_payload_is_refused() {
     let r = run_bytes(&[], &payload);
     assert_eq!(r.code, Some(2));
     assert!(r.stderr.contains("more than"), "{}", r.stderr);
+}
+
+#[test]
+fn the_project_dir_is_the_root_without_root() {
+    let payload = br#"{"hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"git log > /work/x.txt"},"cwd":"/work"}"#;
+    // The payload's cwd (`/work`) would admit it; the project directory does not.
+    let r = run_in(&[], payload, Some("/work/repo"));
+    let (verdict, reason) = decision(&r);
+    assert_eq!(verdict, "deny");
+    assert!(reason.contains("shell.redirection"), "{reason}");
+    let r = run_bytes(&[], payload);
+    assert_eq!((r.code, r.stdout.as_str()), (Some(0), ""));
 }

@@ -7,8 +7,9 @@
 //!                     [--root DIR] [--ask]
 //! ```
 //!
-//! Bad arguments, an unreadable module or a malformed payload exit with status 2 (which
-//! blocks the tool call) and the reason on stderr.
+//! Redirections must stay inside `--root`, else `$CLAUDE_PROJECT_DIR`, else the
+//! payload's `cwd`. Bad arguments, an unreadable module or a malformed payload exit with
+//! status 2 (which blocks the tool call) and the reason on stderr.
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -75,6 +76,15 @@ fn run() -> Reply {
         if let Err(reply) = result {
             return reply;
         }
+    }
+    // Without --root, the project Claude Code runs in (it sets CLAUDE_PROJECT_DIR for
+    // hooks); the payload's cwd follows the agent's `cd`s and is only the fallback.
+    if options.root_dir().is_none()
+        && let Some(dir) = std::env::var_os("CLAUDE_PROJECT_DIR")
+        && let Some(dir) = dir.to_str()
+        && dir.starts_with('/')
+    {
+        options = options.root(dir);
     }
     let policy = match build_policy(&modules) {
         Ok(policy) => policy,
