@@ -109,3 +109,32 @@ def test_a_policy_of_own_modules() -> None:
     assert decision.rule_id == "deny.args[0]"
     assert decision.deciding is not None
     assert decision.deciding.span == (13, 41)
+
+
+def test_the_shell_corpus_decides_as_in_rust() -> None:
+    """airlock-shell's corpus of real agent lines (tests/corpus.rs asserts the same)."""
+    import tomllib
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "airlock-shell" / "tests" / "data" / "corpus.toml"
+    corpus = tomllib.loads(path.read_text(encoding="utf-8"))
+    assert len(corpus["case"]) >= 100
+    options = ShellOptions(
+        allow_commands=corpus["allowed"], root="/work/repo", cwd="/work/repo"
+    )
+    policy = builtins()
+    failures = []
+    for case in corpus["case"]:
+        decision = policy.check_line(case["line"], options)
+        want_rule = case.get("rule")
+        if decision.outcome != case["outcome"] or (
+            want_rule is not None and decision.rule_id != want_rule
+        ):
+            failures.append(f"{case['line']!r}: want {case['outcome']} {want_rule}, got {decision}")
+        if "commands" in case and len(decision.commands) != case["commands"]:
+            failures.append(f"{case['line']!r}: want {case['commands']} parts")
+        line = case["line"].encode()
+        for part in decision.commands:
+            start, end = part.span
+            assert line[start:end].decode() == part.text
+    assert failures == []
