@@ -334,3 +334,26 @@ def test_a_decision_describes_the_argv_it_checked_even_if_the_list_changes() -> 
     # The details are the same on every look.
     assert str(decision) == str(decision)
     assert decision.reading.options == decision.reading.options
+
+
+def test_a_decisions_details_from_many_threads_at_once() -> None:
+    decision = builtins().check("git", ["-C", "sub", "log", "--output=o.txt", "main"])
+    seen: list[tuple[str | None, str, str]] = []
+    lock = threading.Lock()
+    start = threading.Barrier(8)
+
+    def look() -> None:
+        start.wait()
+        reading = decision.reading
+        assert reading is not None
+        with lock:
+            seen.append((decision.rule_id, decision.reason, str(reading)))
+
+    threads = [threading.Thread(target=look) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(seen) == 8
+    assert len(set(seen)) == 1
+    assert seen[0][2] == "log -C=sub --output=o.txt main"
