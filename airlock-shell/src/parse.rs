@@ -85,6 +85,8 @@ pub(crate) enum RedirectKind {
 pub(crate) struct Redirect {
     pub span: Range<usize>,
     pub kind: RedirectKind,
+    /// Whether the target is written (everything but `<`, `<&`, `<<`, `<<<`).
+    pub writes: bool,
     pub target: Word,
 }
 
@@ -940,6 +942,7 @@ impl<'s> Reader<'s> {
         let redirect = Redirect {
             span: start..target.span.end,
             kind,
+            writes: !matches!(*op, "<" | "<&" | "<<" | "<<-" | "<<<"),
             target,
         };
         match state {
