@@ -173,6 +173,14 @@ pub(crate) fn parse(src: &str, max_len: usize, max_depth: usize) -> Result<Vec<I
         items: Vec::new(),
         heredocs: Vec::new(),
     };
+    if let Some(at) = src.find('\0') {
+        // Bash reads a command string as a C string: it would end here.
+        return Err(ParseError::new(
+            ParseErrorKind::Syntax,
+            "a NUL byte in the line",
+            at..at + 1,
+        ));
+    }
     ambiguous_continuation(src)?;
     reader.list(Term::Eof)?;
     if let Some(pending) = reader.heredocs.first() {
