@@ -617,6 +617,13 @@ impl Checker<'_> {
                 &redirect.span,
                 None,
             );
+        } else if redirect.writes && target.value.split('/').any(|part| part == ".git") {
+            // Hooks, configuration and the index's filters in a git directory run code.
+            self.construct(
+                Construct::GitDirectory(target.value.clone()),
+                &redirect.span,
+                None,
+            );
         }
     }
 

@@ -84,6 +84,9 @@ pub enum Construct {
     HereDocToShell(String),
     /// A redirection to a file outside the root, or whose target is not known.
     Redirection(String),
+    /// A redirection that writes into a `.git` directory: its hooks and configuration
+    /// run code.
+    GitDirectory(String),
     /// A command named by a path (`./x`, `/usr/bin/git`).
     CommandPath(String),
     /// A function definition's name shadows a command with a module.
@@ -108,6 +111,7 @@ impl Construct {
             Construct::Shell(_) => "shell.shell",
             Construct::HereDocToShell(_) => "shell.heredoc-to-shell",
             Construct::Redirection(_) => "shell.redirection",
+            Construct::GitDirectory(_) => "shell.git-directory",
             Construct::CommandPath(_) => "shell.command-path",
             Construct::FunctionShadows(_) => "shell.function-shadows",
         }
@@ -153,6 +157,9 @@ impl Construct {
             }
             Construct::Redirection(target) => format!(
                 "the redirection to `{target}` is outside the root or not known before the line runs"
+            ),
+            Construct::GitDirectory(target) => format!(
+                "the redirection writes `{target}` in a git directory, whose hooks and configuration run code"
             ),
             Construct::CommandPath(path) => format!(
                 "`{path}` names a program by its path; only commands named by their name are judged"

@@ -135,8 +135,10 @@ pub fn judge(policy: &Policy, options: &ShellOptions, payload: &str) -> Reply {
     reply_for(&decision)
 }
 
-/// The reply for a decision on a Bash command line.
+/// The reply for a decision on a Bash command line: the deciding part, its reason and
+/// rule, then up to two more parts that are not allowed.
 pub fn reply_for(decision: &ShellDecision) -> Reply {
+    const MORE: usize = 2;
     match decision.outcome() {
         Outcome::Allow => Reply::Pass,
         outcome => {
@@ -147,6 +149,26 @@ pub fn reply_for(decision: &ShellDecision) -> Reply {
                     reason.push_str(&format!(" at {location}"));
                 }
                 reason.push(')');
+            }
+            let deciding = decision.deciding().map(|d| d.span());
+            let others: Vec<String> = decision
+                .commands()
+                .iter()
+                .filter(|c| c.outcome() != Outcome::Allow && Some(c.span()) != deciding)
+                .map(|c| {
+                    let id = c
+                        .rule_id()
+                        .map(|id| format!(" (`{id}`)"))
+                        .unwrap_or_default();
+                    format!("`{}`: {}{id}", c.text(), c.reason())
+                })
+                .collect();
+            for (i, other) in others.iter().take(MORE).enumerate() {
+                reason.push_str(if i == 0 { "; also " } else { "; " });
+                reason.push_str(other);
+            }
+            if others.len() > MORE {
+                reason.push_str(&format!("; and {} more", others.len() - MORE));
             }
             Reply::Decide { outcome, reason }
         }

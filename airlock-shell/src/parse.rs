@@ -85,6 +85,8 @@ pub(crate) enum RedirectKind {
 pub(crate) struct Redirect {
     pub span: Range<usize>,
     pub kind: RedirectKind,
+    /// Whether the target is written (everything but `<`, `<&`, `<<`, `<<<`).
+    pub writes: bool,
     pub target: Word,
 }
 
@@ -171,6 +173,14 @@ pub(crate) fn parse(src: &str, max_len: usize, max_depth: usize) -> Result<Vec<I
         items: Vec::new(),
         heredocs: Vec::new(),
     };
+    if let Some(at) = src.find('\0') {
+        // Bash reads a command string as a C string: it would end here.
+        return Err(ParseError::new(
+            ParseErrorKind::Syntax,
+            "a NUL byte in the line",
+            at..at + 1,
+        ));
+    }
     ambiguous_continuation(src)?;
     reader.list(Term::Eof)?;
     if let Some(pending) = reader.heredocs.first() {
@@ -940,6 +950,7 @@ impl<'s> Reader<'s> {
         let redirect = Redirect {
             span: start..target.span.end,
             kind,
+            writes: !matches!(*op, "<" | "<&" | "<<" | "<<-" | "<<<"),
             target,
         };
         match state {

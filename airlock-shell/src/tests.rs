@@ -240,6 +240,11 @@ fn decisions() {
         ("# just a comment", Outcome::Allow, None),
         ("echo 'unterminated", Outcome::Deny, Some("shell.syntax")),
         ("ls )", Outcome::Deny, Some("shell.syntax")),
+        (
+            "git status\0; rm -rf /",
+            Outcome::Deny,
+            Some("shell.syntax"),
+        ),
         ("X=1", Outcome::Deny, Some("shell.assignment")),
         (
             "export PATH=/tmp/evil:$PATH; git status",

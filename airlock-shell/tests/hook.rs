@@ -201,3 +201,17 @@ fn the_project_dir_is_the_root_without_root() {
     let r = run_bytes(&[], payload);
     assert_eq!((r.code, r.stdout.as_str()), (Some(0), ""));
 }
+
+#[test]
+fn the_reason_lists_the_other_parts_not_allowed() {
+    let payload = br#"{"hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"npm test | tee out; make; rm -rf x; ls; git -c a=b log"},"cwd":"/work/repo"}"#;
+    let (verdict, reason) = decision(&run_bytes(&["--ask", "--allow-command", "ls"], payload));
+    // The module's deny decides; the unknown commands follow.
+    assert_eq!(verdict, "deny");
+    assert!(reason.starts_with("airlock: `git -c a=b log`"), "{reason}");
+    assert!(
+        reason.contains("; also `npm test`: unknown command `npm`"),
+        "{reason}"
+    );
+    assert!(reason.ends_with("; and 2 more"), "{reason}");
+}
