@@ -250,10 +250,11 @@ impl AuditLog {
         if let Some(summary) = summary {
             self.append(&mut state, &bounded_line(&summary))?;
         }
-        match line {
-            Some(line) => self.append(&mut state, &line),
-            None => Ok(()),
+        if let Some(line) = line {
+            self.append(&mut state, &line)?;
         }
+        crate::verbose::request(record);
+        Ok(())
     }
 
     /// Writes the records that sum up what each agent's budget left out since its last
@@ -299,7 +300,6 @@ impl AuditLog {
             return Err(e);
         }
         state.size += line.len() as u64;
-        crate::verbose::request(record);
         Ok(())
     }
 
