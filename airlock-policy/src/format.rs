@@ -71,6 +71,10 @@ pub(crate) struct RawSyntax {
     #[serde(default)]
     pub global_anywhere: Option<bool>,
     #[serde(default)]
+    pub global_first: Option<bool>,
+    #[serde(default)]
+    pub values_skip_options: Option<bool>,
+    #[serde(default)]
     pub double_dash: Option<RawDoubleDash>,
     #[serde(default)]
     pub undeclared: Option<RawUndeclared>,

@@ -359,8 +359,12 @@ impl<'a, S: AsRef<str>> Reader<'_, 'a, '_, S> {
         Some((arg, at))
     }
 
-    /// The next argument, taken whole as an option's value.
+    /// The next argument, taken whole as a declared option's value; under
+    /// `values_skip_options`, only when it does not look like an option.
     fn take_value(&mut self) -> Option<Value<'a>> {
+        if self.syntax.values_skip_options && !self.peek_value_candidate() {
+            return None;
+        }
         self.take().map(|(text, at)| Value { text, at, start: 0 })
     }
 

@@ -117,6 +117,14 @@ pub(crate) struct PathNode {
 pub(crate) struct Syntax {
     pub style: Style,
     pub global_anywhere: bool,
+    /// Global options are looked up before the subcommand's own, in every scope
+    /// (`global_first = true`): argparse's parent parser in aws reads `--reg` as
+    /// `--region` even where the operation has `--registry-id`.
+    pub global_first: bool,
+    /// A value option never takes a following argument that looks like an option
+    /// (`values_skip_options = true`): argparse leaves `--filters --region x` with no
+    /// filters and reads `--region x`.
+    pub values_skip_options: bool,
     pub double_dash_ends_options: bool,
     /// Undeclared options always take a following non-option word as their value
     /// (`undeclared = "takes-value"`) instead of being read both ways.
@@ -160,6 +168,8 @@ impl Syntax {
         let mut syntax = Self {
             style,
             global_anywhere: raw.global_anywhere.unwrap_or(false),
+            global_first: raw.global_first.unwrap_or(false),
+            values_skip_options: raw.values_skip_options.unwrap_or(false),
             double_dash_ends_options: raw.double_dash != Some(RawDoubleDash::Ignored),
             undeclared_takes_value: raw.undeclared == Some(RawUndeclared::TakesValue),
             undeclared_denied: raw.undeclared == Some(RawUndeclared::Deny),
@@ -538,6 +548,12 @@ impl Syntax {
     /// know), falling back to the global scope where the syntax allows global options
     /// anywhere. Long names may be abbreviated where the scope allows it.
     pub(crate) fn lookup(&self, node: Option<NodeId>, name: &str) -> Lookup {
+        if self.global_first && self.global_anywhere && node != Some(0) {
+            let global = self.lookup_in(0, name, true);
+            if global != Lookup::Unknown {
+                return global;
+            }
+        }
         let in_scope = match node {
             Some(node) => self.lookup_in(node, name, node == 0),
             None => Lookup::Unknown,
@@ -550,6 +566,12 @@ impl Syntax {
 
     /// Looks the one-letter option `-c` up, as [`Syntax::lookup`] would.
     pub(crate) fn lookup_short(&self, node: Option<NodeId>, c: char) -> Lookup {
+        if self.global_first && self.global_anywhere && node != Some(0) {
+            let global = self.lookup_short_in(0, c, true);
+            if global != Lookup::Unknown {
+                return global;
+            }
+        }
         let in_scope = match node {
             Some(node) => self.lookup_short_in(node, c, node == 0),
             None => Lookup::Unknown,
