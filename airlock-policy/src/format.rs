@@ -114,6 +114,7 @@ pub(crate) enum RawUndeclared {
     Either,
     TakesValue,
     Deny,
+    DenyDeclared,
 }
 
 /// `[syntax.global]` or `[syntax.commands."NAME"]`.

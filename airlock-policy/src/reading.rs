@@ -288,7 +288,7 @@ impl<'a, S: AsRef<str>> Reader<'_, 'a, '_, S> {
             if options && arg.len() > 1 && arg.starts_with('-') {
                 let before = self.reading.tokens.len();
                 self.option(arg, at)?;
-                if self.syntax.undeclared_denied {
+                if self.syntax.refuses_undeclared(self.node) {
                     self.refuse_undeclared(before)?;
                 }
                 continue;
@@ -391,9 +391,12 @@ impl<'a, S: AsRef<str>> Reader<'_, 'a, '_, S> {
     }
 
     /// Whether an undeclared option takes the next argument: always under
-    /// `undeclared = "takes-value"`, otherwise both ways (a choice point).
+    /// `undeclared = "takes-value"` (and `"deny-declared"`, where it is not refused),
+    /// otherwise both ways (a choice point).
     fn undeclared_takes(&mut self) -> bool {
-        self.syntax.undeclared_takes_value || self.choose()
+        self.syntax.undeclared_takes_value
+            || self.syntax.undeclared_denied_declared
+            || self.choose()
     }
 
     fn in_global_scope(&self) -> bool {

@@ -83,6 +83,9 @@ pub(crate) struct ScopeTable {
     /// Long names (`--x`, or `-x` in go style) sorted, for prefix lookup.
     longs: Vec<(String, OptId)>,
     abbreviate: bool,
+    /// Declared in `[syntax.global]` or `[syntax.commands]` (not only made for a rule's
+    /// path or as a step of a longer path).
+    pub declared: bool,
     pub options_until: Option<u32>,
     /// Which operands of this scope are paths.
     pub operands: Option<OperandPaths>,
@@ -132,6 +135,10 @@ pub(crate) struct Syntax {
     /// Undeclared options make the argv unreadable, hence denied
     /// (`undeclared = "deny"`).
     pub undeclared_denied: bool,
+    /// Undeclared options make the argv unreadable in the scopes the module declares,
+    /// and take a following non-option word as their value elsewhere
+    /// (`undeclared = "deny-declared"`).
+    pub undeclared_denied_declared: bool,
     pub subcommands: bool,
     /// Whether scopes abbreviate long options unless they say otherwise.
     pub default_abbreviate: bool,
@@ -173,6 +180,7 @@ impl Syntax {
             double_dash_ends_options: raw.double_dash != Some(RawDoubleDash::Ignored),
             undeclared_takes_value: raw.undeclared == Some(RawUndeclared::TakesValue),
             undeclared_denied: raw.undeclared == Some(RawUndeclared::Deny),
+            undeclared_denied_declared: raw.undeclared == Some(RawUndeclared::DenyDeclared),
             subcommands: raw.subcommands.unwrap_or(!raw.commands.is_empty()),
             default_abbreviate: raw.abbreviate.unwrap_or(false),
             nodes: vec![PathNode::default()],
@@ -222,6 +230,9 @@ impl Syntax {
             raw.options_until,
             raw.abbreviate.unwrap_or(default_abbreviate),
         );
+        if let Some(n) = self.nodes.get_mut(node) {
+            n.table.declared = true;
+        }
         let groups = [
             (&raw.flags, Kind::Flag),
             (&raw.values, Kind::Value),
@@ -632,6 +643,15 @@ impl Syntax {
     /// Which operands of `node`'s scope are paths.
     pub(crate) fn operand_paths(&self, node: NodeId) -> Option<&OperandPaths> {
         self.nodes.get(node)?.table.operands.as_ref()
+    }
+
+    /// Whether an undeclared option read in `node`'s scope makes the argv unreadable.
+    pub(crate) fn refuses_undeclared(&self, node: Option<NodeId>) -> bool {
+        self.undeclared_denied
+            || (self.undeclared_denied_declared
+                && node
+                    .and_then(|n| self.nodes.get(n))
+                    .is_some_and(|n| n.table.declared))
     }
 
     /// The options-until count of `node`'s scope (`None`: an unknown subcommand).

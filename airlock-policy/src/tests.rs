@@ -1121,3 +1121,95 @@ args = "--endpoint-url"
         "the endpoint hides as the value of `--filters`"
     );
 }
+
+/// `undeclared = "deny-declared"`: options nobody classified are refused in the scopes
+/// the module declares, while an operation the module does not declare is simply not
+/// allowed, so an agent's module can declare it and allow it (aws has too many
+/// operations to declare them all).
+#[test]
+fn undeclared_options_are_refused_in_declared_scopes_only() {
+    let base_text = r#"
+[command]
+bin = "aws"
+not_allowed = "not in the allow list"
+[syntax]
+style = "gnu"
+abbreviate = true
+global_anywhere = true
+undeclared = "deny-declared"
+[syntax.global]
+values = ["--endpoint-url"]
+[syntax.commands."ec2 describe-instances"]
+values = ["--instance-ids"]
+[[rule]]
+action = "allow"
+command = "ec2 describe-instances"
+[[rule]]
+id = "endpoint"
+action = "deny"
+args = "--endpoint-url"
+"#;
+    let base = module(base_text);
+    let d = base.check(&["ec2", "describe-instances", "--frobnicate", "x"]);
+    assert_eq!(d.verdict(), Verdict::Deny);
+    assert!(
+        d.reason().contains("not an option this module knows"),
+        "{d}"
+    );
+    let d = base.check(&["--frobnicate", "ec2", "describe-instances"]);
+    assert!(
+        d.reason().contains("not an option this module knows"),
+        "{d}"
+    );
+    let d = base.check(&["ec2", "terminate-instances", "--instance-ids", "i-1"]);
+    assert_eq!(d.verdict(), Verdict::Deny);
+    assert_eq!(d.reason(), "not in the allow list", "{d}");
+    // Outside the declared scopes the global options are still read.
+    let d = base.check(&[
+        "ec2",
+        "terminate-instances",
+        "--dry-run",
+        "--endpoint-url",
+        "x",
+    ]);
+    assert_eq!(d.rule().map(|r| r.id()), Some("endpoint"), "{d}");
+    let agent = r#"
+[command]
+bin = "aws"
+extends = "builtin:aws"
+[syntax.commands."ec2 terminate-instances"]
+values = ["--instance-ids"]
+[[rule]]
+action = "allow"
+command = "ec2 terminate-instances"
+"#;
+    let agent = Module::compile_extending(&base, "commands/aws.toml", agent).unwrap();
+    assert_eq!(
+        agent
+            .check(&["ec2", "terminate-instances", "--instance-ids", "i-1"])
+            .verdict(),
+        Verdict::Allow
+    );
+    for argv in [
+        &["ec2", "terminate-instances", "--frobnicate", "i-1"][..],
+        &[
+            "ec2",
+            "terminate-instances",
+            "--instance-ids",
+            "i-1",
+            "--endpoint-url",
+            "x",
+        ],
+        &["ec2", "describe-instances", "--frobnicate"],
+    ] {
+        assert_eq!(agent.check(argv).verdict(), Verdict::Deny, "{argv:?}");
+    }
+    // The control: with `undeclared = "deny"` the base cannot read the left-out
+    // operation, and no agent's module can allow it.
+    let strict = module(&base_text.replace("deny-declared", "deny"));
+    let d = strict.check(&["ec2", "terminate-instances", "--instance-ids", "i-1"]);
+    assert!(
+        d.reason().contains("not an option this module knows"),
+        "{d}"
+    );
+}
