@@ -197,3 +197,34 @@ fn the_denied_operations_stay_denied_in_every_spelling() {
         }
     }
 }
+
+/// An abbreviation is resolved in the operation's own table, so the path it names is
+/// declared: aws reads `synthetics get-canary --dry-run file://x` as `--dry-run-id`
+/// with the content of x (verified with tools/aws-verify.py: the request was sent).
+#[test]
+fn an_abbreviated_option_still_names_its_file() {
+    let module = airlock_builtins::compile("aws").unwrap().unwrap();
+    let argv = [
+        "synthetics",
+        "get-canary",
+        "--name",
+        "c",
+        "--dry-run",
+        "file://x.json",
+    ];
+    let readings = module.readings(&argv).unwrap();
+    assert_eq!(readings.len(), 1);
+    let paths: Vec<(String, String)> = readings[0]
+        .paths()
+        .iter()
+        .map(|p| (p.text().to_owned(), p.access().to_string()))
+        .collect();
+    assert_eq!(paths, [("x.json".to_owned(), "read".to_owned())]);
+    let option = readings[0]
+        .options()
+        .find(|o| o.value() == Some("file://x.json"));
+    assert_eq!(
+        option.map(|o| o.name().to_owned()).as_deref(),
+        Some("--dry-run-id")
+    );
+}
