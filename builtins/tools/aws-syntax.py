@@ -155,6 +155,9 @@ DENIED = {
     "amplify list-apps": "prints the apps' basic-auth credentials",
     "amplify get-branch": "prints the branch's basic-auth credentials",
     "amplify list-branches": "prints the branches' basic-auth credentials",
+    "apigateway get-api-key": "prints the API key's value with --include-value (or includeValue in --cli-input-json)",
+    "apigateway get-api-keys": "prints the API keys' values with --include-values (or includeValues in --cli-input-json)",
+    "datazone get-connection": "prints the connection's secret with --with-secret (or withSecret in --cli-input-json)",
     "glue get-connection": "prints connection passwords unless --hide-password",
     "glue get-connections": "prints connection passwords unless --hide-password",
     "cognito-idp describe-user-pool-client": "prints the app client's secret",
@@ -227,10 +230,10 @@ DENIED_OTHERS = {
 }
 
 # Options of allowed operations that a rule denies.
+# (Not for an option of an API operation: `--cli-input-json` sets the same parameter.
+# `apigateway get-api-key --include-value` is `--cli-input-json '{"includeValue": true}'`
+# too, so such operations are denied whole, above.)
 DENIED_OPTIONS = {
-    ("apigateway get-api-key", "--include-value"): "prints the API key's value",
-    ("apigateway get-api-keys", "--include-values"): "prints the API keys' values",
-    ("datazone get-connection", "--with-secret"): "prints the connection's secret",
     ("ec2 get-password-data", "--priv-launch-key"): "reads a private key file and prints the decrypted password",
     ("s3 sync", "--delete"): "deletes what the source does not have, in S3 or in the local directory",
 }
