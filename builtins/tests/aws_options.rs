@@ -228,3 +228,53 @@ fn an_abbreviated_option_still_names_its_file() {
         Some("--dry-run-id")
     );
 }
+
+/// aws's main parser reads a global option's unique prefix as the global option in
+/// every operation, whatever options the operation has (`rds
+/// describe-db-engine-versions --en URL` is `--endpoint-url`, not `--engine`): every
+/// allowed operation denies every spelling of the dangerous global options.
+#[test]
+fn every_allowed_operation_denies_every_prefix_of_the_dangerous_globals() {
+    let module = airlock_builtins::compile("aws").unwrap().unwrap();
+    let allowed: Vec<String> = module
+        .rules()
+        .iter()
+        .filter(|r| r.action() == airlock_policy::Action::Allow && !r.text().contains(':'))
+        .map(|r| r.text().to_owned())
+        .filter(|t| t.split_whitespace().count() == 2)
+        .collect();
+    assert!(allowed.len() >= 5_000, "{}", allowed.len());
+    // The shortest prefixes aws accepts for each (`--e` and `--d` are unique among the globals;
+    // `--n`, `--no` and `--c` are not).
+    let spellings = [
+        (
+            "aws.endpoint-url",
+            "--endpoint-url",
+            3,
+            Some("http://evil.example"),
+        ),
+        ("aws.debug", "--debug", 3, None),
+        ("aws.no-verify-ssl", "--no-verify-ssl", 6, None),
+        ("aws.ca-bundle", "--ca-bundle", 4, Some("ca.pem")),
+    ];
+    let mut checked = 0;
+    for path in &allowed {
+        let mut words: Vec<&str> = path.split_whitespace().collect();
+        let base = words.len();
+        for (rule, name, shortest, value) in spellings {
+            for end in shortest..=name.len() {
+                words.truncate(base);
+                words.push(&name[..end]);
+                words.extend(value);
+                let decision = module.check(&words);
+                assert_eq!(
+                    decision.rule().map(|r| r.id()),
+                    Some(rule),
+                    "{words:?}: {decision}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100_000, "{checked}");
+}

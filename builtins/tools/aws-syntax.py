@@ -204,7 +204,6 @@ DENIED_OTHERS = {
     "rds generate-db-auth-token": CRED,
     "s3 presign": URL,
     "codeartifact login": "writes a repository token into a package manager's configuration",
-    "ecr-public get-login": CRED,
     "kms decrypt": "prints decrypted plaintext",
     "kms generate-data-key": "prints a plaintext data key",
     "kms generate-data-key-pair": "prints a plaintext private key",
@@ -466,6 +465,11 @@ def check(driver, ops):
                         problems.append(clash + " and differ in kind")
         for name in sorted(set(declared) - set(options)):
             problems.append(f"`{path}`: the module declares {name}, which aws does not have")
+    for path in sorted({**DENIED, **DENIED_OTHERS}):
+        if path in ops and path not in denied:
+            problems.append(f"`{path}` should be denied by a rule (run `aws-syntax.py write`)")
+        if path in allowed:
+            problems.append(f"`{path}` is allowed, but it prints credentials or secrets")
     for path in sorted(allowed):
         if path not in ops:
             problems.append(f"`{path}` is allowed but the installed aws has no such operation")
