@@ -326,6 +326,8 @@ pub(crate) fn extend_syntax(
     if settings.style.is_some()
         || settings.abbreviate.is_some()
         || settings.global_anywhere.is_some()
+        || settings.global_first.is_some()
+        || settings.values_skip_options.is_some()
         || settings.double_dash.is_some()
         || settings.undeclared.is_some()
         || settings.subcommands.is_some()
@@ -335,7 +337,7 @@ pub(crate) fn extend_syntax(
             ErrorKind::Extends,
             span,
             format!(
-                "an extending module reads the argv with `{}`'s syntax: it cannot set `style`, `abbreviate`, `global_anywhere`, `double_dash`, `undeclared` or `subcommands`, only declare options and subcommands its base does not have",
+                "an extending module reads the argv with `{}`'s syntax: it cannot set `style`, `abbreviate`, `global_anywhere`, `global_first`, `values_skip_options`, `double_dash`, `undeclared` or `subcommands`, only declare options and subcommands its base does not have",
                 base.source_name()
             ),
         ));

@@ -71,6 +71,10 @@ pub(crate) struct RawSyntax {
     #[serde(default)]
     pub global_anywhere: Option<bool>,
     #[serde(default)]
+    pub global_first: Option<bool>,
+    #[serde(default)]
+    pub values_skip_options: Option<bool>,
+    #[serde(default)]
     pub double_dash: Option<RawDoubleDash>,
     #[serde(default)]
     pub undeclared: Option<RawUndeclared>,
@@ -110,6 +114,7 @@ pub(crate) enum RawUndeclared {
     Either,
     TakesValue,
     Deny,
+    DenyDeclared,
 }
 
 /// `[syntax.global]` or `[syntax.commands."NAME"]`.

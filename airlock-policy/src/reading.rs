@@ -288,7 +288,7 @@ impl<'a, S: AsRef<str>> Reader<'_, 'a, '_, S> {
             if options && arg.len() > 1 && arg.starts_with('-') {
                 let before = self.reading.tokens.len();
                 self.option(arg, at)?;
-                if self.syntax.undeclared_denied {
+                if self.syntax.refuses_undeclared(self.node) {
                     self.refuse_undeclared(before)?;
                 }
                 continue;
@@ -359,8 +359,12 @@ impl<'a, S: AsRef<str>> Reader<'_, 'a, '_, S> {
         Some((arg, at))
     }
 
-    /// The next argument, taken whole as an option's value.
+    /// The next argument, taken whole as a declared option's value; under
+    /// `values_skip_options`, only when it does not look like an option.
     fn take_value(&mut self) -> Option<Value<'a>> {
+        if self.syntax.values_skip_options && !self.peek_value_candidate() {
+            return None;
+        }
         self.take().map(|(text, at)| Value { text, at, start: 0 })
     }
 
@@ -387,9 +391,12 @@ impl<'a, S: AsRef<str>> Reader<'_, 'a, '_, S> {
     }
 
     /// Whether an undeclared option takes the next argument: always under
-    /// `undeclared = "takes-value"`, otherwise both ways (a choice point).
+    /// `undeclared = "takes-value"` (and `"deny-declared"`, where it is not refused),
+    /// otherwise both ways (a choice point).
     fn undeclared_takes(&mut self) -> bool {
-        self.syntax.undeclared_takes_value || self.choose()
+        self.syntax.undeclared_takes_value
+            || self.syntax.undeclared_denied_declared
+            || self.choose()
     }
 
     fn in_global_scope(&self) -> bool {

@@ -83,6 +83,9 @@ pub(crate) struct ScopeTable {
     /// Long names (`--x`, or `-x` in go style) sorted, for prefix lookup.
     longs: Vec<(String, OptId)>,
     abbreviate: bool,
+    /// Declared in `[syntax.global]` or `[syntax.commands]` (not only made for a rule's
+    /// path or as a step of a longer path).
+    pub declared: bool,
     pub options_until: Option<u32>,
     /// Which operands of this scope are paths.
     pub operands: Option<OperandPaths>,
@@ -117,6 +120,14 @@ pub(crate) struct PathNode {
 pub(crate) struct Syntax {
     pub style: Style,
     pub global_anywhere: bool,
+    /// Global options are looked up before the subcommand's own, in every scope
+    /// (`global_first = true`): argparse's parent parser in aws reads `--reg` as
+    /// `--region` even where the operation has `--registry-id`.
+    pub global_first: bool,
+    /// A value option never takes a following argument that looks like an option
+    /// (`values_skip_options = true`): argparse leaves `--filters --region x` with no
+    /// filters and reads `--region x`.
+    pub values_skip_options: bool,
     pub double_dash_ends_options: bool,
     /// Undeclared options always take a following non-option word as their value
     /// (`undeclared = "takes-value"`) instead of being read both ways.
@@ -124,6 +135,10 @@ pub(crate) struct Syntax {
     /// Undeclared options make the argv unreadable, hence denied
     /// (`undeclared = "deny"`).
     pub undeclared_denied: bool,
+    /// Undeclared options make the argv unreadable in the scopes the module declares,
+    /// and take a following non-option word as their value elsewhere
+    /// (`undeclared = "deny-declared"`).
+    pub undeclared_denied_declared: bool,
     pub subcommands: bool,
     /// Whether scopes abbreviate long options unless they say otherwise.
     pub default_abbreviate: bool,
@@ -160,9 +175,12 @@ impl Syntax {
         let mut syntax = Self {
             style,
             global_anywhere: raw.global_anywhere.unwrap_or(false),
+            global_first: raw.global_first.unwrap_or(false),
+            values_skip_options: raw.values_skip_options.unwrap_or(false),
             double_dash_ends_options: raw.double_dash != Some(RawDoubleDash::Ignored),
             undeclared_takes_value: raw.undeclared == Some(RawUndeclared::TakesValue),
             undeclared_denied: raw.undeclared == Some(RawUndeclared::Deny),
+            undeclared_denied_declared: raw.undeclared == Some(RawUndeclared::DenyDeclared),
             subcommands: raw.subcommands.unwrap_or(!raw.commands.is_empty()),
             default_abbreviate: raw.abbreviate.unwrap_or(false),
             nodes: vec![PathNode::default()],
@@ -212,6 +230,9 @@ impl Syntax {
             raw.options_until,
             raw.abbreviate.unwrap_or(default_abbreviate),
         );
+        if let Some(n) = self.nodes.get_mut(node) {
+            n.table.declared = true;
+        }
         let groups = [
             (&raw.flags, Kind::Flag),
             (&raw.values, Kind::Value),
@@ -538,6 +559,12 @@ impl Syntax {
     /// know), falling back to the global scope where the syntax allows global options
     /// anywhere. Long names may be abbreviated where the scope allows it.
     pub(crate) fn lookup(&self, node: Option<NodeId>, name: &str) -> Lookup {
+        if self.global_first && self.global_anywhere && node != Some(0) {
+            let global = self.lookup_in(0, name, true);
+            if global != Lookup::Unknown {
+                return global;
+            }
+        }
         let in_scope = match node {
             Some(node) => self.lookup_in(node, name, node == 0),
             None => Lookup::Unknown,
@@ -550,6 +577,12 @@ impl Syntax {
 
     /// Looks the one-letter option `-c` up, as [`Syntax::lookup`] would.
     pub(crate) fn lookup_short(&self, node: Option<NodeId>, c: char) -> Lookup {
+        if self.global_first && self.global_anywhere && node != Some(0) {
+            let global = self.lookup_short_in(0, c, true);
+            if global != Lookup::Unknown {
+                return global;
+            }
+        }
         let in_scope = match node {
             Some(node) => self.lookup_short_in(node, c, node == 0),
             None => Lookup::Unknown,
@@ -610,6 +643,15 @@ impl Syntax {
     /// Which operands of `node`'s scope are paths.
     pub(crate) fn operand_paths(&self, node: NodeId) -> Option<&OperandPaths> {
         self.nodes.get(node)?.table.operands.as_ref()
+    }
+
+    /// Whether an undeclared option read in `node`'s scope makes the argv unreadable.
+    pub(crate) fn refuses_undeclared(&self, node: Option<NodeId>) -> bool {
+        self.undeclared_denied
+            || (self.undeclared_denied_declared
+                && node
+                    .and_then(|n| self.nodes.get(n))
+                    .is_some_and(|n| n.table.declared))
     }
 
     /// The options-until count of `node`'s scope (`None`: an unknown subcommand).

@@ -995,3 +995,221 @@ fn modules_say_which_releases_they_were_checked_against() {
     let unsaid = module("[command]\nbin = \"git\"\n");
     assert_eq!(unsaid.checked_against("2.47.3"), None);
 }
+
+/// aws reads its argv with two argparse parsers: the main one knows only the global
+/// options and sees every argument first, so a global option's name or unique prefix
+/// is the global option even where the operation has an option it also abbreviates
+/// (`--r` is `--region`, not `--role-name`); and argparse gives an option a value only
+/// when the next argument does not look like an option.
+#[test]
+fn argparse_reads_global_options_first_and_values_skip_options() {
+    let text = r#"
+[command]
+bin = "aws"
+[syntax]
+style = "gnu"
+abbreviate = true
+global_anywhere = true
+global_first = true
+values_skip_options = true
+undeclared = "deny"
+[syntax.global]
+values = ["--region", "--endpoint-url", "--output"]
+flags = ["--debug"]
+[syntax.commands."iam get-role"]
+values = ["--role-name"]
+[syntax.commands."rds describe-db-engine-versions"]
+values = ["--engine", "--output-location"]
+[syntax.commands."ec2 describe-instances"]
+values = ["--filters"]
+[[rule]]
+id = "allow"
+action = "allow"
+command = "iam get-role"
+[[rule]]
+id = "allow-rds"
+action = "allow"
+command = "rds describe-db-engine-versions"
+[[rule]]
+id = "allow-ec2"
+action = "allow"
+command = "ec2 describe-instances"
+[[rule]]
+id = "endpoint"
+action = "deny"
+args = "--endpoint-url"
+"#;
+    let m = module(text);
+    let global = |argv: &[&str], name: &str| {
+        let readings = m.readings(argv).unwrap();
+        assert_eq!(readings.len(), 1, "{argv:?}");
+        readings[0]
+            .options()
+            .find(|o| o.name() == name)
+            .map(|o| (o.is_global(), o.value().map(str::to_owned)))
+    };
+    assert_eq!(
+        global(&["iam", "get-role", "--r", "eu-west-3"], "--region"),
+        Some((true, Some("eu-west-3".to_owned())))
+    );
+    assert_eq!(
+        global(&["iam", "get-role", "--rol", "x"], "--role-name"),
+        Some((false, Some("x".to_owned())))
+    );
+    // `--en` abbreviates `--engine` here, but the main parser reads `--endpoint-url`.
+    let d = m.check(&["rds", "describe-db-engine-versions", "--en", "http://evil"]);
+    assert_eq!(d.verdict(), Verdict::Deny);
+    assert_eq!(d.rule().map(|r| r.id()), Some("endpoint"));
+    // An exact global name is the global option; a longer operation option is not.
+    assert_eq!(
+        global(
+            &["rds", "describe-db-engine-versions", "--output", "json"],
+            "--output"
+        ),
+        Some((true, Some("json".to_owned())))
+    );
+    assert_eq!(
+        global(
+            &[
+                "rds",
+                "describe-db-engine-versions",
+                "--output-location",
+                "x"
+            ],
+            "--output-location"
+        ),
+        Some((false, Some("x".to_owned())))
+    );
+    // A list option followed by an option takes no value: the option is read.
+    let d = m.check(&[
+        "ec2",
+        "describe-instances",
+        "--filters",
+        "--endpoint-url",
+        "http://evil",
+    ]);
+    assert_eq!(d.verdict(), Verdict::Deny);
+    assert_eq!(d.rule().map(|r| r.id()), Some("endpoint"));
+    assert_eq!(
+        m.check(&["ec2", "describe-instances", "--filters", "Name=x,Values=y"])
+            .verdict(),
+        Verdict::Allow
+    );
+    // Without the settings the same argvs read the other way (the control).
+    let plain = module(
+        &text
+            .replace("global_first = true\n", "")
+            .replace("values_skip_options = true\n", ""),
+    );
+    assert_eq!(
+        plain
+            .check(&["rds", "describe-db-engine-versions", "--en", "http://evil"])
+            .verdict(),
+        Verdict::Allow
+    );
+    assert_eq!(
+        plain
+            .check(&[
+                "ec2",
+                "describe-instances",
+                "--filters",
+                "--endpoint-url",
+                "http://evil"
+            ])
+            .verdict(),
+        Verdict::Allow,
+        "the endpoint hides as the value of `--filters`"
+    );
+}
+
+/// `undeclared = "deny-declared"`: options nobody classified are refused in the scopes
+/// the module declares, while an operation the module does not declare is simply not
+/// allowed, so an agent's module can declare it and allow it (aws has too many
+/// operations to declare them all).
+#[test]
+fn undeclared_options_are_refused_in_declared_scopes_only() {
+    let base_text = r#"
+[command]
+bin = "aws"
+not_allowed = "not in the allow list"
+[syntax]
+style = "gnu"
+abbreviate = true
+global_anywhere = true
+undeclared = "deny-declared"
+[syntax.global]
+values = ["--endpoint-url"]
+[syntax.commands."ec2 describe-instances"]
+values = ["--instance-ids"]
+[[rule]]
+action = "allow"
+command = "ec2 describe-instances"
+[[rule]]
+id = "endpoint"
+action = "deny"
+args = "--endpoint-url"
+"#;
+    let base = module(base_text);
+    let d = base.check(&["ec2", "describe-instances", "--frobnicate", "x"]);
+    assert_eq!(d.verdict(), Verdict::Deny);
+    assert!(
+        d.reason().contains("not an option this module knows"),
+        "{d}"
+    );
+    let d = base.check(&["--frobnicate", "ec2", "describe-instances"]);
+    assert!(
+        d.reason().contains("not an option this module knows"),
+        "{d}"
+    );
+    let d = base.check(&["ec2", "terminate-instances", "--instance-ids", "i-1"]);
+    assert_eq!(d.verdict(), Verdict::Deny);
+    assert_eq!(d.reason(), "not in the allow list", "{d}");
+    // Outside the declared scopes the global options are still read.
+    let d = base.check(&[
+        "ec2",
+        "terminate-instances",
+        "--dry-run",
+        "--endpoint-url",
+        "x",
+    ]);
+    assert_eq!(d.rule().map(|r| r.id()), Some("endpoint"), "{d}");
+    let agent = r#"
+[command]
+bin = "aws"
+extends = "builtin:aws"
+[syntax.commands."ec2 terminate-instances"]
+values = ["--instance-ids"]
+[[rule]]
+action = "allow"
+command = "ec2 terminate-instances"
+"#;
+    let agent = Module::compile_extending(&base, "commands/aws.toml", agent).unwrap();
+    assert_eq!(
+        agent
+            .check(&["ec2", "terminate-instances", "--instance-ids", "i-1"])
+            .verdict(),
+        Verdict::Allow
+    );
+    for argv in [
+        &["ec2", "terminate-instances", "--frobnicate", "i-1"][..],
+        &[
+            "ec2",
+            "terminate-instances",
+            "--instance-ids",
+            "i-1",
+            "--endpoint-url",
+            "x",
+        ],
+        &["ec2", "describe-instances", "--frobnicate"],
+    ] {
+        assert_eq!(agent.check(argv).verdict(), Verdict::Deny, "{argv:?}");
+    }
+    // The control: with `undeclared = "deny"` the base cannot read the left-out
+    // operation, and no agent's module can allow it.
+    let strict = module(&base_text.replace("deny-declared", "deny"));
+    let d = strict.check(&["ec2", "terminate-instances", "--instance-ids", "i-1"]);
+    assert!(
+        d.reason().contains("not an option this module knows"),
+        "{d}"
+    );
+}
