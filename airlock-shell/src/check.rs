@@ -306,9 +306,9 @@ impl Checker<'_> {
                 for word in command.iter().skip(1) {
                     let assigned = parse::assignment_name(&word.value)
                         .or_else(|| (!word.is_literal()).then_some(""));
-                    if let Some(var) = assigned
-                        && (var.is_empty() || !self.options.is_allowed_env(var))
-                    {
+                    let refused =
+                        assigned.filter(|var| var.is_empty() || !self.options.is_allowed_env(var));
+                    if let Some(var) = refused {
                         let construct = if var.is_empty() {
                             Self::unknown_word(word)
                         } else {

@@ -579,11 +579,11 @@ impl<'s> Reader<'s> {
                             return Err(self.syntax("expected `)` after `name (`", at..self.pos));
                         }
                         self.pos += 1;
-                        if let Some(simple) = current.take()
-                            && let Some(name) = simple.words.into_iter().next()
-                        {
-                            self.items
-                                .push(Item::Function(name.value, simple.span.start..self.pos));
+                        if let Some(simple) = current.take() {
+                            let span = simple.span.start..self.pos;
+                            if let Some(name) = simple.words.into_iter().next() {
+                                self.items.push(Item::Function(name.value, span));
+                            }
                         }
                         state = State::FunctionParens;
                     }
