@@ -235,7 +235,18 @@ fn decisions() {
             Outcome::Deny,
             Some("shell.function-shadows"),
         ),
-        ("f() { ls; }; f", Outcome::Allow, None),
+        // A call is judged by its name: the definition may be in a subshell.
+        (
+            "f() { ls; }; f",
+            Outcome::Deny,
+            Some("airlock.unknown-command"),
+        ),
+        ("(cat() { ls; }); cat x", Outcome::Allow, None),
+        (
+            "(make() { ls; }); make",
+            Outcome::Deny,
+            Some("airlock.unknown-command"),
+        ),
         ("", Outcome::Allow, None),
         ("# just a comment", Outcome::Allow, None),
         ("echo 'unterminated", Outcome::Deny, Some("shell.syntax")),
