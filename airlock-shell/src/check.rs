@@ -78,7 +78,7 @@ pub fn check_line(policy: &Policy, line: &str, options: &ShellOptions) -> ShellD
 }
 
 /// Programs that run a string as shell code.
-const EVAL: &[&str] = &["eval", "source", ".", "trap"];
+const EVAL: &[&str] = &["eval", "source", ".", "trap", "alias"];
 /// Shells: what they run is code the checker cannot see.
 const SHELLS: &[&str] = &[
     "sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "fish", "csh", "tcsh", "busybox",
@@ -107,6 +107,7 @@ const WRAPPERS: &[&str] = &[
     "gdb",
     "script",
     "enable",
+    "hash",
     "coproc",
     "expect",
     "ssh-agent",

@@ -71,7 +71,7 @@ pub enum Construct {
     /// `NAME=value` (before a command, through `env`, or alone) for a name not allowed
     /// by [`ShellOptions::allow_env`](crate::ShellOptions::allow_env).
     Assignment(String),
-    /// `eval`, `source`, `.`, `trap`: a string run as shell code.
+    /// `eval`, `source`, `.`, `trap`, `alias`: a string run as shell code.
     Eval(String),
     /// `exec`: replaces the shell.
     Exec,

@@ -173,6 +173,12 @@ fn decisions() {
         ("echo $HOME *.rs", Outcome::Allow, None),
         ("eval 'git push'", Outcome::Deny, Some("shell.eval")),
         ("source x.sh", Outcome::Deny, Some("shell.eval")),
+        ("alias ls='git push'\nls", Outcome::Deny, Some("shell.eval")),
+        (
+            "hash -p /tmp/x git; git status",
+            Outcome::Deny,
+            Some("shell.wrapper"),
+        ),
         (". x.sh", Outcome::Deny, Some("shell.eval")),
         ("exec git status", Outcome::Deny, Some("shell.exec")),
         ("sudo ls", Outcome::Deny, Some("shell.wrapper")),
