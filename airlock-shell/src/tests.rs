@@ -363,3 +363,33 @@ fn input_is_bounded() {
     let nested_ok = format!("{}ls{}", "( ".repeat(60), " )".repeat(60));
     assert_eq!(outcome(&nested_ok).0, Outcome::Allow);
 }
+
+#[test]
+fn decisions_render_for_people() {
+    let d = check_line(policy(), "ls; git -c a=b status", &options());
+    let text = d.to_string();
+    assert!(
+        text.starts_with("deny: `git -c a=b status`: `git -c` sets configuration"),
+        "{text}"
+    );
+    assert!(text.ends_with("(git.config-injection)"), "{text}");
+    let part = d.deciding().unwrap().to_string();
+    assert!(
+        part.contains("(git.config-injection at builtin:git.toml:"),
+        "{part}"
+    );
+    let d = check_line(policy(), "echo 'x", &options());
+    assert_eq!(
+        d.to_string(),
+        "deny: cannot read the command line: a `'` quote is not closed at byte 5 (shell.syntax)"
+    );
+    assert_eq!(d.error().unwrap().span(), 5..7);
+    let d = check_line(policy(), "ls -la", &options());
+    assert_eq!(d.to_string(), "allow: every command is allowed");
+    assert_eq!(d.deciding(), None);
+    let d = check_line(policy(), "  # nothing\n", &options());
+    assert_eq!(
+        (d.to_string().as_str(), d.commands().len()),
+        ("allow: no command", 0)
+    );
+}
