@@ -305,11 +305,14 @@ pub(crate) fn assignment_name(raw: &str) -> Option<&str> {
     let name = raw.get(..i)?;
     let mut j = i;
     if bytes.get(j) == Some(&b'[') {
-        while let Some(b) = bytes.get(j) {
-            if *b == b']' {
-                break;
+        // The subscript ends the scan at `]` or at the end of the word (a blank or an
+        // operator), so reading a line stays linear (`a[ a[ a[ ...`).
+        loop {
+            match bytes.get(j) {
+                Some(b']') => break,
+                Some(b) if !is_meta(*b) => j += 1,
+                _ => return None,
             }
-            j += 1;
         }
         j += 1;
     }

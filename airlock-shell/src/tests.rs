@@ -393,3 +393,22 @@ fn decisions_render_for_people() {
         ("allow: no command", 0)
     );
 }
+
+#[test]
+fn assignment_subscripts_end_with_the_word() {
+    assert_eq!(parse::assignment_name("a[1]=x"), Some("a"));
+    assert_eq!(parse::assignment_name("a[i]+=x"), Some("a"));
+    // An operator in the subscript: not read as an assignment, so the word is a
+    // command name with a substitution (refused either way).
+    assert_eq!(parse::assignment_name("a[$(id)]=x"), None);
+    assert_eq!(
+        outcome("a[$(id)]=x").1.as_deref(),
+        Some("shell.command-substitution")
+    );
+    assert_eq!(parse::assignment_name("a[1 + 1]=x"), None);
+    assert_eq!(parse::assignment_name("a[ b[ c]=x"), None);
+    assert_eq!(parse::assignment_name("a[x"), None);
+    // A line of unclosed subscripts is read (in linear time) and judged.
+    let line = "a[ ".repeat(20_000);
+    assert_eq!(outcome(&line).1.as_deref(), Some("airlock.unknown-command"));
+}
