@@ -412,3 +412,13 @@ fn assignment_subscripts_end_with_the_word() {
     let line = "a[ ".repeat(20_000);
     assert_eq!(outcome(&line).1.as_deref(), Some("airlock.unknown-command"));
 }
+
+#[test]
+fn public_types_are_send_and_sync() {
+    fn both<T: Send + Sync + 'static>() {}
+    both::<ShellOptions>();
+    both::<crate::ShellDecision>();
+    both::<crate::CommandDecision>();
+    both::<crate::ParseError>();
+    both::<crate::hook::Reply>();
+}
