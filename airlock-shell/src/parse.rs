@@ -502,7 +502,8 @@ impl<'s> Reader<'s> {
                     self.newline()?;
                     state = match state {
                         State::Simple | State::AfterTime => State::Start,
-                        State::ForIn | State::ForWords => State::Start,
+                        // `for x` may be followed by `in` or `do` on the next line.
+                        State::ForWords => State::Start,
                         State::FunctionParens => State::Start,
                         other => other,
                     };

@@ -235,6 +235,12 @@ fn decisions() {
             Some("shell.wrapper"),
         ),
         ("(( i++ ))", Outcome::Deny, Some("shell.arithmetic")),
+        (
+            "for x\nin a b\ndo git -c a=b log; done",
+            Outcome::Deny,
+            Some("git.config-injection"),
+        ),
+        ("for x\ndo ls; done", Outcome::Allow, None),
         ("[[ -f x && $a == b ]] && ls", Outcome::Allow, None),
         (
             "git() { rm -rf /; }; git status",
