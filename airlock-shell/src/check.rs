@@ -2,7 +2,6 @@
 //! unwrapping `env`, `timeout`, ...), every construct that cannot be known before
 //! the line runs, every redirection against the root.
 
-use std::collections::BTreeSet;
 use std::ops::Range;
 
 use airlock_policy::Policy;
@@ -57,7 +56,6 @@ pub fn check_line(policy: &Policy, line: &str, options: &ShellOptions) -> ShellD
         policy,
         options,
         line,
-        functions: BTreeSet::new(),
         cwds: options.cwd_dir().and_then(normalize).map(|cwd| vec![cwd]),
         out: Vec::new(),
     };
@@ -80,7 +78,7 @@ pub fn check_line(policy: &Policy, line: &str, options: &ShellOptions) -> ShellD
 }
 
 /// Programs that run a string as shell code.
-const EVAL: &[&str] = &["eval", "source", ".", "trap"];
+const EVAL: &[&str] = &["eval", "source", ".", "trap", "alias"];
 /// Shells: what they run is code the checker cannot see.
 const SHELLS: &[&str] = &[
     "sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "fish", "csh", "tcsh", "busybox",
@@ -109,6 +107,7 @@ const WRAPPERS: &[&str] = &[
     "gdb",
     "script",
     "enable",
+    "hash",
     "coproc",
     "expect",
     "ssh-agent",
@@ -123,7 +122,6 @@ struct Checker<'c> {
     policy: &'c Policy,
     options: &'c ShellOptions,
     line: &'c str,
-    functions: BTreeSet<String>,
     /// Every directory the line may be in at this point (a `cd` may fail or be in a
     /// subshell, so the earlier ones stay); `None` when one is not known.
     cwds: Option<Vec<String>>,
@@ -178,10 +176,12 @@ impl Checker<'_> {
             }
             Item::Redirect(redirect) => self.redirect(redirect),
             Item::Function(name, span) => {
+                // The body is judged where it is written; a call is judged by its
+                // name like any command (the definition may be in a subshell, and
+                // then the call runs the program of that name).
                 if self.policy.module(name).is_some() {
                     self.construct(Construct::FunctionShadows(name.clone()), span, None);
                 }
-                self.functions.insert(name.clone());
             }
         }
     }
@@ -282,11 +282,6 @@ impl Checker<'_> {
         if matches!(name, "cd" | "pushd" | "popd") {
             self.change_directory(command);
         }
-        if self.functions.contains(name) {
-            let argv = Self::literal_argv(command);
-            self.push(span, argv, Outcome::Allow, Basis::DefinedFunction);
-            return;
-        }
         if self.policy.module(name).is_some() {
             if let Some(word) = command.iter().find(|w| !w.is_literal()) {
                 let construct = Self::unknown_word(word);
@@ -306,9 +301,9 @@ impl Checker<'_> {
                 for word in command.iter().skip(1) {
                     let assigned = parse::assignment_name(&word.value)
                         .or_else(|| (!word.is_literal()).then_some(""));
-                    if let Some(var) = assigned
-                        && (var.is_empty() || !self.options.is_allowed_env(var))
-                    {
+                    let refused =
+                        assigned.filter(|var| var.is_empty() || !self.options.is_allowed_env(var));
+                    if let Some(var) = refused {
                         let construct = if var.is_empty() {
                             Self::unknown_word(word)
                         } else {
@@ -368,11 +363,6 @@ impl Checker<'_> {
                 return Unwrapped::Refused(Self::unknown_word(name_word));
             }
             let name = name_word.value.as_str();
-            // `\git` and `'git'` name the same program; a function defined here wins
-            // over unwrapping only when it has the wrapper's name.
-            if self.functions.contains(name) {
-                return Unwrapped::Command(i, env);
-            }
             let arg = |k: usize| {
                 words
                     .get(k)

@@ -71,7 +71,7 @@ pub enum Construct {
     /// `NAME=value` (before a command, through `env`, or alone) for a name not allowed
     /// by [`ShellOptions::allow_env`](crate::ShellOptions::allow_env).
     Assignment(String),
-    /// `eval`, `source`, `.`, `trap`: a string run as shell code.
+    /// `eval`, `source`, `.`, `trap`, `alias`: a string run as shell code.
     Eval(String),
     /// `exec`: replaces the shell.
     Exec,
@@ -185,9 +185,6 @@ pub enum Basis {
     Policy(Explanation),
     /// A plain command the options allow.
     AllowedCommand,
-    /// A function defined earlier in the same line (its body is judged where it is
-    /// written).
-    DefinedFunction,
     /// No module knows the command and the options do not allow it.
     UnknownCommand,
     /// A construct that cannot be judged before the line runs.
@@ -238,7 +235,6 @@ impl CommandDecision {
         match &self.basis {
             Basis::Policy(explanation) => explanation.rule_id.as_deref(),
             Basis::AllowedCommand => Some("shell.allowed-command"),
-            Basis::DefinedFunction => Some("shell.defined-function"),
             Basis::UnknownCommand => Some("airlock.unknown-command"),
             Basis::Construct(construct) => Some(construct.id()),
         }
@@ -249,7 +245,6 @@ impl CommandDecision {
         match &self.basis {
             Basis::Policy(explanation) => explanation.reason.clone(),
             Basis::AllowedCommand => "an allowed plain command".to_owned(),
-            Basis::DefinedFunction => "a function defined in this line".to_owned(),
             Basis::UnknownCommand => match self.argv.as_ref().and_then(|a| a.first()) {
                 Some(name) => format!(
                     "unknown command `{name}`: no policy module judges it and it is not an allowed command"

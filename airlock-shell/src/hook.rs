@@ -123,13 +123,15 @@ pub fn judge(policy: &Policy, options: &ShellOptions, payload: &str) -> Reply {
         }
     };
     let mut options = options.clone();
-    if let Some(Value::String(cwd)) = object.get("cwd")
-        && cwd.starts_with('/')
+    if let Some(cwd) = object
+        .get("cwd")
+        .and_then(Value::as_str)
+        .filter(|cwd| cwd.starts_with('/'))
     {
         if options.root_dir().is_none() {
-            options = options.root(cwd.clone());
+            options = options.root(cwd);
         }
-        options = options.cwd(cwd.clone());
+        options = options.cwd(cwd);
     }
     let decision = check_line(policy, command, &options);
     reply_for(&decision)

@@ -305,11 +305,14 @@ pub(crate) fn assignment_name(raw: &str) -> Option<&str> {
     let name = raw.get(..i)?;
     let mut j = i;
     if bytes.get(j) == Some(&b'[') {
-        while let Some(b) = bytes.get(j) {
-            if *b == b']' {
-                break;
+        // The subscript ends the scan at `]` or at the end of the word (a blank or an
+        // operator), so reading a line stays linear (`a[ a[ a[ ...`).
+        loop {
+            match bytes.get(j) {
+                Some(b']') => break,
+                Some(b) if !is_meta(*b) => j += 1,
+                _ => return None,
             }
-            j += 1;
         }
         j += 1;
     }
@@ -499,7 +502,8 @@ impl<'s> Reader<'s> {
                     self.newline()?;
                     state = match state {
                         State::Simple | State::AfterTime => State::Start,
-                        State::ForIn | State::ForWords => State::Start,
+                        // `for x` may be followed by `in` or `do` on the next line.
+                        State::ForWords => State::Start,
                         State::FunctionParens => State::Start,
                         other => other,
                     };
@@ -579,11 +583,11 @@ impl<'s> Reader<'s> {
                             return Err(self.syntax("expected `)` after `name (`", at..self.pos));
                         }
                         self.pos += 1;
-                        if let Some(simple) = current.take()
-                            && let Some(name) = simple.words.into_iter().next()
-                        {
-                            self.items
-                                .push(Item::Function(name.value, simple.span.start..self.pos));
+                        if let Some(simple) = current.take() {
+                            let span = simple.span.start..self.pos;
+                            if let Some(name) = simple.words.into_iter().next() {
+                                self.items.push(Item::Function(name.value, span));
+                            }
                         }
                         state = State::FunctionParens;
                     }

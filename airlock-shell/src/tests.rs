@@ -173,6 +173,12 @@ fn decisions() {
         ("echo $HOME *.rs", Outcome::Allow, None),
         ("eval 'git push'", Outcome::Deny, Some("shell.eval")),
         ("source x.sh", Outcome::Deny, Some("shell.eval")),
+        ("alias ls='git push'\nls", Outcome::Deny, Some("shell.eval")),
+        (
+            "hash -p /tmp/x git; git status",
+            Outcome::Deny,
+            Some("shell.wrapper"),
+        ),
         (". x.sh", Outcome::Deny, Some("shell.eval")),
         ("exec git status", Outcome::Deny, Some("shell.exec")),
         ("sudo ls", Outcome::Deny, Some("shell.wrapper")),
@@ -229,13 +235,30 @@ fn decisions() {
             Some("shell.wrapper"),
         ),
         ("(( i++ ))", Outcome::Deny, Some("shell.arithmetic")),
+        (
+            "for x\nin a b\ndo git -c a=b log; done",
+            Outcome::Deny,
+            Some("git.config-injection"),
+        ),
+        ("for x\ndo ls; done", Outcome::Allow, None),
         ("[[ -f x && $a == b ]] && ls", Outcome::Allow, None),
         (
             "git() { rm -rf /; }; git status",
             Outcome::Deny,
             Some("shell.function-shadows"),
         ),
-        ("f() { ls; }; f", Outcome::Allow, None),
+        // A call is judged by its name: the definition may be in a subshell.
+        (
+            "f() { ls; }; f",
+            Outcome::Deny,
+            Some("airlock.unknown-command"),
+        ),
+        ("(cat() { ls; }); cat x", Outcome::Allow, None),
+        (
+            "(make() { ls; }); make",
+            Outcome::Deny,
+            Some("airlock.unknown-command"),
+        ),
         ("", Outcome::Allow, None),
         ("# just a comment", Outcome::Allow, None),
         ("echo 'unterminated", Outcome::Deny, Some("shell.syntax")),
@@ -345,4 +368,63 @@ fn input_is_bounded() {
     assert_eq!(outcome(&long).1.as_deref(), Some("shell.too-long"));
     let nested_ok = format!("{}ls{}", "( ".repeat(60), " )".repeat(60));
     assert_eq!(outcome(&nested_ok).0, Outcome::Allow);
+}
+
+#[test]
+fn decisions_render_for_people() {
+    let d = check_line(policy(), "ls; git -c a=b status", &options());
+    let text = d.to_string();
+    assert!(
+        text.starts_with("deny: `git -c a=b status`: `git -c` sets configuration"),
+        "{text}"
+    );
+    assert!(text.ends_with("(git.config-injection)"), "{text}");
+    let part = d.deciding().unwrap().to_string();
+    assert!(
+        part.contains("(git.config-injection at builtin:git.toml:"),
+        "{part}"
+    );
+    let d = check_line(policy(), "echo 'x", &options());
+    assert_eq!(
+        d.to_string(),
+        "deny: cannot read the command line: a `'` quote is not closed at byte 5 (shell.syntax)"
+    );
+    assert_eq!(d.error().unwrap().span(), 5..7);
+    let d = check_line(policy(), "ls -la", &options());
+    assert_eq!(d.to_string(), "allow: every command is allowed");
+    assert_eq!(d.deciding(), None);
+    let d = check_line(policy(), "  # nothing\n", &options());
+    assert_eq!(
+        (d.to_string().as_str(), d.commands().len()),
+        ("allow: no command", 0)
+    );
+}
+
+#[test]
+fn assignment_subscripts_end_with_the_word() {
+    assert_eq!(parse::assignment_name("a[1]=x"), Some("a"));
+    assert_eq!(parse::assignment_name("a[i]+=x"), Some("a"));
+    // An operator in the subscript: not read as an assignment, so the word is a
+    // command name with a substitution (refused either way).
+    assert_eq!(parse::assignment_name("a[$(id)]=x"), None);
+    assert_eq!(
+        outcome("a[$(id)]=x").1.as_deref(),
+        Some("shell.command-substitution")
+    );
+    assert_eq!(parse::assignment_name("a[1 + 1]=x"), None);
+    assert_eq!(parse::assignment_name("a[ b[ c]=x"), None);
+    assert_eq!(parse::assignment_name("a[x"), None);
+    // A line of unclosed subscripts is read (in linear time) and judged.
+    let line = "a[ ".repeat(20_000);
+    assert_eq!(outcome(&line).1.as_deref(), Some("airlock.unknown-command"));
+}
+
+#[test]
+fn public_types_are_send_and_sync() {
+    fn both<T: Send + Sync + 'static>() {}
+    both::<ShellOptions>();
+    both::<crate::ShellDecision>();
+    both::<crate::CommandDecision>();
+    both::<crate::ParseError>();
+    both::<crate::hook::Reply>();
 }

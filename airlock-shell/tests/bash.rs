@@ -96,3 +96,50 @@ fn quote_removal_agrees_with_bash() {
     // Only `$'a\0b'` (a NUL byte) is refused.
     assert_eq!(compared, WORDS.len() - 1);
 }
+
+/// Every corpus line the checker reads is a line bash reads (`bash -n`), and the
+/// corpus lines it cannot read are ones bash rejects too.
+#[test]
+fn corpus_lines_read_are_lines_bash_reads() {
+    if Command::new("bash").arg("--version").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "bash is missing under CI");
+        return;
+    }
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/corpus.toml"
+    ))
+    .unwrap();
+    let corpus: toml::Table = toml::from_str(&text).unwrap();
+    let cases = corpus["case"].as_array().unwrap();
+    let policy = airlock_policy::Policy::builder().build();
+    let mut failures = Vec::new();
+    for case in cases {
+        let line = case["line"].as_str().unwrap();
+        let decision = check_line(&policy, line, &ShellOptions::new());
+        let ours = decision.error().is_none();
+        // Refused by design though bash reads them (it warns and goes on, or reads
+        // what the checker will not guess).
+        let deliberate = decision.error().is_some_and(|e| {
+            [
+                "not closed by its delimiter",
+                "has no body",
+                "line continuation",
+                "NUL byte",
+                "delimiter with",
+            ]
+            .iter()
+            .any(|m| e.message().contains(m))
+        });
+        let bash = Command::new("bash")
+            .args(["--noprofile", "--norc", "-O", "extglob", "-n", "-c", line])
+            .output()
+            .unwrap()
+            .status
+            .success();
+        if ours != bash && !(deliberate && bash) {
+            failures.push(format!("{line:?}: we read it: {ours}, bash: {bash}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -55,9 +55,7 @@ fn corpus() {
             ));
             continue;
         }
-        if let Some(n) = case.commands
-            && d.commands().len() != n
-        {
+        if let Some(n) = case.commands.filter(|n| d.commands().len() != *n) {
             failures.push(format!(
                 "{:?}: want {n} parts, got {:?}",
                 case.line,

@@ -79,10 +79,11 @@ fn run() -> Reply {
     }
     // Without --root, the project Claude Code runs in (it sets CLAUDE_PROJECT_DIR for
     // hooks); the payload's cwd follows the agent's `cd`s and is only the fallback.
-    if options.root_dir().is_none()
-        && let Some(dir) = std::env::var_os("CLAUDE_PROJECT_DIR")
-        && let Some(dir) = dir.to_str()
-        && dir.starts_with('/')
+    let project = std::env::var_os("CLAUDE_PROJECT_DIR");
+    if let Some(dir) = project
+        .as_deref()
+        .and_then(|dir| dir.to_str())
+        .filter(|dir| dir.starts_with('/') && options.root_dir().is_none())
     {
         options = options.root(dir);
     }
