@@ -57,6 +57,11 @@ pub struct CommandAccess {
     pub remotes: Option<Vec<crate::destinations::Pattern>>,
     /// Where the `remotes` list was written, for errors about it.
     pub remotes_span: Option<Range<usize>>,
+    /// The hosts (as the tool reads its destination, in lower case) it may connect
+    /// to, as [`crate::destinations`] patterns; `None`: any its rules allow.
+    pub hosts: Option<Vec<crate::destinations::Pattern>>,
+    /// Where the `hosts` list was written, for errors about it.
+    pub hosts_span: Option<Range<usize>>,
 }
 
 /// The agent's ssh-agent (`[ssh_agent]`).
@@ -81,6 +86,8 @@ pub(crate) struct RawAccess {
     bind: Vec<Spanned<i64>>,
     #[serde(default)]
     remotes: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    hosts: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// `[ssh_agent]` as written.
@@ -120,19 +127,26 @@ pub(crate) fn access(
             bind: ports(table.bind)?,
             ports_span,
             remotes_span: table.remotes.as_ref().map(Spanned::span),
-            remotes: table
-                .remotes
-                .map(|list| {
-                    list.into_inner()
-                        .into_iter()
-                        .map(crate::destinations::Pattern::new)
-                        .collect::<Result<Vec<_>, _>>()
-                })
-                .transpose()?,
+            remotes: patterns(table.remotes)?,
+            hosts_span: table.hosts.as_ref().map(Spanned::span),
+            hosts: patterns(table.hosts)?,
         };
         out.insert(command.into_inner(), access);
     }
     Ok(out)
+}
+
+/// Checks a list of destination patterns.
+fn patterns(
+    raw: Option<Spanned<Vec<Spanned<String>>>>,
+) -> Result<Option<Vec<crate::destinations::Pattern>>, Fault> {
+    raw.map(|list| {
+        list.into_inner()
+            .into_iter()
+            .map(crate::destinations::Pattern::new)
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .transpose()
 }
 
 /// Checks and converts `[ssh_agent]`.

@@ -247,6 +247,8 @@ pub fn load_agent(
             ports_span,
             remotes: _,
             remotes_span: _,
+            hosts: _,
+            hosts_span: _,
         } = declared;
         if let Some(span) = ports_span {
             let abi = crate::confine::kernel_abi().min(crate::confine::NEWEST_ABI);
@@ -422,23 +424,25 @@ pub fn load_agent(
         }
     })?;
     for (command, declared) in &scope.profile().access {
-        let Some(span) = &declared.remotes_span else {
-            continue;
-        };
-        if scope
-            .policy()
-            .module(command)
-            .is_none_or(|m| m.command() != "git")
-        {
-            return Err(SourceError::new(
-                &profile_source,
-                &profile_text,
-                span.clone(),
-                format!(
-                    "`remotes` is checked for git only, and `{command}` does not run git: its destinations would not be checked"
-                ),
-            )
-            .into());
+        let runs = scope.policy().module(command).map(|m| m.command());
+        for (key, span, tool) in [
+            ("remotes", &declared.remotes_span, "git"),
+            ("hosts", &declared.hosts_span, "ssh"),
+        ] {
+            let Some(span) = span else {
+                continue;
+            };
+            if runs != Some(tool) {
+                return Err(SourceError::new(
+                    &profile_source,
+                    &profile_text,
+                    span.clone(),
+                    format!(
+                        "`{key}` is checked for {tool} only, and `{command}` does not run {tool}: its destinations would not be checked"
+                    ),
+                )
+                .into());
+            }
         }
     }
     // A module that pins its program (`bin = "/usr/bin/git"`) names one that exists.

@@ -128,6 +128,12 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
         return Err(Refusal::unknown(&request.command));
     };
     let checked_args = check_paths(agent, module, &request, &cwd)?;
+    if module.command() == "ssh" {
+        let hosts = agent.scope.profile().access.get(&request.command);
+        if let Some(hosts) = hosts.and_then(|a| a.hosts.as_deref()) {
+            check_ssh_hosts(hosts, &request.command, &checked_args)?;
+        }
+    }
     let search = std::env::var_os("PATH").unwrap_or_default();
     let program = crate::doctor::find_program(module.bin(), &search).ok_or_else(|| {
         Refusal::internal(format!(
@@ -204,6 +210,29 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
         git_pin,
         readings,
     })
+}
+
+/// Refuses an ssh request whose destination is not among the profile's `hosts`
+/// (`airlock.destination`).
+fn check_ssh_hosts(
+    hosts: &[airlock_core::destinations::Pattern],
+    command: &str,
+    args: &[String],
+) -> Result<(), Refusal> {
+    let refuse = |why: String| Refusal::denied("airlock.destination", why);
+    let reached = airlock_builtins::ssh_destinations(args).map_err(|e| refuse(e.to_string()))?;
+    for host in reached {
+        match airlock_core::destinations::allowed(hosts, &host) {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(refuse(format!(
+                    "ssh would connect to `{host}`, which is not among the hosts this agent may reach (`[access.{command}] hosts` in its profile)"
+                )));
+            }
+            Err(e) => return Err(refuse(format!("ssh would connect to {e}"))),
+        }
+    }
+    Ok(())
 }
 
 /// Checks the argv's host paths (`airlock.path`) and returns the argv to run, with

@@ -264,3 +264,91 @@ fn a_list_for_a_command_that_is_not_git_is_a_load_error() {
     assert!(text.contains("airlock.toml:6:"), "{text}");
     assert!(text.contains("checked for git only"), "{text}");
 }
+
+/// `[access.ssh] hosts`: `a1` may reach 127.0.0.1 only, `a2` (the control) anything.
+/// Port 1 refuses every connection, so "Connection refused" from ssh proves it ran and
+/// tried that host.
+#[test]
+fn ssh_connects_only_to_the_listed_hosts_in_every_spelling() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    write(
+        &root.join("config/config.toml"),
+        "[commands]\nenable = [\"ssh\"]\n",
+    );
+    for (agent, list) in [
+        ("a1", "[access.ssh]\nhosts = [\"127.0.0.1\"]\n"),
+        ("a2", ""),
+    ] {
+        let ws = root.join(agent).join("ws");
+        std::fs::create_dir_all(&ws).unwrap();
+        write(
+            &root.join(agent).join("airlock.toml"),
+            &format!(
+                "commands = [\"ssh\"]\n[[mounts]]\ncontainer = \"{0}\"\nhost = \"{0}\"\n{list}",
+                ws.display()
+            ),
+        );
+    }
+    write(
+        &root.join("agents.toml"),
+        "[a1]\npath = \"a1\"\n[a2]\npath = \"a2\"\n",
+    );
+    let (daemon, mut out) = start_daemon(&root, &[]);
+    let _daemon = KillOnDrop(daemon);
+    let mut line = String::new();
+    while !line.starts_with("agent a2: ") {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "daemon exited early");
+    }
+    std::thread::spawn(move || for _ in out.lines() {});
+    let ssh = root.join("bin/ssh");
+    std::fs::create_dir_all(ssh.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(shim_binary(), &ssh).unwrap();
+    let run = |agent: &str, destination: &str| {
+        let out = Command::new(&ssh)
+            .args(["-o", "BatchMode=yes", "-p", "1", destination, "true"])
+            .env("AIRLOCK_SOCKET", root.join(format!("sockets/{agent}.sock")))
+            .current_dir(root.join(agent).join("ws"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        stderr(&out)
+    };
+    let allowed = run("a1", "127.0.0.1");
+    assert!(
+        allowed.contains("127.0.0.1 port 1: Connection refused"),
+        "{allowed}"
+    );
+    for destination in [
+        "127.0.0.2",
+        "u@127.0.0.2",
+        "a@b@127.0.0.2",
+        "ssh://u@127.0.0.2:1",
+    ] {
+        let denied = run("a1", destination);
+        assert!(
+            denied.contains("airlock.destination"),
+            "{destination}: {denied}"
+        );
+        assert!(
+            !denied.contains("Connection refused"),
+            "{destination}: ssh ran"
+        );
+        let control = run("a2", destination);
+        assert!(
+            control.contains("127.0.0.2 port 1: Connection refused"),
+            "control {destination}: {control}"
+        );
+    }
+}
+
+/// Stops a daemon however the test ends.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

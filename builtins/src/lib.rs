@@ -15,10 +15,12 @@ use airlock_policy::{CompileError, Module, Policy};
 mod git_config;
 mod git_remote;
 mod git_repo;
+mod ssh_destination;
 
 pub use git_config::{ConfigJudgement, ConfigRisk, git_config_risks, judge_repository_config};
 pub use git_remote::{GitDestination, GitRemotes, git_destinations};
 pub use git_repo::{GitLocationError, git_location_args, git_subcommand, git_todo_risks};
+pub use ssh_destination::{SshDestinationError, ssh_destinations};
 
 /// A built-in module: its name, TOML source and threat-model notes.
 #[derive(Debug)]
