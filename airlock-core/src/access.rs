@@ -62,6 +62,11 @@ pub struct CommandAccess {
     pub hosts: Option<Vec<crate::destinations::Pattern>>,
     /// Where the `hosts` list was written, for errors about it.
     pub hosts_span: Option<Range<usize>>,
+    /// The regions it may address (aws), as [`crate::destinations`] patterns; `None`:
+    /// any its rules allow.
+    pub regions: Option<Vec<crate::destinations::Pattern>>,
+    /// Where the `regions` list was written, for errors about it.
+    pub regions_span: Option<Range<usize>>,
 }
 
 /// The agent's ssh-agent (`[ssh_agent]`).
@@ -88,6 +93,8 @@ pub(crate) struct RawAccess {
     remotes: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     hosts: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    regions: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// `[ssh_agent]` as written.
@@ -130,6 +137,8 @@ pub(crate) fn access(
             remotes: patterns(table.remotes)?,
             hosts_span: table.hosts.as_ref().map(Spanned::span),
             hosts: patterns(table.hosts)?,
+            regions_span: table.regions.as_ref().map(Spanned::span),
+            regions: patterns(table.regions)?,
         };
         out.insert(command.into_inner(), access);
     }

@@ -78,12 +78,32 @@ fn children() -> BTreeSet<i32> {
     out
 }
 
+/// Whether `pid` is still a child of the daemon (running, or ended and not yet
+/// waited for), asked without reaping it.
+fn still_a_child(pid: i32) -> bool {
+    use rustix::process::{WaitId, WaitIdOptions, waitid};
+    let Some(pid) = Pid::from_raw(pid) else {
+        return false;
+    };
+    let options = WaitIdOptions::EXITED
+        | WaitIdOptions::STOPPED
+        | WaitIdOptions::CONTINUED
+        | WaitIdOptions::NOHANG
+        | WaitIdOptions::NOWAIT;
+    // ECHILD: not the daemon's child (any more).
+    waitid(WaitId::Pid(pid), options).is_ok()
+}
+
 /// Reaps the children nobody registered (orphans of runs) that have ended, and
 /// forgets registered children that are gone. Returns how many it reaped.
 pub fn reap_orphans() -> usize {
     let mut registry = started();
     let children = children();
-    registry.retain(|pid| children.contains(pid));
+    // A registered child is forgotten only once it is no longer the daemon's child at
+    // all (its owner waited for it): the `children` files are a snapshot that can miss
+    // a child whose parent thread exited while it was read, and such a child must not
+    // be taken for an orphan and reaped under its owner (who would then get ECHILD).
+    registry.retain(|pid| children.contains(pid) || still_a_child(*pid));
     let mut adopted = match ADOPTED.lock() {
         Ok(guard) => guard,
         Err(poisoned) => poisoned.into_inner(),

@@ -249,6 +249,8 @@ pub fn load_agent(
             remotes_span: _,
             hosts: _,
             hosts_span: _,
+            regions: _,
+            regions_span: _,
         } = declared;
         if let Some(span) = ports_span {
             let abi = crate::confine::kernel_abi().min(crate::confine::NEWEST_ABI);
@@ -428,6 +430,7 @@ pub fn load_agent(
         for (key, span, tool) in [
             ("remotes", &declared.remotes_span, "git"),
             ("hosts", &declared.hosts_span, "ssh"),
+            ("regions", &declared.regions_span, "aws"),
         ] {
             let Some(span) = span else {
                 continue;

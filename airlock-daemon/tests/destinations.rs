@@ -352,3 +352,101 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// The real aws program (not a version manager's shim, which needs the user's home).
+fn real_aws() -> Option<PathBuf> {
+    let out = Command::new("sh")
+        .args(["-c", "pyenv which aws 2>/dev/null || command -v aws"])
+        .output()
+        .ok()?;
+    let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    path.is_file().then_some(path)
+}
+
+/// `[access.aws] regions`: `a1` may address eu-west-1 only, `a2` (the control) any.
+/// There is no network here: aws's "Could not connect to the endpoint URL" names the
+/// regional endpoint it tried, which proves it ran and for which region.
+#[test]
+fn aws_addresses_only_the_listed_regions() {
+    let Some(aws) = real_aws() else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "aws is not installed, and CI must run this test"
+        );
+        eprintln!("SKIPPED: aws is not installed");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    write(
+        &root.join("config/config.toml"),
+        // The test is about the region check; the interpreter of a version manager's
+        // aws lives under a home the confinement (rightly) hides.
+        "[commands]\nenable = [\"aws\"]\n[confinement]\nmode = \"none\"\n",
+    );
+    for (agent, list) in [
+        ("a1", "[access.aws]\nregions = [\"eu-west-1\"]\n"),
+        ("a2", ""),
+    ] {
+        let ws = root.join(agent).join("ws");
+        std::fs::create_dir_all(&ws).unwrap();
+        write(
+            &root.join(agent).join("airlock.toml"),
+            &format!(
+                "commands = [\"aws\"]\n[env]\nset = {{ AWS_ACCESS_KEY_ID = \"AKIAIOSFODNN7EXAMPLE\", AWS_SECRET_ACCESS_KEY = \"fake\", AWS_MAX_ATTEMPTS = \"1\", AWS_EC2_METADATA_DISABLED = \"true\" }}\n[[mounts]]\ncontainer = \"{0}\"\nhost = \"{0}\"\n{list}",
+                ws.display()
+            ),
+        );
+        write(
+            &root.join(agent).join("commands/aws.toml"),
+            &format!(
+                "[command]\nbin = \"{}\"\nextends = \"builtin:aws\"\n",
+                aws.display()
+            ),
+        );
+    }
+    write(
+        &root.join("agents.toml"),
+        "[a1]\npath = \"a1\"\n[a2]\npath = \"a2\"\n",
+    );
+    let (daemon, mut out) = start_daemon(&root, &[]);
+    let _daemon = KillOnDrop(daemon);
+    let mut line = String::new();
+    while !line.starts_with("agent a2: ") {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "daemon exited early");
+    }
+    std::thread::spawn(move || for _ in out.lines() {});
+    let shim = root.join("bin/aws");
+    std::fs::create_dir_all(shim.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(shim_binary(), &shim).unwrap();
+    let run = |agent: &str, args: &[&str]| {
+        let out = Command::new(&shim)
+            .args(args)
+            .env("AIRLOCK_SOCKET", root.join(format!("sockets/{agent}.sock")))
+            .current_dir(root.join(agent).join("ws"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        stderr(&out)
+    };
+    let allowed = run("a1", &["--region", "eu-west-1", "ec2", "describe-regions"]);
+    assert!(allowed.contains("ec2.eu-west-1.amazonaws.com"), "{allowed}");
+    for args in [
+        &["--region", "us-east-1", "ec2", "describe-regions"][..],
+        &["ec2", "describe-regions", "--reg", "us-east-1"][..],
+        &["ec2", "describe-regions", "--region=us-east-1"][..],
+    ] {
+        let denied = run("a1", args);
+        assert!(denied.contains("airlock.destination"), "{args:?}: {denied}");
+        assert!(!denied.contains("amazonaws.com/"), "{args:?}: aws ran");
+        let control = run("a2", args);
+        assert!(
+            control.contains("ec2.us-east-1.amazonaws.com"),
+            "control {args:?}: {control}"
+        );
+    }
+    // No region named and none in the environment: it would come from a file.
+    let unnamed = run("a1", &["ec2", "describe-regions"]);
+    assert!(unnamed.contains("name it with `--region`"), "{unnamed}");
+}

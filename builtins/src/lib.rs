@@ -20,7 +20,7 @@ mod ssh_destination;
 pub use git_config::{ConfigJudgement, ConfigRisk, git_config_risks, judge_repository_config};
 pub use git_remote::{GitDestination, GitRemotes, git_destinations};
 pub use git_repo::{GitLocationError, git_location_args, git_subcommand, git_todo_risks};
-pub use ssh_destination::{SshDestinationError, ssh_destinations};
+pub use ssh_destination::{SshDestinationError, aws_regions, ssh_destinations};
 
 /// A built-in module: its name, TOML source and threat-model notes.
 #[derive(Debug)]

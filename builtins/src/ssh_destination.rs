@@ -1,4 +1,5 @@
-//! Where an ssh request connects: the destination operand, read by the built-in ssh
+//! Where an ssh request connects (and which region an aws request names): the
+//! destination operand, read by the built-in ssh
 //! module's syntax (every plausible reading counts), as ssh reads it
 //! (`[user@]host`, `ssh://[user@]host[:port]`, the host in lower case).
 //!
@@ -13,21 +14,21 @@ use std::sync::OnceLock;
 
 use airlock_policy::{CompileError, Module, Unreadable};
 
-/// Why the destination of an ssh argv cannot be told.
+/// Why the destination of an ssh or aws argv cannot be told.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum SshDestinationError {
-    /// The built-in ssh module cannot read the argv.
+    /// The built-in module cannot read the argv.
     Unreadable(Unreadable),
-    /// The built-in ssh module does not compile: a bug of this crate.
+    /// The built-in module does not compile: a bug of this crate.
     Module(CompileError),
 }
 
 impl fmt::Display for SshDestinationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SshDestinationError::Unreadable(why) => write!(f, "cannot read the ssh argv: {why}"),
-            SshDestinationError::Module(e) => write!(f, "the built-in ssh module: {e}"),
+            SshDestinationError::Unreadable(why) => write!(f, "cannot read the argv: {why}"),
+            SshDestinationError::Module(e) => write!(f, "a built-in module: {e}"),
         }
     }
 }
@@ -36,13 +37,47 @@ impl std::error::Error for SshDestinationError {}
 
 fn ssh_module() -> Result<&'static Module, SshDestinationError> {
     static SSH: OnceLock<Result<Module, CompileError>> = OnceLock::new();
-    let compiled = SSH.get_or_init(|| match crate::compile("ssh") {
+    builtin(&SSH, "ssh")
+}
+
+fn aws_module() -> Result<&'static Module, SshDestinationError> {
+    static AWS: OnceLock<Result<Module, CompileError>> = OnceLock::new();
+    builtin(&AWS, "aws")
+}
+
+fn builtin(
+    cell: &'static OnceLock<Result<Module, CompileError>>,
+    name: &str,
+) -> Result<&'static Module, SshDestinationError> {
+    cell.get_or_init(|| match crate::compile(name) {
         Some(result) => result,
-        None => Module::compile("builtin:ssh.toml", ""),
-    });
-    compiled
-        .as_ref()
-        .map_err(|e| SshDestinationError::Module(e.clone()))
+        None => Module::compile(&format!("builtin:{name}.toml"), ""),
+    })
+    .as_ref()
+    .map_err(|e| SshDestinationError::Module(e.clone()))
+}
+
+/// The regions an aws argv names with `--region` (read by the built-in aws module,
+/// every plausible reading, abbreviations resolved as aws resolves them): empty when
+/// it names none, and the region then comes from the environment (`AWS_REGION`,
+/// `AWS_DEFAULT_REGION`) or the profile's configuration.
+///
+/// ```
+/// let regions = airlock_builtins::aws_regions(&["--reg", "eu-west-1", "s3", "ls"]).unwrap();
+/// assert_eq!(regions, ["eu-west-1"]);
+/// ```
+pub fn aws_regions<S: AsRef<str>>(args: &[S]) -> Result<Vec<String>, SshDestinationError> {
+    let module = aws_module()?;
+    let readings = module
+        .readings(args)
+        .map_err(SshDestinationError::Unreadable)?;
+    let mut regions = BTreeSet::new();
+    for reading in &readings {
+        for option in reading.options().filter(|o| o.is("--region")) {
+            regions.insert(option.value().unwrap_or("").to_owned());
+        }
+    }
+    Ok(regions.into_iter().collect())
 }
 
 /// The hosts an ssh argv (without the program name) connects to: none when it names
@@ -105,6 +140,22 @@ mod tests {
         ];
         for (args, want) in cases {
             assert_eq!(ssh_destinations(args).unwrap(), *want, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn the_region_as_aws_reads_it() {
+        let cases: &[(&[&str], &[&str])] = &[
+            (&["s3", "ls"], &[]),
+            (&["--region", "us-east-1", "s3", "ls"], &["us-east-1"]),
+            (&["s3", "ls", "--region=eu-west-1"], &["eu-west-1"]),
+            (
+                &["ec2", "describe-instances", "--regi", "ap-south-1"],
+                &["ap-south-1"],
+            ),
+        ];
+        for (args, want) in cases {
+            assert_eq!(aws_regions(args).unwrap(), *want, "{args:?}");
         }
     }
 }
