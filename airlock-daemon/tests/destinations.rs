@@ -356,11 +356,23 @@ impl Drop for KillOnDrop {
 /// The real aws program (not a version manager's shim, which needs the user's home).
 fn real_aws() -> Option<PathBuf> {
     let out = Command::new("sh")
-        .args(["-c", "pyenv which aws 2>/dev/null || command -v aws"])
+        .args(["-c", "command -v aws"])
         .output()
         .ok()?;
-    let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    path.is_file().then_some(path)
+    let found = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    // pyenv: ROOT/shims/aws stands for ROOT/versions/VERSION/bin/aws.
+    if found.parent().is_some_and(|d| d.ends_with("shims")) {
+        let root = found.parent()?.parent()?;
+        let mut versions: Vec<PathBuf> = std::fs::read_dir(root.join("versions"))
+            .ok()?
+            .flatten()
+            .map(|v| v.path().join("bin/aws"))
+            .filter(|p| p.is_file())
+            .collect();
+        versions.sort();
+        return versions.pop();
+    }
+    found.is_file().then_some(found)
 }
 
 /// `[access.aws] regions`: `a1` may address eu-west-1 only, `a2` (the control) any.
