@@ -9,6 +9,11 @@ use crate::rule::Rule;
 
 /// Allow or deny. Ordered so that the strictest of several verdicts is their `max()`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(
+    feature = "serialize",
+    derive(serde::Serialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum Verdict {
     /// The argv may run.
     Allow,
@@ -43,7 +48,10 @@ pub enum Basis<'p> {
 }
 
 /// A decision: the verdict, what decided it, and the reading it was made on.
-#[derive(Debug, Clone)]
+///
+/// It borrows the module and the argv; [`Decision::explanation`] is the owned,
+/// storable form (serializable with the `serialize` feature).
+#[derive(Clone)]
 pub struct Decision<'p, 'a> {
     pub(crate) verdict: Verdict,
     pub(crate) basis: Basis<'p>,
@@ -134,6 +142,22 @@ impl<'p, 'a> Decision<'p, 'a> {
     }
 }
 
+/// The verdict, the deciding rule or engine id, the reason and the reading: not the
+/// compiled module (kilobytes), which is named by its program only.
+impl fmt::Debug for Decision<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rule = self.rule();
+        f.debug_struct("Decision")
+            .field("verdict", &self.verdict)
+            .field("rule", &rule.map(|r| r.id()).or_else(|| self.engine_id()))
+            .field("location", &rule.map(|r| r.location().to_string()))
+            .field("reason", &self.reason())
+            .field("reading", &self.reading_text())
+            .field("module", &self.module.map(Module::bin))
+            .finish()
+    }
+}
+
 impl fmt::Display for Decision<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.verdict, self.reason())?;
@@ -144,8 +168,10 @@ impl fmt::Display for Decision<'_, '_> {
     }
 }
 
-/// An owned, serializable-by-hand summary of a [`Decision`].
+/// An owned summary of a [`Decision`], to store, log or send (with the `serialize`
+/// feature it implements `serde::Serialize`: `verdict` as `"allow"`/`"deny"`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serialize", derive(serde::Serialize))]
 pub struct Explanation {
     /// Allow or deny.
     pub verdict: Verdict,

@@ -7,6 +7,7 @@ use std::ops::Range;
 /// A place in a module's source text: the source name, a 1-based line and a
 /// 1-based column (counted in characters).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serialize", derive(serde::Serialize))]
 pub struct Location {
     /// The name the source was given when it was compiled (usually a file path).
     pub source: String,

@@ -1213,3 +1213,29 @@ command = "ec2 terminate-instances"
         "{d}"
     );
 }
+
+#[test]
+fn a_decision_debugs_without_its_module() {
+    let module = crate::compile(
+        "t.toml",
+        "[command]\nbin = \"t\"\n[[rule]]\nid = \"t.x\"\naction = \"deny\"\nargs = \"-x\"\nreason = \"no x\"\n",
+    )
+    .unwrap();
+    let text = format!("{:?}", module.check(&["-x"]));
+    assert!(text.contains("t.x") && text.contains("no x"), "{text}");
+    assert!(text.len() < 400, "{} bytes: {text}", text.len());
+}
+
+#[cfg(feature = "serialize")]
+#[test]
+fn an_explanation_serializes() {
+    let module = crate::compile(
+        "t.toml",
+        "[command]\nbin = \"t\"\n[[rule]]\nid = \"t.x\"\naction = \"deny\"\nargs = \"-x\"\nreason = \"no x\"\n",
+    )
+    .unwrap();
+    let json = serde_json::to_value(module.check(&["-x"]).explanation()).unwrap();
+    assert_eq!(json["verdict"], "deny");
+    assert_eq!(json["rule_id"], "t.x");
+    assert_eq!(json["location"]["source"], "t.toml");
+}
