@@ -18,17 +18,11 @@ mod support;
 use support::{host_git, shim_binary, start_daemon, write};
 
 struct Setup {
+    // Dropped first: the daemon stops before its directory goes.
+    _daemon: KillOnDrop,
     _dir: tempfile::TempDir,
-    daemon: Child,
     root: PathBuf,
     git: PathBuf,
-}
-
-impl Drop for Setup {
-    fn drop(&mut self) {
-        let _ = self.daemon.kill();
-        let _ = self.daemon.wait();
-    }
 }
 
 /// Two agents on one workspace layout each: `a1` may reach only `WS/allowed.git`
@@ -72,23 +66,10 @@ fn setup() -> Setup {
         host_git(&app, &["remote", "add", "origin", &allowed]);
         host_git(&app, &["remote", "add", "evil", &evil]);
     }
-    write(
-        &root.join("agents.toml"),
-        "[a1]\npath = \"a1\"\n[a2]\npath = \"a2\"\n",
-    );
-    let (daemon, mut out) = start_daemon(&root, &[]);
-    let mut line = String::new();
-    while !line.starts_with("agent a2: ") {
-        line.clear();
-        assert!(out.read_line(&mut line).unwrap() > 0, "daemon exited early");
-    }
-    std::thread::spawn(move || for _ in out.lines() {});
-    let git = root.join("bin/git");
-    std::fs::create_dir_all(git.parent().unwrap()).unwrap();
-    std::os::unix::fs::symlink(shim_binary(), &git).unwrap();
+    let (daemon, git) = serve_both(&root, "git");
     Setup {
+        _daemon: daemon,
         _dir: dir,
-        daemon,
         root,
         git,
     }
@@ -290,21 +271,7 @@ fn ssh_connects_only_to_the_listed_hosts_in_every_spelling() {
             ),
         );
     }
-    write(
-        &root.join("agents.toml"),
-        "[a1]\npath = \"a1\"\n[a2]\npath = \"a2\"\n",
-    );
-    let (daemon, mut out) = start_daemon(&root, &[]);
-    let _daemon = KillOnDrop(daemon);
-    let mut line = String::new();
-    while !line.starts_with("agent a2: ") {
-        line.clear();
-        assert!(out.read_line(&mut line).unwrap() > 0, "daemon exited early");
-    }
-    std::thread::spawn(move || for _ in out.lines() {});
-    let ssh = root.join("bin/ssh");
-    std::fs::create_dir_all(ssh.parent().unwrap()).unwrap();
-    std::os::unix::fs::symlink(shim_binary(), &ssh).unwrap();
+    let (_daemon, ssh) = serve_both(&root, "ssh");
     let run = |agent: &str, destination: &str| {
         let out = Command::new(&ssh)
             .args(["-o", "BatchMode=yes", "-p", "1", destination, "true"])
@@ -341,6 +308,27 @@ fn ssh_connects_only_to_the_listed_hosts_in_every_spelling() {
             "control {destination}: {control}"
         );
     }
+}
+
+/// Writes the agents file for `a1` and `a2`, starts the daemon on `root` and returns
+/// once both agents are served, with the shim linked as `command`.
+fn serve_both(root: &std::path::Path, command: &str) -> (KillOnDrop, PathBuf) {
+    write(
+        &root.join("agents.toml"),
+        "[a1]\npath = \"a1\"\n[a2]\npath = \"a2\"\n",
+    );
+    let (daemon, mut out) = start_daemon(root, &[]);
+    let daemon = KillOnDrop(daemon);
+    let mut line = String::new();
+    while !line.starts_with("agent a2: ") {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "daemon exited early");
+    }
+    std::thread::spawn(move || for _ in out.lines() {});
+    let shim = root.join("bin").join(command);
+    std::fs::create_dir_all(shim.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(shim_binary(), &shim).unwrap();
+    (daemon, shim)
 }
 
 /// Stops a daemon however the test ends.
@@ -417,21 +405,7 @@ fn aws_addresses_only_the_listed_regions() {
             ),
         );
     }
-    write(
-        &root.join("agents.toml"),
-        "[a1]\npath = \"a1\"\n[a2]\npath = \"a2\"\n",
-    );
-    let (daemon, mut out) = start_daemon(&root, &[]);
-    let _daemon = KillOnDrop(daemon);
-    let mut line = String::new();
-    while !line.starts_with("agent a2: ") {
-        line.clear();
-        assert!(out.read_line(&mut line).unwrap() > 0, "daemon exited early");
-    }
-    std::thread::spawn(move || for _ in out.lines() {});
-    let shim = root.join("bin/aws");
-    std::fs::create_dir_all(shim.parent().unwrap()).unwrap();
-    std::os::unix::fs::symlink(shim_binary(), &shim).unwrap();
+    let (_daemon, shim) = serve_both(&root, "aws");
     let run = |agent: &str, args: &[&str]| {
         let out = Command::new(&shim)
             .args(args)
