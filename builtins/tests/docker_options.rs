@@ -13,33 +13,15 @@
     reason = "test"
 )]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Whether `program` runs; under `CI=true` a missing one fails the test.
-fn present(program: &str, version_args: &[&str]) -> bool {
-    let ok = Command::new(program)
-        .args(version_args)
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "`{program}` is missing: CI must install it (see modules/docker.md, \"Versions\")"
-        );
-        eprintln!("SKIPPED: `{program}` is not installed; the docker option table is not checked");
-    }
-    ok
-}
+mod support;
 
 fn check(module: &Path, probe: bool) -> std::process::Output {
     let mut command = Command::new("python3");
     command
-        .arg(root().join("tools/docker-syntax.py"))
+        .arg(support::root().join("tools/docker-syntax.py"))
         .arg("--check")
         .arg(module);
     if probe {
@@ -50,10 +32,13 @@ fn check(module: &Path, probe: bool) -> std::process::Output {
 
 #[test]
 fn the_module_declares_every_option_of_the_installed_client() {
-    if !present("python3", &["--version"]) || !present("docker", &["--version"]) {
+    if !support::tools_present(
+        &[("python3", &["--version"]), ("docker", &["--version"])],
+        "the docker option table",
+    ) {
         return;
     }
-    let output = check(&root().join("modules/docker.toml"), true);
+    let output = check(&support::root().join("modules/docker.toml"), true);
     assert!(
         output.status.success(),
         "the installed docker disagrees with modules/docker.toml:\n{}",
@@ -63,10 +48,13 @@ fn the_module_declares_every_option_of_the_installed_client() {
 
 #[test]
 fn an_option_the_module_lacks_fails_the_check() {
-    if !present("python3", &["--version"]) || !present("docker", &["--version"]) {
+    if !support::tools_present(
+        &[("python3", &["--version"]), ("docker", &["--version"])],
+        "the docker option table",
+    ) {
         return;
     }
-    let text = std::fs::read_to_string(root().join("modules/docker.toml")).unwrap();
+    let text = std::fs::read_to_string(support::root().join("modules/docker.toml")).unwrap();
     // `ps --no-trunc`, taken out of the generated table.
     let start = text.find("[syntax.commands.\"ps\"]").unwrap();
     let at = start + text[start..].find(" \"--no-trunc\",").unwrap();

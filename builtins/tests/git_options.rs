@@ -15,32 +15,14 @@
     reason = "test"
 )]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Whether `program` runs; under `CI=true` a missing one fails the test.
-fn present(program: &str, version_args: &[&str]) -> bool {
-    let ok = Command::new(program)
-        .args(version_args)
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "`{program}` is missing: CI must install it (see modules/git.md, \"Versions\")"
-        );
-        eprintln!("SKIPPED: `{program}` is not installed; the git option table is not checked");
-    }
-    ok
-}
+mod support;
 
 fn check(module: &Path) -> std::process::Output {
     Command::new("python3")
-        .arg(root().join("tools/git-options.py"))
+        .arg(support::root().join("tools/git-options.py"))
         .arg("check")
         .env("AIRLOCK_GIT_MODULE", module)
         .output()
@@ -61,7 +43,10 @@ fn compared(stderr: &str) -> usize {
 
 #[test]
 fn the_module_declares_every_option_of_the_installed_git() {
-    if !present("python3", &["--version"]) || !present("git", &["--version"]) {
+    if !support::tools_present(
+        &[("python3", &["--version"]), ("git", &["--version"])],
+        "the git option table",
+    ) {
         return;
     }
     let version = Command::new("git").arg("--version").output().unwrap();
@@ -82,7 +67,7 @@ fn the_module_declares_every_option_of_the_installed_git() {
             module.versions()
         );
     }
-    let output = check(&root().join("modules/git.toml"));
+    let output = check(&support::root().join("modules/git.toml"));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
@@ -96,10 +81,13 @@ fn the_module_declares_every_option_of_the_installed_git() {
 
 #[test]
 fn an_option_the_module_lacks_fails_the_check_and_is_refused() {
-    if !present("python3", &["--version"]) || !present("git", &["--version"]) {
+    if !support::tools_present(
+        &[("python3", &["--version"]), ("git", &["--version"])],
+        "the git option table",
+    ) {
         return;
     }
-    let text = std::fs::read_to_string(root().join("modules/git.toml")).unwrap();
+    let text = std::fs::read_to_string(support::root().join("modules/git.toml")).unwrap();
     // `commit --dry-run`, taken out of the generated table.
     let start = text.find("[syntax.commands.\"commit\"]").unwrap();
     let at = start + text[start..].find(" \"--dry-run\",").unwrap();

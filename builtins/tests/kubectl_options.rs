@@ -13,33 +13,15 @@
     reason = "test"
 )]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Whether `program` runs; under `CI=true` a missing one fails the test.
-fn present(program: &str, version_args: &[&str]) -> bool {
-    let ok = Command::new(program)
-        .args(version_args)
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "`{program}` is missing: CI must install it (see modules/kubectl.md, \"Versions\")"
-        );
-        eprintln!("SKIPPED: `{program}` is not installed; the kubectl option table is not checked");
-    }
-    ok
-}
+mod support;
 
 fn check(module: &Path, probe: bool) -> std::process::Output {
     let mut command = Command::new("python3");
     command
-        .arg(root().join("tools/kubectl-syntax.py"))
+        .arg(support::root().join("tools/kubectl-syntax.py"))
         .arg("--check")
         .arg(module);
     if probe {
@@ -50,10 +32,16 @@ fn check(module: &Path, probe: bool) -> std::process::Output {
 
 #[test]
 fn the_module_declares_every_option_of_the_installed_client() {
-    if !present("python3", &["--version"]) || !present("kubectl", &["version", "--client"]) {
+    if !support::tools_present(
+        &[
+            ("python3", &["--version"]),
+            ("kubectl", &["version", "--client"]),
+        ],
+        "the kubectl option table",
+    ) {
         return;
     }
-    let output = check(&root().join("modules/kubectl.toml"), true);
+    let output = check(&support::root().join("modules/kubectl.toml"), true);
     assert!(
         output.status.success(),
         "the installed kubectl disagrees with modules/kubectl.toml:\n{}",
@@ -63,10 +51,16 @@ fn the_module_declares_every_option_of_the_installed_client() {
 
 #[test]
 fn an_option_the_module_lacks_fails_the_check() {
-    if !present("python3", &["--version"]) || !present("kubectl", &["version", "--client"]) {
+    if !support::tools_present(
+        &[
+            ("python3", &["--version"]),
+            ("kubectl", &["version", "--client"]),
+        ],
+        "the kubectl option table",
+    ) {
         return;
     }
-    let text = std::fs::read_to_string(root().join("modules/kubectl.toml")).unwrap();
+    let text = std::fs::read_to_string(support::root().join("modules/kubectl.toml")).unwrap();
     // `get --no-headers`, taken out of the generated table.
     let start = text.find("[syntax.commands.\"get\"]").unwrap();
     let at = start + text[start..].find(" \"--no-headers\",").unwrap();

@@ -9,23 +9,14 @@
 
 use std::process::Command;
 
-fn present(program: &str, arg: &str) -> bool {
-    Command::new(program)
-        .arg(arg)
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
+mod support;
 
 #[test]
 fn the_module_declares_every_option_of_the_installed_terraform() {
-    if !present("terraform", "version") || !present("python3", "--version") {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "terraform and python3 must be installed in CI (modules/terraform.md says which terraform)"
-        );
-        eprintln!(
-            "SKIPPED: terraform or python3 is missing; the terraform option table was not checked"
-        );
+    if !support::tools_present(
+        &[("terraform", &["version"]), ("python3", &["--version"])],
+        "the terraform option table",
+    ) {
         return;
     }
     let version = Command::new("terraform").arg("version").output().unwrap();
