@@ -125,8 +125,12 @@ fn matches(pattern: &[u8], text: &[u8]) -> bool {
         *first = true;
     }
     let at = |v: &[bool], i: usize| v.get(i).copied().unwrap_or(false);
+    let mut next = vec![false; tokens.len() + 1];
     for &byte in text {
-        let mut next = vec![false; tokens.len() + 1];
+        // Nothing but the start of the text reaches the pattern's start.
+        if let Some(first) = next.first_mut() {
+            *first = false;
+        }
         for (k, (token, after)) in tokens.iter().zip(next.iter_mut().skip(1)).enumerate() {
             *after = match token {
                 Token::Byte(b) => at(&reach, k) && *b == byte,
@@ -136,7 +140,7 @@ fn matches(pattern: &[u8], text: &[u8]) -> bool {
                 }
             };
         }
-        reach = next;
+        std::mem::swap(&mut reach, &mut next);
     }
     reach.last().copied().unwrap_or(false)
 }

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use airlock_builtins::{ConfigJudgement, GitRemotes};
-use airlock_core::destinations::{self, Pattern};
+use airlock_core::destinations::Pattern;
 use airlock_core::{AgentScope, GateOutcome};
 
 use crate::executor::confined_command;
@@ -126,27 +126,22 @@ fn check_destinations(request: &GitRequest<'_>, remotes: &GitRemotes) -> Result<
     let Some(patterns) = request.remotes else {
         return Ok(());
     };
-    let refuse = |why: String| Refusal::denied("airlock.destination", why);
     let reached = airlock_builtins::git_destinations(request.args, remotes)
-        .map_err(|e| refuse(e.to_string()))?;
-    for destination in reached {
-        let verb = if destination.push {
-            "push to"
-        } else {
-            "fetch from"
-        };
-        match destinations::allowed(patterns, &destination.url) {
-            Ok(true) => {}
-            Ok(false) => {
-                return Err(refuse(format!(
-                    "git would {verb} `{}`, which is not among the remotes this agent may reach (`[access.{}] remotes` in its profile; a request that names no remote counts every remote a branch could pick)",
-                    destination.url, request.command,
-                )));
-            }
-            Err(e) => return Err(refuse(format!("git would {verb} {e}"))),
-        }
-    }
-    Ok(())
+        .map_err(|e| Refusal::denied(crate::destinations::RULE, e.to_string()))?;
+    crate::destinations::check_reached(
+        patterns,
+        reached.into_iter().map(|d| {
+            let action = if d.push {
+                "git would push to"
+            } else {
+                "git would fetch from"
+            };
+            (action, d.url)
+        }),
+        request.command,
+        "remotes",
+        "; a request that names no remote counts every remote a branch could pick",
+    )
 }
 
 /// Points git at its common directory.

@@ -8,6 +8,7 @@ pub mod children;
 mod cli;
 pub mod confine;
 mod connection;
+pub mod destinations;
 mod doctor;
 pub mod executor;
 mod explain;

@@ -131,7 +131,7 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
     if module.command() == "ssh" {
         let hosts = agent.scope.profile().access.get(&request.command);
         if let Some(hosts) = hosts.and_then(|a| a.hosts.as_deref()) {
-            check_ssh_hosts(hosts, &request.command, &checked_args)?;
+            crate::destinations::check_ssh(hosts, &request.command, &checked_args)?;
         }
     }
     let search = std::env::var_os("PATH").unwrap_or_default();
@@ -163,7 +163,7 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
     if module.command() == "aws" {
         let access = agent.scope.profile().access.get(&request.command);
         if let Some(regions) = access.and_then(|a| a.regions.as_deref()) {
-            check_aws_regions(regions, &request.command, &checked_args, &env)?;
+            crate::destinations::check_aws(regions, &request.command, &checked_args, &env)?;
         }
     }
     let git_pin = if module.command() == "git" {
@@ -216,67 +216,6 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
         git_pin,
         readings,
     })
-}
-
-/// Refuses an ssh request whose destination is not among the profile's `hosts`
-/// (`airlock.destination`).
-fn check_ssh_hosts(
-    hosts: &[airlock_core::destinations::Pattern],
-    command: &str,
-    args: &[String],
-) -> Result<(), Refusal> {
-    let refuse = |why: String| Refusal::denied("airlock.destination", why);
-    let reached = airlock_builtins::ssh_destinations(args).map_err(|e| refuse(e.to_string()))?;
-    for host in reached {
-        match airlock_core::destinations::allowed(hosts, &host) {
-            Ok(true) => {}
-            Ok(false) => {
-                return Err(refuse(format!(
-                    "ssh would connect to `{host}`, which is not among the hosts this agent may reach (`[access.{command}] hosts` in its profile)"
-                )));
-            }
-            Err(e) => return Err(refuse(format!("ssh would connect to {e}"))),
-        }
-    }
-    Ok(())
-}
-
-/// Refuses an aws request whose region is not among the profile's `regions`
-/// (`airlock.destination`): the `--region` it names, else the environment's
-/// `AWS_REGION` and `AWS_DEFAULT_REGION`; a request whose region would come from a
-/// configuration file is refused (name the region).
-fn check_aws_regions(
-    regions: &[airlock_core::destinations::Pattern],
-    command: &str,
-    args: &[String],
-    env: &std::collections::BTreeMap<String, String>,
-) -> Result<(), Refusal> {
-    let refuse = |why: String| Refusal::denied("airlock.destination", why);
-    let mut named = airlock_builtins::aws_regions(args).map_err(|e| refuse(e.to_string()))?;
-    if named.is_empty() {
-        named.extend(
-            ["AWS_REGION", "AWS_DEFAULT_REGION"]
-                .iter()
-                .filter_map(|k| env.get(*k).cloned()),
-        );
-    }
-    if named.is_empty() {
-        return Err(refuse(format!(
-            "aws would take its region from a configuration file; name it with `--region` (one of the regions in `[access.{command}] regions`)"
-        )));
-    }
-    for region in named {
-        match airlock_core::destinations::allowed(regions, &region) {
-            Ok(true) => {}
-            Ok(false) => {
-                return Err(refuse(format!(
-                    "aws would address region `{region}`, which is not among the regions this agent may reach (`[access.{command}] regions` in its profile)"
-                )));
-            }
-            Err(e) => return Err(refuse(format!("aws would address {e}"))),
-        }
-    }
-    Ok(())
 }
 
 /// Checks the argv's host paths (`airlock.path`) and returns the argv to run, with

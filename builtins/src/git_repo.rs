@@ -53,13 +53,7 @@ impl std::error::Error for GitLocationError {}
 /// The built-in git module, compiled once.
 pub(crate) fn git_module() -> Result<&'static Module, GitLocationError> {
     static GIT: OnceLock<Result<Module, CompileError>> = OnceLock::new();
-    let compiled = GIT.get_or_init(|| match crate::compile("git") {
-        Some(result) => result,
-        None => Module::compile("builtin:git.toml", ""),
-    });
-    compiled
-        .as_ref()
-        .map_err(|e| GitLocationError::Module(e.clone()))
+    crate::cached(&GIT, "git").map_err(|e| GitLocationError::Module(e.clone()))
 }
 
 /// The global options of `args` (a git argv without the program name) that choose

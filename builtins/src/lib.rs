@@ -12,15 +12,28 @@
 
 use airlock_policy::{CompileError, Module, Policy};
 
+mod destination;
 mod git_config;
 mod git_remote;
 mod git_repo;
-mod ssh_destination;
 
+pub use destination::{DestinationError, aws_regions, ssh_destinations};
 pub use git_config::{ConfigJudgement, ConfigRisk, git_config_risks, judge_repository_config};
 pub use git_remote::{GitDestination, GitRemotes, git_destinations};
 pub use git_repo::{GitLocationError, git_location_args, git_subcommand, git_todo_risks};
-pub use ssh_destination::{SshDestinationError, aws_regions, ssh_destinations};
+
+/// The built-in module `name`, compiled once into `cell` (an unknown name compiles an
+/// empty module, which the caller's tests would notice).
+pub(crate) fn cached(
+    cell: &'static std::sync::OnceLock<Result<Module, CompileError>>,
+    name: &str,
+) -> Result<&'static Module, &'static CompileError> {
+    cell.get_or_init(|| match compile(name) {
+        Some(result) => result,
+        None => Module::compile(&format!("builtin:{name}.toml"), ""),
+    })
+    .as_ref()
+}
 
 /// A built-in module: its name, TOML source and threat-model notes.
 #[derive(Debug)]

@@ -17,44 +17,32 @@ use airlock_policy::{CompileError, Module, Unreadable};
 /// Why the destination of an ssh or aws argv cannot be told.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub enum SshDestinationError {
+pub enum DestinationError {
     /// The built-in module cannot read the argv.
     Unreadable(Unreadable),
     /// The built-in module does not compile: a bug of this crate.
     Module(CompileError),
 }
 
-impl fmt::Display for SshDestinationError {
+impl fmt::Display for DestinationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SshDestinationError::Unreadable(why) => write!(f, "cannot read the argv: {why}"),
-            SshDestinationError::Module(e) => write!(f, "a built-in module: {e}"),
+            DestinationError::Unreadable(why) => write!(f, "cannot read the argv: {why}"),
+            DestinationError::Module(e) => write!(f, "a built-in module: {e}"),
         }
     }
 }
 
-impl std::error::Error for SshDestinationError {}
+impl std::error::Error for DestinationError {}
 
-fn ssh_module() -> Result<&'static Module, SshDestinationError> {
+fn ssh_module() -> Result<&'static Module, DestinationError> {
     static SSH: OnceLock<Result<Module, CompileError>> = OnceLock::new();
-    builtin(&SSH, "ssh")
+    crate::cached(&SSH, "ssh").map_err(|e| DestinationError::Module(e.clone()))
 }
 
-fn aws_module() -> Result<&'static Module, SshDestinationError> {
+fn aws_module() -> Result<&'static Module, DestinationError> {
     static AWS: OnceLock<Result<Module, CompileError>> = OnceLock::new();
-    builtin(&AWS, "aws")
-}
-
-fn builtin(
-    cell: &'static OnceLock<Result<Module, CompileError>>,
-    name: &str,
-) -> Result<&'static Module, SshDestinationError> {
-    cell.get_or_init(|| match crate::compile(name) {
-        Some(result) => result,
-        None => Module::compile(&format!("builtin:{name}.toml"), ""),
-    })
-    .as_ref()
-    .map_err(|e| SshDestinationError::Module(e.clone()))
+    crate::cached(&AWS, "aws").map_err(|e| DestinationError::Module(e.clone()))
 }
 
 /// The regions an aws argv names with `--region` (read by the built-in aws module,
@@ -66,11 +54,11 @@ fn builtin(
 /// let regions = airlock_builtins::aws_regions(&["--reg", "eu-west-1", "s3", "ls"]).unwrap();
 /// assert_eq!(regions, ["eu-west-1"]);
 /// ```
-pub fn aws_regions<S: AsRef<str>>(args: &[S]) -> Result<Vec<String>, SshDestinationError> {
+pub fn aws_regions<S: AsRef<str>>(args: &[S]) -> Result<Vec<String>, DestinationError> {
     let module = aws_module()?;
     let readings = module
         .readings(args)
-        .map_err(SshDestinationError::Unreadable)?;
+        .map_err(DestinationError::Unreadable)?;
     let mut regions = BTreeSet::new();
     for reading in &readings {
         for option in reading.options().filter(|o| o.is("--region")) {
@@ -87,11 +75,11 @@ pub fn aws_regions<S: AsRef<str>>(args: &[S]) -> Result<Vec<String>, SshDestinat
 /// let hosts = airlock_builtins::ssh_destinations(&["-p", "22", "Git@GitHub.com", "ls"]).unwrap();
 /// assert_eq!(hosts, ["github.com"]);
 /// ```
-pub fn ssh_destinations<S: AsRef<str>>(args: &[S]) -> Result<Vec<String>, SshDestinationError> {
+pub fn ssh_destinations<S: AsRef<str>>(args: &[S]) -> Result<Vec<String>, DestinationError> {
     let module = ssh_module()?;
     let readings = module
         .readings(args)
-        .map_err(SshDestinationError::Unreadable)?;
+        .map_err(DestinationError::Unreadable)?;
     let mut hosts = BTreeSet::new();
     for reading in &readings {
         if let Some(destination) = reading.operands().next() {
