@@ -391,34 +391,18 @@ fn check_rebase_todo(path: &Path) -> Result<(), Refusal> {
     }
 }
 
-/// Reads a todo list the agent may have planted: never blocks on a FIFO, never
-/// follows it into a device, never reads more than [`MAX_TODO`].
+/// Reads a todo list the agent may have planted: never blocks on a FIFO, never opens a
+/// device, never reads more than [`MAX_TODO`] (see [`crate::small_file`]).
 fn read_todo(path: &Path) -> Result<Option<String>, String> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
-        .open(path)
-    {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read the rebase todo list: {e}")),
-    };
-    let metadata = file
-        .metadata()
-        .map_err(|e| format!("cannot read the rebase todo list: {e}"))?;
-    if !metadata.is_file() {
-        return Err(format!("`{}` is not a regular file", path.display()));
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_TODO + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read the rebase todo list: {e}"))?;
-    if bytes.len() as u64 > MAX_TODO {
-        return Err(format!(
+    use crate::small_file::SmallFileError;
+    match crate::small_file::read(path, MAX_TODO) {
+        Ok(bytes) => Ok(bytes.map(|b| String::from_utf8_lossy(&b).into_owned())),
+        Err(SmallFileError::TooLong { .. }) => Err(format!(
             "the rebase todo list is longer than {MAX_TODO} bytes"
-        ));
+        )),
+        Err(SmallFileError::Io { source, .. }) => {
+            Err(format!("cannot read the rebase todo list: {source}"))
+        }
+        Err(e) => Err(e.to_string()),
     }
-    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
 }

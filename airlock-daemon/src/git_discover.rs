@@ -16,7 +16,6 @@
 //! git knows.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -228,27 +227,12 @@ fn head_is_valid(head: &Path) -> Option<bool> {
     matches!(hex, 40 | 64).then_some(true)
 }
 
-/// Reads a small regular file without following it into a FIFO or a device.
+/// Reads a small regular file (never opening a FIFO or a device); `None`: ask git.
 fn read_small(path: &Path) -> Option<Vec<u8>> {
     read_small_if_present(path)?
 }
 
 /// [`read_small`], with `Some(None)` for a missing file.
 fn read_small_if_present(path: &Path) -> Option<Option<Vec<u8>>> {
-    let fd = match rustix::fs::open(
-        path,
-        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) {
-        Ok(fd) => fd,
-        Err(rustix::io::Errno::NOENT) => return Some(None),
-        Err(_) => return None,
-    };
-    let file = std::fs::File::from(fd);
-    if !file.metadata().ok()?.is_file() {
-        return None;
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_SMALL_FILE + 1).read_to_end(&mut bytes).ok()?;
-    (bytes.len() as u64 <= MAX_SMALL_FILE).then_some(Some(bytes))
+    crate::small_file::read(path, MAX_SMALL_FILE).ok()
 }

@@ -26,6 +26,7 @@ pub mod post_exec;
 pub mod reading_json;
 pub mod scratch;
 mod server;
+pub mod small_file;
 mod ssh_agent;
 mod verbose;
 pub mod workdir;

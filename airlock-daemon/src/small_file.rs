@@ -1,0 +1,110 @@
+//! Reading a small file the agent may have planted (a `.git` file, `commondir`, a
+//! rebase todo list) without ever opening anything but a regular file: a FIFO would
+//! block the daemon, and opening a device can act on it (the daemon may run as root,
+//! and a symlink in the workspace can point anywhere).
+//!
+//! The path is resolved once, to an `O_PATH` descriptor that opens nothing; its type is
+//! checked on that descriptor, and only then is that same inode opened for reading
+//! (through `/proc/self/fd`), so a swap of the path in between changes nothing.
+
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{FileType, Mode, OFlags};
+
+/// Why a small file was not read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SmallFileError {
+    /// It is not a regular file (a FIFO, a device, a directory).
+    #[error("`{}` is not a regular file", .0.display())]
+    NotRegular(PathBuf),
+    /// It is longer than the caller reads.
+    #[error("`{}` is longer than {max} bytes", path.display())]
+    TooLong {
+        /// The file.
+        path: PathBuf,
+        /// The most the caller reads.
+        max: u64,
+    },
+    /// The system refused.
+    #[error("cannot read `{}`: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// Reads `path` (symlinks followed) if it is a regular file of at most `max` bytes;
+/// `None` when it does not exist.
+pub fn read(path: &Path, max: u64) -> Result<Option<Vec<u8>>, SmallFileError> {
+    let io = |source: std::io::Error| SmallFileError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let held = match rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT) => return Ok(None),
+        Err(e) => return Err(io(e.into())),
+    };
+    let stat = rustix::fs::fstat(&held).map_err(|e| io(e.into()))?;
+    if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+        return Err(SmallFileError::NotRegular(path.to_owned()));
+    }
+    let file = std::fs::File::open(format!("/proc/self/fd/{}", held.as_raw_fd())).map_err(io)?;
+    let mut bytes = Vec::new();
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > max {
+        return Err(SmallFileError::TooLong {
+            path: path.to_owned(),
+            max,
+        });
+    }
+    Ok(Some(bytes))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "test")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_regular_files_are_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, "gitdir: x\n").unwrap();
+        assert_eq!(read(&file, 64).unwrap().unwrap(), b"gitdir: x\n");
+        assert!(read(&dir.path().join("missing"), 64).unwrap().is_none());
+        assert!(matches!(
+            read(&file, 4),
+            Err(SmallFileError::TooLong { .. })
+        ));
+        // A symlink to a device is refused without the device being opened (/dev/null
+        // stands in for one whose open would act).
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        assert!(matches!(
+            read(&link, 64),
+            Err(SmallFileError::NotRegular(_))
+        ));
+        // A FIFO would block an open: it is refused, not waited on.
+        let fifo = dir.path().join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            FileType::Fifo,
+            Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        assert!(matches!(
+            read(&fifo, 64),
+            Err(SmallFileError::NotRegular(_))
+        ));
+    }
+}
