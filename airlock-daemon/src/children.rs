@@ -51,6 +51,26 @@ pub fn spawn(command: &mut tokio::process::Command) -> std::io::Result<tokio::pr
     Ok(child)
 }
 
+/// The registry, locked: a child started while it is held (see [`crate::spawn`]) is
+/// registered with [`register`] before the reaper can look at it.
+pub(crate) fn register_lock() -> MutexGuard<'static, BTreeSet<i32>> {
+    started()
+}
+
+/// Registers `pid` in the locked registry and gives the lock back.
+pub(crate) fn register(
+    mut registry: MutexGuard<'static, BTreeSet<i32>>,
+    pid: Pid,
+) -> MutexGuard<'static, BTreeSet<i32>> {
+    registry.insert(pid.as_raw_nonzero().get());
+    registry
+}
+
+/// Unregisters a child nobody will wait for: the reaper reaps it once it ends.
+pub(crate) fn forget(pid: Pid) {
+    started().remove(&pid.as_raw_nonzero().get());
+}
+
 /// [`spawn`] for a `std` command (waited for by a thread of its own).
 pub fn spawn_std(command: &mut std::process::Command) -> std::io::Result<std::process::Child> {
     let mut registry = started();

@@ -429,35 +429,57 @@ pub fn kernel_abi() -> i32 {
     i32::try_from(version).unwrap_or(0)
 }
 
-/// What the child does between `fork` and `exec`, with only async-signal-safe system
-/// calls and no allocation: enter the held working directory, die with the daemon,
-/// and, when there is a ruleset, set `no_new_privs` and restrict itself. `parent` is
-/// the daemon's pid, read before the fork: if the daemon is already gone, the child
-/// must not run.
+/// The step of [`enter`] that failed, and its error number.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EnterFailure {
+    /// 0: entering the working directory; 1: the parent-death signal, or the daemon is
+    /// already gone (`ESRCH`); 2: `no_new_privs` and the Landlock ruleset.
+    pub step: u8,
+    /// The error.
+    pub errno: rustix::io::Errno,
+}
+
+impl From<EnterFailure> for io::Error {
+    fn from(failure: EnterFailure) -> Self {
+        // No allocation: this runs in a child that shares or copied the daemon's heap.
+        io::Error::from_raw_os_error(failure.errno.raw_os_error())
+    }
+}
+
+/// What the child does between the clone (or `fork`) and `exec`, with only
+/// async-signal-safe system calls and no allocation: enter the held working directory,
+/// die with the daemon, and, when there is a ruleset, set `no_new_privs` and restrict
+/// itself. `parent` is the daemon's pid, read before the clone: if the daemon is
+/// already gone, the child must not run.
 pub(crate) fn enter(
     cwd: RawFd,
     ruleset: Option<RawFd>,
     parent: rustix::process::Pid,
-) -> io::Result<()> {
+) -> Result<(), EnterFailure> {
+    let failed = |step: u8| move |errno: rustix::io::Errno| EnterFailure { step, errno };
     #[expect(
         unsafe_code,
         reason = "`cwd` is an open descriptor the parent holds until the spawn returns"
     )]
     let cwd = unsafe { std::os::fd::BorrowedFd::borrow_raw(cwd) };
-    rustix::process::fchdir(cwd)?;
-    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
+    rustix::process::fchdir(cwd).map_err(failed(0))?;
+    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+        .map_err(failed(1))?;
     if rustix::process::getppid() != Some(parent) {
-        return Err(io::Error::other("the daemon is gone"));
+        return Err(failed(1)(rustix::io::Errno::SRCH));
     }
     if let Some(ruleset) = ruleset {
-        rustix::thread::set_no_new_privs(true)?;
+        rustix::thread::set_no_new_privs(true).map_err(failed(2))?;
         #[expect(
             unsafe_code,
             reason = "landlock_restrict_self takes a descriptor and flags, no pointers"
         )]
         let done = unsafe { libc::syscall(libc::SYS_landlock_restrict_self, ruleset, 0u32) };
         if done != 0 {
-            return Err(io::Error::last_os_error());
+            let errno = io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EPERM);
+            return Err(failed(2)(rustix::io::Errno::from_raw_os_error(errno)));
         }
     }
     Ok(())

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -82,7 +81,7 @@ pub fn confined_command<'e>(
         reason = "the closure runs between fork and exec and makes only async-signal-safe system calls (see confine::enter)"
     )]
     unsafe {
-        command.pre_exec(move || confine::enter(cwd, ruleset, parent));
+        command.pre_exec(move || Ok(confine::enter(cwd, ruleset, parent)?));
     }
     command
 }
@@ -122,55 +121,48 @@ pub async fn run(
     output: mpsc::Sender<(Stream, Vec<u8>)>,
     cancel: CancellationToken,
 ) -> std::io::Result<Finished> {
-    let mut command = confined_command(
-        &spec.program,
-        &spec.cwd.fd,
-        spec.ruleset.as_ref(),
-        &spec.env,
-    );
-    command.args(&spec.args);
-    let mut child = crate::children::spawn(&mut command)?;
+    let spawned = crate::spawn::spawn(&crate::spawn::Launch {
+        program: &spec.program,
+        args: &spec.args,
+        env: spec
+            .env
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect(),
+        cwd: &spec.cwd.fd,
+        ruleset: spec.ruleset.as_ref(),
+    })?;
     // The child has its own copies: the ruleset is no longer needed here.
     drop(spec.ruleset);
-    let group = process_group(&child);
+    let mut child = spawned.process;
+    // The program leads its own process group.
+    let group = child.pid();
     // The group dies with the daemon, whatever ends the daemon (until this is dropped,
     // after the group was killed below).
     let _watched = crate::guard::watch(group);
     let bytes_out = Arc::new(AtomicU64::new(0));
-    let mut readers = Vec::new();
-    for pipe in [
-        child.stdout.as_ref().map(AsFd::as_fd),
-        child.stderr.as_ref().map(AsFd::as_fd),
-    ]
-    .into_iter()
-    .flatten()
-    {
+    for pipe in [spawned.stdout.as_fd(), spawned.stderr.as_fd()] {
         // Only a hint: a smaller pipe (the system's limit) works the same, slower.
         let _ = rustix::pipe::fcntl_setpipe_size(pipe, PIPE_SIZE);
     }
-    if let Some(stdout) = child.stdout.take() {
-        readers.push(tokio::spawn(pump(
-            stdout,
+    let readers = vec![
+        tokio::spawn(pump(
+            spawned.stdout,
             Stream::Stdout,
             output.clone(),
             Arc::clone(&bytes_out),
-        )));
-    }
-    if let Some(stderr) = child.stderr.take() {
-        readers.push(tokio::spawn(pump(
-            stderr,
+        )),
+        tokio::spawn(pump(
+            spawned.stderr,
             Stream::Stderr,
             output.clone(),
             Arc::clone(&bytes_out),
-        )));
-    }
+        )),
+    ];
     drop(output);
     let (stdin_tx, stdin_rx) = mpsc::channel::<Vec<u8>>(2);
     let bytes_in = Arc::new(AtomicU64::new(0));
-    let writer = child
-        .stdin
-        .take()
-        .map(|stdin| tokio::spawn(feed(stdin, stdin_rx, Arc::clone(&bytes_in))));
+    let writer = tokio::spawn(feed(spawned.stdin, stdin_rx, Arc::clone(&bytes_in)));
     let mut stdin_tx = Some(stdin_tx);
     let mut input_open = true;
     // Stdin waiting for room towards the program: held here, never awaited inside an
@@ -184,7 +176,7 @@ pub async fn run(
     let mut cancelled = false;
     // When a stopped program that has not ended gets SIGKILL.
     let mut kill_at: Option<tokio::time::Instant> = None;
-    let status = loop {
+    let exit = loop {
         let room_tx = if pending.is_some() {
             stdin_tx.clone()
         } else {
@@ -197,7 +189,7 @@ pub async fn run(
             }
         };
         tokio::select! {
-            status = child.wait() => break status?,
+            exit = child.wait() => break exit?,
             permit = room => {
                 match (permit, pending.take()) {
                     (Ok(permit), Some(data)) => {
@@ -225,14 +217,14 @@ pub async fn run(
             },
             () = &mut deadline, if !timed_out => {
                 timed_out = true;
-                stop_group(group, &mut child, &mut kill_at);
+                stop_group(group, &child, &mut kill_at);
             }
             () = cancel.cancelled(), if !cancelled => {
                 cancelled = true;
-                stop_group(group, &mut child, &mut kill_at);
+                stop_group(group, &child, &mut kill_at);
             }
             () = wait_until(kill_at) => {
-                kill_group(group, &mut child);
+                kill_run(group, &child);
                 kill_at = None;
             }
         }
@@ -244,15 +236,8 @@ pub async fn run(
     }
     drop(stdin_tx);
     drain(readers, &bytes_out, &cancel, timed_out || cancelled).await;
-    if let Some(writer) = writer {
-        writer.abort();
-        let _ = writer.await;
-    }
-    let exit = match (status.code(), status.signal()) {
-        (Some(code), _) => Exit::Code(code),
-        (None, Some(signal)) => Exit::Signal(signal),
-        (None, None) => Exit::Code(-1),
-    };
+    writer.abort();
+    let _ = writer.await;
     Ok(Finished {
         exit,
         timed_out,
@@ -321,7 +306,7 @@ pub const TERM_GRACE: Duration = Duration::from_secs(2);
 /// already.
 fn stop_group(
     group: Option<Pid>,
-    child: &mut tokio::process::Child,
+    child: &crate::spawn::Process,
     kill_at: &mut Option<tokio::time::Instant>,
 ) {
     if kill_at.is_some() {
@@ -331,11 +316,19 @@ fn stop_group(
         Some(group) => {
             let _ = kill_process_group(group, Signal::TERM);
         }
-        None => {
-            let _ = child.start_kill();
-        }
+        None => child.signal(Signal::TERM),
     }
     *kill_at = Some(tokio::time::Instant::now() + TERM_GRACE);
+}
+
+/// Kills a run's `group` (or, without one, its program alone).
+fn kill_run(group: Option<Pid>, child: &crate::spawn::Process) {
+    match group {
+        Some(group) => {
+            let _ = kill_process_group(group, Signal::KILL);
+        }
+        None => child.signal(Signal::KILL),
+    }
 }
 
 /// Waits until `at`, or for ever when there is none.
@@ -388,7 +381,7 @@ async fn pump(
 
 /// Writes client stdin to the program until the channel closes (end of input).
 async fn feed(
-    mut stdin: tokio::process::ChildStdin,
+    mut stdin: tokio::net::unix::pipe::Sender,
     mut data: mpsc::Receiver<Vec<u8>>,
     counter: Arc<AtomicU64>,
 ) {

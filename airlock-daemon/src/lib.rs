@@ -27,6 +27,7 @@ pub mod reading_json;
 pub mod scratch;
 mod server;
 pub mod small_file;
+pub mod spawn;
 mod ssh_agent;
 mod verbose;
 pub mod workdir;
