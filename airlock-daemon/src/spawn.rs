@@ -624,6 +624,62 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_child_confines_and_moves_itself_and_never_the_daemon() {
+        use landlock::{ABI, Access, AccessFs, Ruleset, RulesetAttr, RulesetCreatedAttr};
+        let status = |field: &str| {
+            std::fs::read_to_string("/proc/self/status")
+                .unwrap()
+                .lines()
+                .find(|l| l.starts_with(field))
+                .unwrap()
+                .to_owned()
+        };
+        let before = (
+            std::env::current_dir().unwrap(),
+            status("NoNewPrivs"),
+            rustix::fs::fstat(std::io::stdout()).unwrap().st_ino,
+        );
+        // Reads nothing at all, except executing the shell and its libraries.
+        let exec_only = Ruleset::default()
+            .handle_access(AccessFs::from_all(ABI::V1))
+            .unwrap()
+            .create()
+            .unwrap()
+            .add_rules(landlock::path_beneath_rules(
+                ["/usr", "/bin", "/lib", "/lib64"]
+                    .iter()
+                    .filter(|p| Path::new(p).exists()),
+                AccessFs::Execute | AccessFs::ReadFile | AccessFs::ReadDir,
+            ))
+            .unwrap();
+        let ruleset: OwnedFd = Option::<OwnedFd>::from(exec_only).unwrap();
+        let dir = cwd();
+        let args = strings(&[
+            "-c",
+            "pwd; cat /etc/hostname; grep NoNewPrivs /proc/self/status",
+        ]);
+        let mut confined = launch(Path::new("/bin/sh"), &args, &dir);
+        confined.ruleset = Some(&ruleset);
+        let (exit, out, err) = output(spawn(&confined).unwrap()).await;
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(out.lines().next(), Some("/tmp"), "{out}");
+        assert!(
+            String::from_utf8_lossy(&err).contains("Permission denied"),
+            "the ruleset did not apply: {out}"
+        );
+        assert_ne!(exit, Exit::Code(0));
+        // The daemon kept its directory, privileges and standard descriptors.
+        let after = (
+            std::env::current_dir().unwrap(),
+            status("NoNewPrivs"),
+            rustix::fs::fstat(std::io::stdout()).unwrap().st_ino,
+        );
+        assert_eq!(before, after);
+        // And it can still read what the child could not.
+        assert!(std::fs::read("/etc/hostname").is_ok());
+    }
+
+    #[tokio::test]
     async fn dropping_an_unwaited_process_kills_it() {
         let dir = cwd();
         let args = strings(&["60"]);
