@@ -392,6 +392,10 @@ const SHARED_MEMORY: &str = "/dev/shm";
 /// Whether `dir` is a directory on a tmpfs that this process may create entries in.
 fn writable_tmpfs(dir: &Path) -> bool {
     const TMPFS_MAGIC: i64 = 0x0102_1994;
+    #[allow(
+        clippy::useless_conversion,
+        reason = "f_type is an i64 here, another integer type on other architectures"
+    )]
     let tmpfs = rustix::fs::statfs(dir)
         .is_ok_and(|fs| i64::try_from(fs.f_type).is_ok_and(|kind| kind == TMPFS_MAGIC));
     tmpfs
