@@ -30,6 +30,7 @@ use crate::hooks::HookRequest;
 use crate::pipeline::{self, Refusal, RefusalKind, Request};
 use crate::post_exec::{Hook, RunError};
 use crate::server::{Shared, peer};
+use crate::timing::Marks;
 
 /// What a connection knows about where it was accepted.
 #[derive(Debug, Clone)]
@@ -38,6 +39,8 @@ pub struct Context {
     pub agent: String,
     /// Everything the daemon shares.
     pub shared: Arc<Shared>,
+    /// When the connection was accepted.
+    pub accepted: Instant,
 }
 
 type Reader = LineReader<BufReader<OwnedReadHalf>>;
@@ -78,8 +81,10 @@ pub async fn serve(stream: UnixStream, context: Context) {
         refuse(&mut reader, &mut writer, &context, peer, &FROM_A_RUN).await;
         return;
     }
+    let marks = Marks::new(context.accepted);
     let mut session = Session {
         context,
+        marks,
         peer,
         writer,
         ended: CancellationToken::new(),
@@ -400,6 +405,8 @@ impl Writer {
 
 struct Session {
     context: Context,
+    /// Where the daemon's own time in the run went (see [`crate::timing`]).
+    marks: Marks,
     peer: Option<Peer>,
     writer: Writer,
     /// Cancelled once the connection's run is over (its program ended and its output
@@ -593,6 +600,7 @@ impl Session {
         let forward_stdin = prepared.stdin;
         let git_pin = prepared.git_pin;
         let token = cancel.clone();
+        self.marks.spawning = Marks::now();
         let run = tokio::spawn(async move {
             executor::run(prepared.spec, input_rx, output_tx, token)
                 .await
@@ -744,6 +752,7 @@ impl Session {
             Ok(result) => result,
             Err(e) => Err(e),
         };
+        self.marks.returned = Marks::now();
         if let Some(pin) = git_pin {
             if let Err(e) = pin.finish() {
                 eprintln!(
@@ -858,6 +867,7 @@ impl Session {
         // `send_or_give_way`); one that is gone gets nothing.
         if self.send_or_give_way(&reply, &kill).await {
             let _ = self.writer.half.shutdown().await;
+            self.marks.replied();
         }
     }
 }

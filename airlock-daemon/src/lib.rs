@@ -28,7 +28,9 @@ pub mod scratch;
 mod server;
 pub mod small_file;
 mod ssh_agent;
+pub mod timing;
 mod verbose;
 pub mod workdir;
 
 pub use cli::{Cli, run};
+pub use server::serve_agents;
