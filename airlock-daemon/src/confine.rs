@@ -31,6 +31,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use airlock_core::{ConfinementConfig, ConfinementMode};
+
+use crate::scratch::ScratchPool;
 use landlock::{
     ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath,
     PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, Scope,
@@ -178,8 +180,8 @@ pub struct Confiner {
     /// opening some fifty paths again. Reopened when older than [`SYSTEM_FRESH`], so a
     /// system file replaced by a rename (`resolv.conf`) is granted again soon.
     system: Arc<Mutex<Option<OpenedSystem>>>,
-    /// Where runs' private directories are made.
-    scratch: PathBuf,
+    /// Where runs' private directories are made, ahead of the runs.
+    scratch: Arc<ScratchPool>,
 }
 
 /// The system paths as opened at one time.
@@ -207,7 +209,7 @@ impl Confiner {
     fn for_kernel(config: &ConfinementConfig, kernel: i32) -> Result<Self, ConfineError> {
         match config.mode {
             ConfinementMode::None => Ok(Self {
-                scratch: scratch_base(config),
+                scratch: Arc::new(ScratchPool::new(scratch_base(config))),
                 ..Self::off()
             }),
             ConfinementMode::Landlock => {
@@ -218,7 +220,7 @@ impl Confiner {
                     abi: Some(kernel.min(NEWEST_ABI)),
                     extra_system: config.system.clone(),
                     system: Arc::default(),
-                    scratch: scratch_base(config),
+                    scratch: Arc::new(ScratchPool::new(scratch_base(config))),
                 })
             }
         }
@@ -230,12 +232,17 @@ impl Confiner {
             abi: None,
             extra_system: Vec::new(),
             system: Arc::default(),
-            scratch: std::env::temp_dir(),
+            scratch: Arc::new(ScratchPool::new(std::env::temp_dir())),
         }
     }
 
     /// Where each run's private directory is made.
     pub fn scratch_base(&self) -> &Path {
+        self.scratch.base()
+    }
+
+    /// The pool that makes runs' private directories.
+    pub fn scratch_pool(&self) -> &Arc<ScratchPool> {
         &self.scratch
     }
 

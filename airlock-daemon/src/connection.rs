@@ -90,6 +90,7 @@ pub async fn serve(stream: UnixStream, context: Context) {
         ended: CancellationToken::new(),
         stall: idle,
         gone: false,
+        scratch: None,
     };
     loop {
         // A connection that does not finish its next request in time is closed: idle
@@ -416,6 +417,8 @@ struct Session {
     stall: std::time::Duration,
     /// A write to the client failed or gave way: nothing more is written.
     gone: bool,
+    /// The run's private directory, removed once the run is answered.
+    scratch: Option<crate::scratch::Scratch>,
 }
 
 impl Session {
@@ -534,6 +537,10 @@ impl Session {
         let mut record = self.record(&request, SystemTime::now());
         let outcome = self.prepare_and_run(request, reader, &mut record).await;
         self.conclude(id, record, started, outcome).await;
+        // Off the reply's path: the run is over (its process group killed) and answered.
+        if let Some(scratch) = self.scratch.take() {
+            scratch.remove_later();
+        }
     }
 
     /// Prepares `request` and runs it, filling `record` with what is known of the run
@@ -599,6 +606,7 @@ impl Session {
         let cancel = CancellationToken::new();
         let forward_stdin = prepared.stdin;
         let git_pin = prepared.git_pin;
+        self.scratch = Some(prepared.scratch);
         let token = cancel.clone();
         self.marks.spawning = Marks::now();
         let run = tokio::spawn(async move {

@@ -141,11 +141,13 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
             module.bin()
         ))
     })?;
-    let scratch = Scratch::create_in(
-        loaded.confiner.scratch_base(),
-        agent.home_links(&request.command),
-    )
-    .map_err(|e| Refusal::internal(format!("cannot create the run's private directory: {e}")))?;
+    let scratch = loaded
+        .confiner
+        .scratch_pool()
+        .take(agent.home_links(&request.command))
+        .map_err(|e| {
+            Refusal::internal(format!("cannot create the run's private directory: {e}"))
+        })?;
     let grants = agent.grants(&request.command, &program, scratch.root(), &module.exec());
     let ruleset = loaded
         .confiner

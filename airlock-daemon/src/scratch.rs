@@ -1,5 +1,6 @@
 //! A run's private directory: `TMPDIR` and `HOME` for one program, created by the
-//! daemon before the run and removed after it.
+//! daemon before the run (made ahead by a [`ScratchPool`]) and removed after it (once
+//! the run is answered, see [`Scratch::remove_later`]).
 //!
 //! The program's `HOME` is never the daemon user's home (which holds every
 //! credential): it is an empty directory of the run's own, in which each `~/...` path
@@ -10,6 +11,8 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// A link in the run's home: `relative` (under `~`) points at `target` (the real,
 /// resolved host path).
@@ -31,6 +34,13 @@ impl Scratch {
     /// Creates the run's directory (mode 0700, an unguessable name in `base`) with
     /// `home/` holding `links` and an empty `tmp/`.
     pub fn create_in(base: &Path, links: &[HomeLink]) -> io::Result<Self> {
+        let scratch = Self::empty_in(base)?;
+        scratch.link(links)?;
+        Ok(scratch)
+    }
+
+    /// The run's directory with an empty `home/` and an empty `tmp/`.
+    fn empty_in(base: &Path) -> io::Result<Self> {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::Builder::new()
             .prefix("airlock-run-")
@@ -39,14 +49,19 @@ impl Scratch {
         let scratch = Self { dir };
         std::fs::create_dir(scratch.home())?;
         std::fs::create_dir(scratch.tmp())?;
+        Ok(scratch)
+    }
+
+    /// Puts `links` into the home.
+    fn link(&self, links: &[HomeLink]) -> io::Result<()> {
         for link in links {
-            let at = scratch.home().join(&link.relative);
+            let at = self.home().join(&link.relative);
             if let Some(parent) = at.parent() {
                 std::fs::create_dir_all(parent)?;
             }
             std::os::unix::fs::symlink(&link.target, &at)?;
         }
-        Ok(scratch)
+        Ok(())
     }
 
     /// The whole directory (what the confinement grants read and write).
@@ -62,6 +77,96 @@ impl Scratch {
     /// The program's `TMPDIR`.
     pub fn tmp(&self) -> PathBuf {
         self.dir.path().join("tmp")
+    }
+
+    /// Removes the directory on a blocking thread of the runtime, when there is one
+    /// (else now): once its run is over and answered, nobody waits for the file system.
+    pub fn remove_later(self) {
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn_blocking(move || drop(self));
+            }
+            Err(_) => drop(self),
+        }
+    }
+}
+
+/// Runs' private directories, made ahead of the runs that take them (on a blocking
+/// thread of the runtime) so that a request does not wait for the file system to make
+/// three directories.
+///
+/// Each directory is handed to one run only, exactly as [`Scratch::create_in`] makes
+/// it: fresh, mode 0700, with an unguessable name, an empty `tmp/` and a `home/` that
+/// gets the run's links when it is taken. Until then nobody has been granted it: the
+/// confinement grants a run only its own directory, never the base. Those still
+/// waiting are removed when the pool is dropped (a reload makes a new one).
+#[derive(Debug)]
+pub struct ScratchPool {
+    base: PathBuf,
+    ready: Mutex<Vec<Scratch>>,
+    /// A blocking thread is making directories.
+    refilling: AtomicBool,
+}
+
+/// How many directories the pool keeps made.
+const AHEAD: usize = 2;
+
+impl ScratchPool {
+    /// A pool that makes directories in `base` (none yet: the first run that takes one
+    /// starts the making).
+    pub fn new(base: PathBuf) -> Self {
+        Self {
+            base,
+            ready: Mutex::new(Vec::new()),
+            refilling: AtomicBool::new(false),
+        }
+    }
+
+    /// Where the directories are made.
+    pub fn base(&self) -> &Path {
+        &self.base
+    }
+
+    /// A run's private directory with `links` in its home: one made ahead when one is
+    /// ready, else one made now; either way, the pool makes more in the background.
+    pub fn take(self: &Arc<Self>, links: &[HomeLink]) -> io::Result<Scratch> {
+        let ready = self.lock().pop();
+        let scratch = match ready {
+            Some(scratch) => scratch,
+            None => Scratch::empty_in(&self.base)?,
+        };
+        self.refill();
+        scratch.link(links)?;
+        Ok(scratch)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Scratch>> {
+        match self.ready.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Makes directories up to [`AHEAD`] on a blocking thread, when in a runtime and
+    /// not already doing so. A directory that cannot be made is made, or its error
+    /// reported, by the next run that finds none ready.
+    fn refill(self: &Arc<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.refilling.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let pool = Arc::clone(self);
+        runtime.spawn_blocking(move || {
+            while pool.lock().len() < AHEAD {
+                match Scratch::empty_in(&pool.base) {
+                    Ok(scratch) => pool.lock().push(scratch),
+                    Err(_) => break,
+                }
+            }
+            pool.refilling.store(false, Ordering::Release);
+        });
     }
 }
 
