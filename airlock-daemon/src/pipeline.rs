@@ -134,8 +134,7 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
             crate::destinations::check_ssh(hosts, &request.command, &checked_args)?;
         }
     }
-    let search = std::env::var_os("PATH").unwrap_or_default();
-    let program = crate::doctor::find_program(module.bin(), &search).ok_or_else(|| {
+    let program = loaded.programs.find(module.bin()).ok_or_else(|| {
         Refusal::internal(format!(
             "`{}` is not installed where the daemon runs",
             module.bin()
@@ -399,6 +398,7 @@ mod tests {
             config_dir: dir.path().to_owned(),
             agents: [("a1".to_owned(), agent)].into(),
             confiner: crate::confine::Confiner::new(&config_default()).unwrap(),
+            programs: Default::default(),
         };
         Fixture {
             _dir: dir,
@@ -536,6 +536,7 @@ mod tests {
             config_dir: f.loaded.config_dir.clone(),
             agents: [("a1".to_owned(), agent)].into(),
             confiner: crate::confine::Confiner::new(&config_default()).unwrap(),
+            programs: Default::default(),
         };
         (f, loaded, agent_dir.join("ws"))
     }
