@@ -607,6 +607,7 @@ impl Session {
         let forward_stdin = prepared.stdin;
         let git_pin = prepared.git_pin;
         self.scratch = Some(prepared.scratch);
+        let ahead = prepared.ahead;
         let token = cancel.clone();
         self.marks.spawning = Marks::now();
         let run = tokio::spawn(async move {
@@ -614,6 +615,10 @@ impl Session {
                 .await
                 .map_err(RunError::Start)
         });
+        // This run's program is starting: the next run's kit is built meanwhile.
+        if let Some(ahead) = ahead {
+            ahead.start();
+        }
         let (mut output_rx, run) = match post_exec {
             Some(hook) => hook.filter(output_rx, run, cancel.clone()),
             None => (output_rx, run),

@@ -96,22 +96,15 @@ pub struct Access {
 }
 
 impl Agent {
-    /// What a run of `command` (whose program is `program`) may reach: the mounts, the
-    /// run's `scratch` directory, the program, and what the profile declares.
-    pub fn grants(
-        &self,
-        command: &str,
-        program: &Path,
-        scratch: &Path,
-        exec: &airlock_policy::ExecSpec,
-    ) -> Grants {
+    /// What a run of `command` (whose program is `program`) may reach besides its own
+    /// private directory: the mounts, the program, and what the profile declares.
+    pub fn grants(&self, command: &str, program: &Path, exec: &airlock_policy::ExecSpec) -> Grants {
         let mut grants = self
             .access
             .get(command)
             .map(|a| a.grants.clone())
             .unwrap_or_default();
         grants.read_write.extend(self.mount_roots.iter().cloned());
-        grants.read_write.push(scratch.to_owned());
         grants.exec.push(program.to_owned());
         grants.exec_writable = exec.exec_writable;
         grants

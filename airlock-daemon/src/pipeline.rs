@@ -98,6 +98,9 @@ pub struct Prepared {
     pub git_pin: Option<crate::git_pin::Pinned>,
     /// The engine's readings of what runs (for the post-exec hook and the audit log).
     pub readings: Vec<serde_json::Value>,
+    /// The next run's private directory and ruleset, to build once this run's program
+    /// is starting.
+    pub ahead: Option<crate::confine::Ahead>,
 }
 
 /// Decides whether `request` from agent `name` may run, and prepares it.
@@ -140,17 +143,14 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
             module.bin()
         ))
     })?;
-    let scratch = loaded
+    let grants = agent.grants(&request.command, &program, &module.exec());
+    let (scratch, ruleset, ahead) = loaded
         .confiner
-        .scratch_pool()
-        .take(agent.home_links(&request.command))
-        .map_err(|e| {
-            Refusal::internal(format!("cannot create the run's private directory: {e}"))
-        })?;
-    let grants = agent.grants(&request.command, &program, scratch.root(), &module.exec());
-    let ruleset = loaded
-        .confiner
-        .ruleset(&grants)
+        .prepare_run(
+            &format!("{name}/{}", request.command),
+            agent.home_links(&request.command),
+            &grants,
+        )
         .map_err(|e| Refusal::internal(e.to_string()))?;
     let mut env = crate::ssh_agent::program_env(
         &agent.scope.env_plan(module),
@@ -216,6 +216,7 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
         confinement: loaded.confiner.label(),
         git_pin,
         readings,
+        ahead,
     })
 }
 
