@@ -152,12 +152,17 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
             &grants,
         )
         .map_err(|e| Refusal::internal(e.to_string()))?;
-    let mut env = crate::ssh_agent::program_env(
-        &agent.scope.env_plan(module),
-        &module.env().strip,
-        std::env::vars_os(),
-        agent.ssh_auth_sock(),
-    );
+    let plan = agent.scope.env_plan(module);
+    // Only the variables the plan passes are handed on (the plan keeps no others).
+    let passed = daemon_env()
+        .iter()
+        .filter(|(name, _)| {
+            name.to_str()
+                .is_some_and(|name| plan.pass_names().any(|passed| passed == name))
+        })
+        .map(|(name, value)| (name.as_os_str(), value.as_os_str()));
+    let mut env =
+        crate::ssh_agent::program_env(&plan, &module.env().strip, passed, agent.ssh_auth_sock());
     env.insert("TMPDIR".to_owned(), scratch.tmp().display().to_string());
     env.insert("HOME".to_owned(), scratch.home().display().to_string());
     env.insert("PWD".to_owned(), cwd.path.display().to_string());
@@ -218,6 +223,14 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
         readings,
         ahead,
     })
+}
+
+/// The daemon's own environment, read once (the daemon never changes it): a request
+/// does not copy every variable to keep the few its program gets.
+fn daemon_env() -> &'static [(std::ffi::OsString, std::ffi::OsString)] {
+    static ENV: std::sync::OnceLock<Vec<(std::ffi::OsString, std::ffi::OsString)>> =
+        std::sync::OnceLock::new();
+    ENV.get_or_init(|| std::env::vars_os().collect())
 }
 
 /// Checks the argv's host paths (`airlock.path`) and returns the argv to run, with
