@@ -213,6 +213,16 @@ fn daemon_start() -> Option<u64> {
     })
 }
 
+/// When process `pid` started (clock ticks after boot), if it runs (or is a zombie).
+pub(crate) fn start_time(pid: i32) -> Option<u64> {
+    stat_of(pid).ok().map(|stat| stat.start)
+}
+
+/// When this process (the daemon) started, read once.
+pub(crate) fn own_start_time() -> Option<u64> {
+    daemon_start()
+}
+
 /// What the walk needs of a process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Stat {

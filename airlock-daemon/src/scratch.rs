@@ -43,7 +43,7 @@ impl Scratch {
     fn empty_in(base: &Path) -> io::Result<Self> {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::Builder::new()
-            .prefix("airlock-run-")
+            .prefix(owned_prefix())
             .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir_in(base)?;
         let scratch = Self { dir };
@@ -89,6 +89,71 @@ impl Scratch {
             Err(_) => drop(self),
         }
     }
+}
+
+/// How every private directory this daemon makes is named before its random part:
+/// `airlock-run-NS.PID.START-`, the daemon's pid namespace (the inode of
+/// `/proc/self/ns/pid`), pid and start time, so that a daemon that starts can tell the
+/// directories of one that is gone ([`sweep`]). `airlock-run-` alone when those cannot
+/// be read (such directories are never swept).
+fn owned_prefix() -> &'static str {
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PREFIX.get_or_init(|| {
+        let pid = rustix::process::getpid().as_raw_nonzero().get();
+        match (pid_namespace(), crate::children::own_start_time()) {
+            (Some(ns), Some(start)) => format!("airlock-run-{ns}.{pid}.{start}-"),
+            _ => "airlock-run-".to_owned(),
+        }
+    })
+}
+
+/// The inode of this process's pid namespace.
+fn pid_namespace() -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/ns/pid").ok().map(|m| m.ino())
+}
+
+/// Removes from `base` the private directories that a daemon of this user, in this pid
+/// namespace, left behind when it was killed without stopping (SIGKILL): directories
+/// named for a daemon ([`owned_prefix`]) that no longer runs (no process with that pid
+/// and start time). Only real directories owned by the daemon's user are removed,
+/// without following symlinks; anything else is left alone. Returns how many went.
+pub fn sweep(base: &Path) -> usize {
+    use std::os::unix::fs::MetadataExt;
+    let (Some(ns), Ok(entries)) = (pid_namespace(), std::fs::read_dir(base)) else {
+        return 0;
+    };
+    let uid = rustix::process::getuid().as_raw();
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(owner) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("airlock-run-"))
+            .and_then(|rest| rest.split_once('-'))
+            .map(|(owner, _)| owner)
+        else {
+            continue;
+        };
+        let mut fields = owner.split('.').map(str::parse::<u64>);
+        let (Some(Ok(their_ns)), Some(Ok(pid)), Some(Ok(start)), None) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        let Ok(pid) = i32::try_from(pid) else {
+            continue;
+        };
+        if their_ns != ns || crate::children::start_time(pid) == Some(start) {
+            continue;
+        }
+        let path = entry.path();
+        let ours = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir() && m.uid() == uid);
+        if ours && std::fs::remove_dir_all(&path).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// Runs' private directories, made ahead of the runs that take them (on a blocking
@@ -211,6 +276,39 @@ mod tests {
         assert!(
             real.path().join("config").exists(),
             "targets are not removed"
+        );
+    }
+
+    #[test]
+    fn what_a_killed_daemon_left_is_swept_and_nothing_else() {
+        let base = tempfile::tempdir().unwrap();
+        let mine = Scratch::create_in(base.path(), &[]).unwrap();
+        std::fs::write(mine.tmp().join("f"), "x").unwrap();
+        let prefix = owned_prefix();
+        let me = rustix::process::getpid().as_raw_nonzero().get();
+        assert!(prefix.contains(&format!(".{me}.")), "{prefix}");
+        // A daemon that is gone: this one's pid with another start time.
+        let (ns, start) = (
+            pid_namespace().unwrap(),
+            crate::children::own_start_time().unwrap(),
+        );
+        let gone = base
+            .path()
+            .join(format!("airlock-run-{ns}.{me}.{}-abc", start + 1));
+        std::fs::create_dir_all(gone.join("tmp/deep")).unwrap();
+        let older = base.path().join("airlock-run-AbCdEf");
+        std::fs::create_dir(&older).unwrap();
+        let link = base
+            .path()
+            .join(format!("{}xyz", prefix.replace(&format!(".{me}."), ".1.")));
+        std::os::unix::fs::symlink(base.path(), &link).unwrap();
+        assert_eq!(sweep(base.path()), 1);
+        assert!(!gone.exists());
+        assert!(mine.tmp().join("f").exists(), "a running daemon's are kept");
+        assert!(older.exists(), "names without an owner are kept");
+        assert!(
+            link.symlink_metadata().is_ok(),
+            "symlinks are not followed or removed"
         );
     }
 }

@@ -110,6 +110,13 @@ async fn serve(mut loaded: Loaded, config: ConfigArgs, sockets: PathBuf) -> CliR
     // connection from it to an agent's socket is recognized and refused.
     crate::children::become_subreaper()
         .map_err(|e| format!("error: cannot become the reaper of the programs' children: {e}"))?;
+    // What a daemon killed without stopping left of its runs' private directories.
+    let swept = crate::scratch::sweep(loaded.confiner.scratch_base());
+    if swept > 0 {
+        eprintln!(
+            "airlock-daemon: removed {swept} private directories of runs left by a daemon that was killed"
+        );
+    }
     let reaper_stop = CancellationToken::new();
     tokio::spawn(crate::children::reaper(reaper_stop.clone()));
     std::fs::create_dir_all(&sockets)
