@@ -189,8 +189,15 @@ pub struct AncestryError {
 
 /// Whether process `pid` is a descendant of the daemon (a program it runs, or anything
 /// that program started, detached or not: the daemon is their subreaper).
+///
+/// Walks up from `pid` through the parents. It stops at the daemon (a descendant), at
+/// init, or at a process that started before the daemon did: a descendant of the daemon
+/// is always younger than the daemon (an orphan is given to the nearest subreaper among
+/// its ancestors, so nothing becomes the daemon's descendant that was not forked below
+/// it), so such a process and everything above it are not the daemon.
 pub fn descends_from_daemon(pid: i32) -> Result<bool, AncestryError> {
     let daemon = rustix::process::getpid().as_raw_nonzero().get();
+    let daemon_start = daemon_start();
     let mut current = pid;
     // A process tree is not deeper than this in practice; a longer chain is a loop
     // read across a pid reuse: refuse to guess.
@@ -201,10 +208,14 @@ pub fn descends_from_daemon(pid: i32) -> Result<bool, AncestryError> {
         if current <= 1 {
             return Ok(false);
         }
-        current = parent_of(current).map_err(|source| AncestryError {
+        let stat = stat_of(current).map_err(|source| AncestryError {
             pid: current,
             source,
         })?;
+        if daemon_start.is_some_and(|daemon_start| stat.start < daemon_start) {
+            return Ok(false);
+        }
+        current = stat.ppid;
     }
     Err(AncestryError {
         pid,
@@ -212,20 +223,107 @@ pub fn descends_from_daemon(pid: i32) -> Result<bool, AncestryError> {
     })
 }
 
-/// The parent pid of `pid`, from `/proc/PID/stat` (the field after the command name,
-/// which may itself hold spaces and parentheses: read from the last `)`).
-fn parent_of(pid: i32) -> std::io::Result<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest)
-        .ok_or_else(|| std::io::Error::other("malformed stat"))?;
-    let mut fields = rest.split_whitespace();
+/// When the daemon started (clock ticks after boot), read once; `None` when it cannot
+/// be read (then every walk goes up to the daemon or init).
+fn daemon_start() -> Option<u64> {
+    static START: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    *START.get_or_init(|| {
+        let me = rustix::process::getpid().as_raw_nonzero().get();
+        stat_of(me).ok().map(|stat| stat.start)
+    })
+}
+
+/// When process `pid` started (clock ticks after boot), if it runs (or is a zombie).
+pub(crate) fn start_time(pid: i32) -> Option<u64> {
+    stat_of(pid).ok().map(|stat| stat.start)
+}
+
+/// When this process (the daemon) started, read once.
+pub(crate) fn own_start_time() -> Option<u64> {
+    daemon_start()
+}
+
+/// What the walk needs of a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stat {
+    /// Its parent's pid.
+    ppid: i32,
+    /// When it started, in clock ticks after boot.
+    start: u64,
+}
+
+/// How much of `/proc/PID/stat` is read at most: the command name is at most 64 bytes
+/// and the fields up to the start time (the 22nd) at most 21 numbers of 20 digits.
+const STAT_BYTES: usize = 1024;
+
+/// The command name's `)` is within this many bytes of `/proc/PID/stat`'s start: a pid
+/// (at most 10 digits), ` (`, the name (at most 63 bytes) and `)`. Before that, a `)`
+/// may be one inside the name.
+const NAME_END: usize = 80;
+
+/// The parent pid and start time of `pid`, from `/proc/PID/stat`, read into a buffer
+/// on the stack (one `read` as a rule: reading stops once the fields are in).
+fn stat_of(pid: i32) -> std::io::Result<Stat> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(format!("/proc/{pid}/stat"))?;
+    let mut buffer = [0u8; STAT_BYTES];
+    let mut len = 0;
+    while let Some(free) = buffer.get_mut(len..) {
+        let n = match file.read(free) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        len += n;
+        let read = buffer.get(..len).unwrap_or_default();
+        if n == 0 || len == STAT_BYTES {
+            return parse_stat(read, true);
+        }
+        // Once the command name is surely in (its `)` is within the first bytes),
+        // the fields after it may be read from what came.
+        if len >= NAME_END {
+            if let Ok(stat) = parse_stat(read, false) {
+                return Ok(stat);
+            }
+        }
+    }
+    parse_stat(buffer.get(..len).unwrap_or_default(), true)
+}
+
+/// Reads the parent pid and the start time from the text of `/proc/PID/stat` (or its
+/// beginning, `whole` when there is no more). The command name may itself hold spaces
+/// and parentheses: the fields are read after the last `)`, and a field counts only
+/// once the text goes on after it (or ends there, when `whole`).
+fn parse_stat(text: &[u8], whole: bool) -> std::io::Result<Stat> {
+    let malformed = || std::io::Error::other("malformed stat");
+    let close = text
+        .iter()
+        .rposition(|b| *b == b')')
+        .ok_or_else(malformed)?;
+    let rest = text.get(close + 1..).ok_or_else(malformed)?;
+    // Only fields that are known to be complete.
+    let complete = if whole {
+        rest
+    } else {
+        let end = rest
+            .iter()
+            .rposition(|b| *b == b' ' || *b == b'\n')
+            .ok_or_else(malformed)?;
+        rest.get(..end).ok_or_else(malformed)?
+    };
+    let mut fields = complete
+        .split(|b| *b == b' ' || *b == b'\n')
+        .filter(|field| !field.is_empty());
+    // Fields 3 (state) and 4 (ppid), then 22 (starttime).
     let _state = fields.next();
-    fields
-        .next()
-        .and_then(|ppid| ppid.parse().ok())
-        .ok_or_else(|| std::io::Error::other("malformed stat"))
+    let ppid = number(fields.next()).ok_or_else(malformed)?;
+    let start = number(fields.nth(17)).ok_or_else(malformed)?;
+    Ok(Stat { ppid, start })
+}
+
+/// A field of `/proc/PID/stat` read as a number.
+fn number<T: std::str::FromStr>(field: Option<&[u8]>) -> Option<T> {
+    std::str::from_utf8(field?).ok()?.parse().ok()
 }
 
 #[cfg(test)]
@@ -252,6 +350,31 @@ mod tests {
     fn parses_stat_lines_with_odd_command_names() {
         let me = rustix::process::getpid().as_raw_nonzero().get();
         let parent = rustix::process::getppid().unwrap().as_raw_nonzero().get();
-        assert_eq!(parent_of(me).unwrap(), parent);
+        assert_eq!(stat_of(me).unwrap().ppid, parent);
+        let line = b"42 (a) R 7 8 (b) S 99 99 99 0 -1 4194560 10 0 0 0 1 2 0 0 20 0 1 0 5555 1000 200 18446744073709551615\n";
+        let stat = parse_stat(line, true).unwrap();
+        assert_eq!(
+            stat,
+            Stat {
+                ppid: 99,
+                start: 5555
+            }
+        );
+        // A field cut off at the end of what was read does not count: more is read.
+        let at = line.windows(4).position(|w| w == b"5555").unwrap();
+        assert!(parse_stat(&line[..at + 2], false).is_err());
+        assert!(parse_stat(&line[..at + 4], false).is_err());
+        assert_eq!(parse_stat(&line[..at + 5], false).unwrap().start, 5555);
+        assert_eq!(parse_stat(&line[..at + 4], true).unwrap().start, 5555);
+        assert!(parse_stat(b"42 (a) S 99", true).is_err());
+    }
+
+    #[test]
+    fn processes_older_than_the_daemon_end_the_walk() {
+        let me = rustix::process::getpid().as_raw_nonzero().get();
+        let parent = rustix::process::getppid().unwrap().as_raw_nonzero().get();
+        let (me, parent) = (stat_of(me).unwrap(), stat_of(parent).unwrap());
+        assert!(parent.start <= me.start);
+        assert_eq!(daemon_start(), Some(me.start));
     }
 }

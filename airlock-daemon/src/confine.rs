@@ -19,11 +19,13 @@
 //! Nothing else: the daemon user's home, other agents' workspaces, `/tmp`, the daemon's
 //! configuration, sockets directory and audit log are out of reach.
 //!
-//! The ruleset is built in the daemon ([`Confiner::ruleset`]: opening paths allocates);
+//! The ruleset is built in the daemon ([`Confiner::ruleset`]: opening paths allocates;
+//! [`Confiner::prepare_run`] builds each command's next one ahead, off the request);
 //! between `fork` and `exec` the child only makes async-signal-safe system calls
 //! ([`enter`]): `fchdir` into the held working directory, the parent-death signal,
 //! `no_new_privs` and `landlock_restrict_self`.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -31,6 +33,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use airlock_core::{ConfinementConfig, ConfinementMode};
+
+use crate::scratch::{HomeLink, Scratch, ScratchPool};
 use landlock::{
     ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath,
     PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, Scope,
@@ -157,6 +161,9 @@ pub enum ConfineError {
         /// The error.
         source: io::Error,
     },
+    /// The run's private directory could not be made.
+    #[error("cannot create the run's private directory: {0}")]
+    Scratch(io::Error),
     /// The kernel refused the ruleset.
     #[error("cannot build the confinement ruleset: {0}")]
     Ruleset(#[from] landlock::RulesetError),
@@ -178,8 +185,113 @@ pub struct Confiner {
     /// opening some fifty paths again. Reopened when older than [`SYSTEM_FRESH`], so a
     /// system file replaced by a rename (`resolv.conf`) is granted again soon.
     system: Arc<Mutex<Option<OpenedSystem>>>,
-    /// Where runs' private directories are made.
-    scratch: PathBuf,
+    /// Where runs' private directories are made, ahead of the runs.
+    scratch: Arc<ScratchPool>,
+    /// The private directory and ruleset built ahead for the next run of each command
+    /// of each agent (see [`Confiner::prepare_run`]).
+    kits: Arc<Mutex<BTreeMap<String, Kit>>>,
+    /// The keys whose next kit a blocking thread is building.
+    building: Arc<Mutex<BTreeSet<String>>>,
+}
+
+/// What a run needs from the confinement, built ahead of the run that takes it: a
+/// private directory and the ruleset that grants it (with what the command may reach),
+/// used by one run only.
+#[derive(Debug)]
+struct Kit {
+    scratch: Scratch,
+    ruleset: OwnedFd,
+    /// What it grants besides its directory.
+    base: Grants,
+    /// The links in its home.
+    links: Vec<HomeLink>,
+    /// When the system paths in its ruleset were opened.
+    system_opened: Instant,
+    /// Each granted path with the identity (device, inode) of what it was when opened.
+    opened: Vec<(PathBuf, u64, u64)>,
+}
+
+impl Kit {
+    /// Whether the kit is what a run that may reach `base`, with `links` in its home,
+    /// would get if its ruleset were built now: the same grants, system paths opened
+    /// less than [`SYSTEM_FRESH`] ago (as for any run), and every granted path still
+    /// the file or directory that was opened (a path replaced since is opened again).
+    fn fits(&self, base: &Grants, links: &[HomeLink]) -> bool {
+        self.base == *base
+            && self.links == links
+            && self.system_opened.elapsed() < SYSTEM_FRESH
+            && self.opened.iter().all(|(path, dev, ino)| {
+                rustix::fs::stat(path).is_ok_and(|st| st.st_dev == *dev && st.st_ino == *ino)
+            })
+    }
+}
+
+/// The next run's kit of one command, to build (see [`Confiner::prepare_run`]).
+#[derive(Debug)]
+pub struct Ahead {
+    confiner: Confiner,
+    key: String,
+    links: Vec<HomeLink>,
+    base: Grants,
+}
+
+impl Ahead {
+    /// Builds the kit on a blocking thread, when in a runtime and not already doing so
+    /// for the same command. Called once the run's program is starting: the building
+    /// does not compete with the run's own preparation. A kit that cannot be built is
+    /// not: the next run builds its own.
+    pub fn start(self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let Ahead {
+            confiner,
+            key,
+            links,
+            base,
+        } = self;
+        if !lock(&confiner.building).insert(key.clone()) {
+            return;
+        }
+        runtime.spawn_blocking(move || {
+            let kit = confiner.scratch.take(&links).ok().and_then(|scratch| {
+                // System paths opened in the first half of their time, so that the kit
+                // stays fresh for a while.
+                match confiner.build(&with_scratch(&base, scratch.root()), SYSTEM_FRESH / 2) {
+                    Ok(Some(built)) => Some(Kit {
+                        scratch,
+                        ruleset: built.fd,
+                        base,
+                        links,
+                        system_opened: built.system_opened,
+                        opened: built.opened,
+                    }),
+                    _ => None,
+                }
+            });
+            if let Some(kit) = kit {
+                if let Some(old) = lock(&confiner.kits).insert(key.clone(), kit) {
+                    old.scratch.remove_later();
+                }
+            }
+            lock(&confiner.building).remove(&key);
+        });
+    }
+}
+
+/// A ruleset, and what it was built from.
+#[derive(Debug)]
+struct Built {
+    fd: OwnedFd,
+    system_opened: Instant,
+    opened: Vec<(PathBuf, u64, u64)>,
+}
+
+/// `base` with `scratch` read and write.
+fn with_scratch(base: &Grants, scratch: &Path) -> Grants {
+    let mut grants = base.clone();
+    grants.read_write.push(scratch.to_owned());
+    grants
 }
 
 /// The system paths as opened at one time.
@@ -207,7 +319,9 @@ impl Confiner {
     fn for_kernel(config: &ConfinementConfig, kernel: i32) -> Result<Self, ConfineError> {
         match config.mode {
             ConfinementMode::None => Ok(Self {
-                scratch: scratch_base(config),
+                scratch: Arc::new(ScratchPool::new(scratch_base(config))),
+                kits: Arc::default(),
+                building: Arc::default(),
                 ..Self::off()
             }),
             ConfinementMode::Landlock => {
@@ -218,7 +332,9 @@ impl Confiner {
                     abi: Some(kernel.min(NEWEST_ABI)),
                     extra_system: config.system.clone(),
                     system: Arc::default(),
-                    scratch: scratch_base(config),
+                    scratch: Arc::new(ScratchPool::new(scratch_base(config))),
+                    kits: Arc::default(),
+                    building: Arc::default(),
                 })
             }
         }
@@ -230,24 +346,32 @@ impl Confiner {
             abi: None,
             extra_system: Vec::new(),
             system: Arc::default(),
-            scratch: std::env::temp_dir(),
+            scratch: Arc::new(ScratchPool::new(std::env::temp_dir())),
+            kits: Arc::default(),
+            building: Arc::default(),
         }
     }
 
     /// Where each run's private directory is made.
     pub fn scratch_base(&self) -> &Path {
+        self.scratch.base()
+    }
+
+    /// The pool that makes runs' private directories.
+    pub fn scratch_pool(&self) -> &Arc<ScratchPool> {
         &self.scratch
     }
 
-    /// The system paths, opened (reused while fresh).
-    fn system_rules(&self, abi: ABI) -> Result<Arc<Vec<SystemRule>>, ConfineError> {
+    /// The system paths, opened (reused while opened less than `reuse` ago), and when
+    /// they were opened.
+    fn system_rules(&self, abi: ABI, reuse: Duration) -> Result<OpenedSystem, ConfineError> {
         let mut cached = match self.system.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
         if let Some((opened, rules)) = cached.as_ref() {
-            if opened.elapsed() < SYSTEM_FRESH {
-                return Ok(Arc::clone(rules));
+            if opened.elapsed() < reuse {
+                return Ok((*opened, Arc::clone(rules)));
             }
         }
         let read: BitFlags<AccessFs> = AccessFs::ReadFile | AccessFs::ReadDir;
@@ -263,17 +387,19 @@ impl Confiner {
                     .map(|p| (Path::new(*p), file_rw | read, true)),
             )
             .chain(self.extra_system.iter().map(|p| (p.as_path(), exec, false)));
+        // Before the first is opened: how old the oldest is.
+        let opened = Instant::now();
         let mut rules = Vec::new();
         for (path, access, optional) in system {
             // The host may not have every system path: skip what is not there.
             if let Some(fd) = open_path(path, optional)? {
-                let access = narrow(&fd, access, abi);
+                let access = narrow(&fd, access, abi).0;
                 rules.push(SystemRule { fd, access });
             }
         }
         let rules = Arc::new(rules);
-        *cached = Some((Instant::now(), Arc::clone(&rules)));
-        Ok(rules)
+        *cached = Some((opened, Arc::clone(&rules)));
+        Ok((opened, rules))
     }
 
     /// The Landlock ABI in use, `None` when confinement is off.
@@ -315,6 +441,55 @@ impl Confiner {
     /// Builds the ruleset for one run, or `None` when confinement is off. The
     /// descriptor is close-on-exec; [`enter`] applies it in the child.
     pub fn ruleset(&self, grants: &Grants) -> Result<Option<OwnedFd>, ConfineError> {
+        Ok(self.build(grants, SYSTEM_FRESH)?.map(|built| built.fd))
+    }
+
+    /// What a run of the command `key` (an agent's, e.g. `a1/git`) needs from the
+    /// confinement: its private directory, with `links` in its home, and the ruleset
+    /// that grants it that directory and `base` (`None` when confinement is off).
+    ///
+    /// The pair is built ahead for the next run of the same command, on a blocking
+    /// thread, once this run's program is starting ([`Ahead::start`]), and taken by that
+    /// run only if it [fits](Kit::fits) (the same grants and links, system paths as
+    /// fresh as any run's, every granted path still what was opened); otherwise it is
+    /// built now, as for the first run. Either way each run has a directory and a
+    /// ruleset of its own.
+    pub fn prepare_run(
+        &self,
+        key: &str,
+        links: &[HomeLink],
+        base: &Grants,
+    ) -> Result<(Scratch, Option<OwnedFd>, Option<Ahead>), ConfineError> {
+        if self.abi.is_none() {
+            let scratch = self.scratch.take(links).map_err(ConfineError::Scratch)?;
+            return Ok((scratch, None, None));
+        }
+        let kit = lock(&self.kits).remove(key);
+        let prepared = match kit {
+            Some(kit) if kit.fits(base, links) => Ok((kit.scratch, Some(kit.ruleset))),
+            unfit => {
+                if let Some(kit) = unfit {
+                    kit.scratch.remove_later();
+                }
+                let scratch = self.scratch.take(links).map_err(ConfineError::Scratch)?;
+                let built = self.build(&with_scratch(base, scratch.root()), SYSTEM_FRESH)?;
+                Ok((scratch, built.map(|built| built.fd)))
+            }
+        };
+        prepared.map(|(scratch, ruleset)| {
+            let ahead = Ahead {
+                confiner: self.clone(),
+                key: key.to_owned(),
+                links: links.to_vec(),
+                base: base.clone(),
+            };
+            (scratch, ruleset, Some(ahead))
+        })
+    }
+
+    /// Builds the ruleset for `grants`, or `None` when confinement is off, with the
+    /// system paths as opened less than `reuse` ago.
+    fn build(&self, grants: &Grants, reuse: Duration) -> Result<Option<Built>, ConfineError> {
         let Some(level) = self.abi else {
             return Ok(None);
         };
@@ -345,9 +520,11 @@ impl Confiner {
             all & !AccessFs::Execute
         };
 
-        for rule in self.system_rules(abi)?.iter() {
+        let (system_opened, system) = self.system_rules(abi, reuse)?;
+        for rule in system.iter() {
             created = created.add_rule(PathBeneath::new(rule.fd.as_fd(), rule.access))?;
         }
+        let mut opened = Vec::new();
         let granted = grants
             .exec
             .iter()
@@ -356,7 +533,10 @@ impl Confiner {
             .chain(grants.read_write.iter().map(|p| (p, writable)));
         for (path, access) in granted {
             if let Some(fd) = open_path(path, false)? {
-                let access = narrow(&fd, access, abi);
+                let (access, identity) = narrow(&fd, access, abi);
+                if let Some((dev, ino)) = identity {
+                    opened.push((path.clone(), dev, ino));
+                }
                 created = created.add_rule(PathBeneath::new(fd, access))?;
             }
         }
@@ -366,7 +546,12 @@ impl Confiner {
         for port in &grants.bind {
             created = created.add_rule(NetPort::new(*port, AccessNet::BindTcp))?;
         }
-        Ok(created.into())
+        let fd: Option<OwnedFd> = created.into();
+        Ok(fd.map(|fd| Built {
+            fd,
+            system_opened,
+            opened,
+        }))
     }
 }
 
@@ -420,17 +605,30 @@ fn open_path(path: &Path, optional: bool) -> Result<Option<PathFd>, ConfineError
 }
 
 /// `access` narrowed to what applies to a file when `fd` is not a directory (the
-/// kernel refuses directory rights on files).
-fn narrow(fd: &PathFd, access: BitFlags<AccessFs>, abi: ABI) -> BitFlags<AccessFs> {
-    let is_dir = rustix::fs::fstat(fd.as_fd())
-        .map(|st| {
-            rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory
-        })
-        .unwrap_or(false);
+/// kernel refuses directory rights on files), and what `fd` is (device and inode),
+/// when that can be told.
+fn narrow(
+    fd: &PathFd,
+    access: BitFlags<AccessFs>,
+    abi: ABI,
+) -> (BitFlags<AccessFs>, Option<(u64, u64)>) {
+    let stat = rustix::fs::fstat(fd.as_fd()).ok();
+    let is_dir = stat.as_ref().is_some_and(|st| {
+        rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory
+    });
+    let identity = stat.map(|st| (st.st_dev, st.st_ino));
     if is_dir {
-        access
+        (access, identity)
     } else {
-        access & AccessFs::from_file(abi)
+        (access & AccessFs::from_file(abi), identity)
+    }
+}
+
+/// `mutex`, locked (a panic elsewhere does not stop runs).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
     }
 }
 
@@ -570,5 +768,62 @@ mod tests {
             old.ruleset(&grants),
             Err(ConfineError::NoNetworkRules(3))
         ));
+    }
+
+    /// The scratch root of the kit built ahead for `key`, once there is one.
+    async fn kit_ahead(confiner: &Confiner, key: &str) -> PathBuf {
+        loop {
+            if let Some(kit) = lock(&confiner.kits).get(key) {
+                return kit.scratch.root().to_owned();
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_run_takes_the_kit_built_ahead_only_while_it_fits() {
+        if kernel_abi() < 1 {
+            eprintln!("SKIPPED: the kernel has no Landlock");
+            return;
+        }
+        let confiner = Confiner::new(&config(ConfinementMode::Landlock)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mount = dir.path().join("ws");
+        std::fs::create_dir(&mount).unwrap();
+        let base = Grants {
+            read_write: vec![mount.clone()],
+            ..Grants::default()
+        };
+        let (first, ruleset, ahead) = confiner.prepare_run("a1/x", &[], &base).unwrap();
+        assert!(ruleset.is_some());
+        ahead.unwrap().start();
+        let ahead = kit_ahead(&confiner, "a1/x").await;
+        assert_ne!(ahead, first.root());
+        // The next run with the same grants takes it: its own directory, never the first's.
+        let (second, _, next) = confiner.prepare_run("a1/x", &[], &base).unwrap();
+        assert_eq!(second.root(), ahead);
+        next.unwrap().start();
+        // Other grants do not take it.
+        let ahead = kit_ahead(&confiner, "a1/x").await;
+        let other = Grants {
+            read: vec![dir.path().to_owned()],
+            ..base.clone()
+        };
+        let (third, _, next) = confiner.prepare_run("a1/x", &[], &other).unwrap();
+        assert_ne!(third.root(), ahead);
+        next.unwrap().start();
+        // An unfit kit's directory is removed (on a blocking thread).
+        while ahead.exists() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // A granted path replaced since the kit was built: the run builds its own.
+        let ahead = kit_ahead(&confiner, "a1/x").await;
+        std::fs::rename(&mount, dir.path().join("old")).unwrap();
+        std::fs::create_dir(&mount).unwrap();
+        let (fourth, _, _) = confiner.prepare_run("a1/x", &[], &other).unwrap();
+        assert_ne!(fourth.root(), ahead);
+        for scratch in [first, second, third, fourth] {
+            assert!(scratch.tmp().is_dir() && scratch.home().is_dir());
+        }
     }
 }

@@ -29,7 +29,9 @@ mod server;
 pub mod small_file;
 pub mod spawn;
 mod ssh_agent;
+pub mod timing;
 mod verbose;
 pub mod workdir;
 
 pub use cli::{Cli, run};
+pub use server::serve_agents;

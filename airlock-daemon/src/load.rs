@@ -27,6 +27,40 @@ pub struct Loaded {
     pub agents: BTreeMap<String, Agent>,
     /// How programs are confined.
     pub confiner: Confiner,
+    /// Where the commands' programs were found (kept until the next reload).
+    pub programs: Programs,
+}
+
+/// Where each module's program (its `bin`) was found on the daemon's `PATH`, so that a
+/// request does not search `PATH` again: a program found once is checked to still be an
+/// executable file at the same path (one `stat`) and searched for again when it is not.
+/// A program installed later in a directory earlier on `PATH` is used from the next
+/// reload on. A `bin` that is an absolute path is that path, as always.
+#[derive(Debug, Default)]
+pub struct Programs {
+    found: std::sync::Mutex<BTreeMap<String, PathBuf>>,
+}
+
+impl Programs {
+    /// The program `bin` names, on `PATH`; `None` when there is none.
+    pub fn find(&self, bin: &str) -> Option<PathBuf> {
+        let mut found = match self.found.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(path) = found.get(bin) {
+            if crate::doctor::is_executable(path) {
+                return Some(path.clone());
+            }
+        }
+        let search = std::env::var_os("PATH").unwrap_or_default();
+        let path = crate::doctor::find_program(bin, &search);
+        match &path {
+            Some(path) => found.insert(bin.to_owned(), path.clone()),
+            None => found.remove(bin),
+        };
+        path
+    }
 }
 
 /// One agent, ready to serve.
@@ -62,22 +96,15 @@ pub struct Access {
 }
 
 impl Agent {
-    /// What a run of `command` (whose program is `program`) may reach: the mounts, the
-    /// run's `scratch` directory, the program, and what the profile declares.
-    pub fn grants(
-        &self,
-        command: &str,
-        program: &Path,
-        scratch: &Path,
-        exec: &airlock_policy::ExecSpec,
-    ) -> Grants {
+    /// What a run of `command` (whose program is `program`) may reach besides its own
+    /// private directory: the mounts, the program, and what the profile declares.
+    pub fn grants(&self, command: &str, program: &Path, exec: &airlock_policy::ExecSpec) -> Grants {
         let mut grants = self
             .access
             .get(command)
             .map(|a| a.grants.clone())
             .unwrap_or_default();
         grants.read_write.extend(self.mount_roots.iter().cloned());
-        grants.read_write.push(scratch.to_owned());
         grants.exec.push(program.to_owned());
         grants.exec_writable = exec.exec_writable;
         grants
@@ -217,6 +244,7 @@ pub fn load(config_dir: &Path, agents_file: Option<&Path>) -> Result<Loaded, Loa
         config_dir: config_dir.to_owned(),
         agents,
         confiner,
+        programs: Programs::default(),
     })
 }
 

@@ -98,6 +98,9 @@ pub struct Prepared {
     pub git_pin: Option<crate::git_pin::Pinned>,
     /// The engine's readings of what runs (for the post-exec hook and the audit log).
     pub readings: Vec<serde_json::Value>,
+    /// The next run's private directory and ruleset, to build once this run's program
+    /// is starting.
+    pub ahead: Option<crate::confine::Ahead>,
 }
 
 /// Decides whether `request` from agent `name` may run, and prepares it.
@@ -134,29 +137,32 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
             crate::destinations::check_ssh(hosts, &request.command, &checked_args)?;
         }
     }
-    let search = std::env::var_os("PATH").unwrap_or_default();
-    let program = crate::doctor::find_program(module.bin(), &search).ok_or_else(|| {
+    let program = loaded.programs.find(module.bin()).ok_or_else(|| {
         Refusal::internal(format!(
             "`{}` is not installed where the daemon runs",
             module.bin()
         ))
     })?;
-    let scratch = Scratch::create_in(
-        loaded.confiner.scratch_base(),
-        agent.home_links(&request.command),
-    )
-    .map_err(|e| Refusal::internal(format!("cannot create the run's private directory: {e}")))?;
-    let grants = agent.grants(&request.command, &program, scratch.root(), &module.exec());
-    let ruleset = loaded
+    let grants = agent.grants(&request.command, &program, &module.exec());
+    let (scratch, ruleset, ahead) = loaded
         .confiner
-        .ruleset(&grants)
+        .prepare_run(
+            &format!("{name}/{}", request.command),
+            agent.home_links(&request.command),
+            &grants,
+        )
         .map_err(|e| Refusal::internal(e.to_string()))?;
-    let mut env = crate::ssh_agent::program_env(
-        &agent.scope.env_plan(module),
-        &module.env().strip,
-        std::env::vars_os(),
-        agent.ssh_auth_sock(),
-    );
+    let plan = agent.scope.env_plan(module);
+    // Only the variables the plan passes are handed on (the plan keeps no others).
+    let passed = daemon_env()
+        .iter()
+        .filter(|(name, _)| {
+            name.to_str()
+                .is_some_and(|name| plan.pass_names().any(|passed| passed == name))
+        })
+        .map(|(name, value)| (name.as_os_str(), value.as_os_str()));
+    let mut env =
+        crate::ssh_agent::program_env(&plan, &module.env().strip, passed, agent.ssh_auth_sock());
     env.insert("TMPDIR".to_owned(), scratch.tmp().display().to_string());
     env.insert("HOME".to_owned(), scratch.home().display().to_string());
     env.insert("PWD".to_owned(), cwd.path.display().to_string());
@@ -215,7 +221,16 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
         confinement: loaded.confiner.label(),
         git_pin,
         readings,
+        ahead,
     })
+}
+
+/// The daemon's own environment, read once (the daemon never changes it): a request
+/// does not copy every variable to keep the few its program gets.
+fn daemon_env() -> &'static [(std::ffi::OsString, std::ffi::OsString)] {
+    static ENV: std::sync::OnceLock<Vec<(std::ffi::OsString, std::ffi::OsString)>> =
+        std::sync::OnceLock::new();
+    ENV.get_or_init(|| std::env::vars_os().collect())
 }
 
 /// Checks the argv's host paths (`airlock.path`) and returns the argv to run, with
@@ -397,6 +412,7 @@ mod tests {
             config_dir: dir.path().to_owned(),
             agents: [("a1".to_owned(), agent)].into(),
             confiner: crate::confine::Confiner::new(&config_default()).unwrap(),
+            programs: Default::default(),
         };
         Fixture {
             _dir: dir,
@@ -534,6 +550,7 @@ mod tests {
             config_dir: f.loaded.config_dir.clone(),
             agents: [("a1".to_owned(), agent)].into(),
             confiner: crate::confine::Confiner::new(&config_default()).unwrap(),
+            programs: Default::default(),
         };
         (f, loaded, agent_dir.join("ws"))
     }

@@ -1,5 +1,6 @@
 //! A run's private directory: `TMPDIR` and `HOME` for one program, created by the
-//! daemon before the run and removed after it.
+//! daemon before the run (made ahead by a [`ScratchPool`]) and removed after it (once
+//! the run is answered, see [`Scratch::remove_later`]).
 //!
 //! The program's `HOME` is never the daemon user's home (which holds every
 //! credential): it is an empty directory of the run's own, in which each `~/...` path
@@ -10,6 +11,8 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// A link in the run's home: `relative` (under `~`) points at `target` (the real,
 /// resolved host path).
@@ -31,22 +34,34 @@ impl Scratch {
     /// Creates the run's directory (mode 0700, an unguessable name in `base`) with
     /// `home/` holding `links` and an empty `tmp/`.
     pub fn create_in(base: &Path, links: &[HomeLink]) -> io::Result<Self> {
+        let scratch = Self::empty_in(base)?;
+        scratch.link(links)?;
+        Ok(scratch)
+    }
+
+    /// The run's directory with an empty `home/` and an empty `tmp/`.
+    fn empty_in(base: &Path) -> io::Result<Self> {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::Builder::new()
-            .prefix("airlock-run-")
+            .prefix(owned_prefix())
             .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir_in(base)?;
         let scratch = Self { dir };
         std::fs::create_dir(scratch.home())?;
         std::fs::create_dir(scratch.tmp())?;
+        Ok(scratch)
+    }
+
+    /// Puts `links` into the home.
+    fn link(&self, links: &[HomeLink]) -> io::Result<()> {
         for link in links {
-            let at = scratch.home().join(&link.relative);
+            let at = self.home().join(&link.relative);
             if let Some(parent) = at.parent() {
                 std::fs::create_dir_all(parent)?;
             }
             std::os::unix::fs::symlink(&link.target, &at)?;
         }
-        Ok(scratch)
+        Ok(())
     }
 
     /// The whole directory (what the confinement grants read and write).
@@ -62,6 +77,161 @@ impl Scratch {
     /// The program's `TMPDIR`.
     pub fn tmp(&self) -> PathBuf {
         self.dir.path().join("tmp")
+    }
+
+    /// Removes the directory on a blocking thread of the runtime, when there is one
+    /// (else now): once its run is over and answered, nobody waits for the file system.
+    pub fn remove_later(self) {
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn_blocking(move || drop(self));
+            }
+            Err(_) => drop(self),
+        }
+    }
+}
+
+/// How every private directory this daemon makes is named before its random part:
+/// `airlock-run-NS.PID.START-`, the daemon's pid namespace (the inode of
+/// `/proc/self/ns/pid`), pid and start time, so that a daemon that starts can tell the
+/// directories of one that is gone ([`sweep`]). `airlock-run-` alone when those cannot
+/// be read (such directories are never swept).
+fn owned_prefix() -> &'static str {
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PREFIX.get_or_init(|| {
+        let pid = rustix::process::getpid().as_raw_nonzero().get();
+        match (pid_namespace(), crate::children::own_start_time()) {
+            (Some(ns), Some(start)) => format!("airlock-run-{ns}.{pid}.{start}-"),
+            _ => "airlock-run-".to_owned(),
+        }
+    })
+}
+
+/// The inode of this process's pid namespace.
+fn pid_namespace() -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/ns/pid").ok().map(|m| m.ino())
+}
+
+/// Removes from `base` the private directories that a daemon of this user, in this pid
+/// namespace, left behind when it was killed without stopping (SIGKILL): directories
+/// named for a daemon ([`owned_prefix`]) that no longer runs (no process with that pid
+/// and start time). Only real directories owned by the daemon's user are removed,
+/// without following symlinks; anything else is left alone. Returns how many went.
+pub fn sweep(base: &Path) -> usize {
+    use std::os::unix::fs::MetadataExt;
+    let (Some(ns), Ok(entries)) = (pid_namespace(), std::fs::read_dir(base)) else {
+        return 0;
+    };
+    let uid = rustix::process::getuid().as_raw();
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(owner) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("airlock-run-"))
+            .and_then(|rest| rest.split_once('-'))
+            .map(|(owner, _)| owner)
+        else {
+            continue;
+        };
+        let mut fields = owner.split('.').map(str::parse::<u64>);
+        let (Some(Ok(their_ns)), Some(Ok(pid)), Some(Ok(start)), None) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        let Ok(pid) = i32::try_from(pid) else {
+            continue;
+        };
+        if their_ns != ns || crate::children::start_time(pid) == Some(start) {
+            continue;
+        }
+        let path = entry.path();
+        let ours = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir() && m.uid() == uid);
+        if ours && std::fs::remove_dir_all(&path).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Runs' private directories, made ahead of the runs that take them (on a blocking
+/// thread of the runtime) so that a request does not wait for the file system to make
+/// three directories.
+///
+/// Each directory is handed to one run only, exactly as [`Scratch::create_in`] makes
+/// it: fresh, mode 0700, with an unguessable name, an empty `tmp/` and a `home/` that
+/// gets the run's links when it is taken. Until then nobody has been granted it: the
+/// confinement grants a run only its own directory, never the base. Those still
+/// waiting are removed when the pool is dropped (a reload makes a new one).
+#[derive(Debug)]
+pub struct ScratchPool {
+    base: PathBuf,
+    ready: Mutex<Vec<Scratch>>,
+    /// A blocking thread is making directories.
+    refilling: AtomicBool,
+}
+
+/// How many directories the pool keeps made.
+const AHEAD: usize = 2;
+
+impl ScratchPool {
+    /// A pool that makes directories in `base` (none yet: the first run that takes one
+    /// starts the making).
+    pub fn new(base: PathBuf) -> Self {
+        Self {
+            base,
+            ready: Mutex::new(Vec::new()),
+            refilling: AtomicBool::new(false),
+        }
+    }
+
+    /// Where the directories are made.
+    pub fn base(&self) -> &Path {
+        &self.base
+    }
+
+    /// A run's private directory with `links` in its home: one made ahead when one is
+    /// ready, else one made now; either way, the pool makes more in the background.
+    pub fn take(self: &Arc<Self>, links: &[HomeLink]) -> io::Result<Scratch> {
+        let ready = self.lock().pop();
+        let scratch = match ready {
+            Some(scratch) => scratch,
+            None => Scratch::empty_in(&self.base)?,
+        };
+        self.refill();
+        scratch.link(links)?;
+        Ok(scratch)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Scratch>> {
+        match self.ready.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Makes directories up to [`AHEAD`] on a blocking thread, when in a runtime and
+    /// not already doing so. A directory that cannot be made is made, or its error
+    /// reported, by the next run that finds none ready.
+    fn refill(self: &Arc<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.refilling.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let pool = Arc::clone(self);
+        runtime.spawn_blocking(move || {
+            while pool.lock().len() < AHEAD {
+                match Scratch::empty_in(&pool.base) {
+                    Ok(scratch) => pool.lock().push(scratch),
+                    Err(_) => break,
+                }
+            }
+            pool.refilling.store(false, Ordering::Release);
+        });
     }
 }
 
@@ -106,6 +276,39 @@ mod tests {
         assert!(
             real.path().join("config").exists(),
             "targets are not removed"
+        );
+    }
+
+    #[test]
+    fn what_a_killed_daemon_left_is_swept_and_nothing_else() {
+        let base = tempfile::tempdir().unwrap();
+        let mine = Scratch::create_in(base.path(), &[]).unwrap();
+        std::fs::write(mine.tmp().join("f"), "x").unwrap();
+        let prefix = owned_prefix();
+        let me = rustix::process::getpid().as_raw_nonzero().get();
+        assert!(prefix.contains(&format!(".{me}.")), "{prefix}");
+        // A daemon that is gone: this one's pid with another start time.
+        let (ns, start) = (
+            pid_namespace().unwrap(),
+            crate::children::own_start_time().unwrap(),
+        );
+        let gone = base
+            .path()
+            .join(format!("airlock-run-{ns}.{me}.{}-abc", start + 1));
+        std::fs::create_dir_all(gone.join("tmp/deep")).unwrap();
+        let older = base.path().join("airlock-run-AbCdEf");
+        std::fs::create_dir(&older).unwrap();
+        let link = base
+            .path()
+            .join(format!("{}xyz", prefix.replace(&format!(".{me}."), ".1.")));
+        std::os::unix::fs::symlink(base.path(), &link).unwrap();
+        assert_eq!(sweep(base.path()), 1);
+        assert!(!gone.exists());
+        assert!(mine.tmp().join("f").exists(), "a running daemon's are kept");
+        assert!(older.exists(), "names without an owner are kept");
+        assert!(
+            link.symlink_metadata().is_ok(),
+            "symlinks are not followed or removed"
         );
     }
 }

@@ -79,6 +79,25 @@ pub fn start(config: &ConfigArgs, sockets: Option<&Path>) -> CliResult {
     runtime.block_on(serve(loaded, config.clone(), sockets))
 }
 
+/// Serves every agent of the configuration in `config_dir` (and the agents file
+/// `agents`, if any) on its socket in `sockets`, exactly as `airlock-daemon start
+/// --config CONFIG_DIR --agents AGENTS --sockets SOCKETS` does, until SIGTERM or SIGINT
+/// (SIGHUP reloads the configuration). For a program that embeds the daemon, such as
+/// a benchmark that observes it ([`crate::timing`]); call it from the process's main
+/// thread before it starts others (the guard is forked first, see [`crate::guard`]).
+/// The error is the message `start` prints.
+pub fn serve_agents(
+    config_dir: &Path,
+    agents: Option<&Path>,
+    sockets: &Path,
+) -> Result<(), String> {
+    let config = ConfigArgs {
+        config: Some(config_dir.to_owned()),
+        agents: agents.map(Path::to_owned),
+    };
+    start(&config, Some(sockets)).map(|_| ())
+}
+
 /// Serves until SIGTERM/SIGINT. Runs on the thread that `block_on` runs on, which
 /// lives as long as the daemon: the ssh-agents it starts die with that thread.
 async fn serve(mut loaded: Loaded, config: ConfigArgs, sockets: PathBuf) -> CliResult {
@@ -91,6 +110,13 @@ async fn serve(mut loaded: Loaded, config: ConfigArgs, sockets: PathBuf) -> CliR
     // connection from it to an agent's socket is recognized and refused.
     crate::children::become_subreaper()
         .map_err(|e| format!("error: cannot become the reaper of the programs' children: {e}"))?;
+    // What a daemon killed without stopping left of its runs' private directories.
+    let swept = crate::scratch::sweep(loaded.confiner.scratch_base());
+    if swept > 0 {
+        eprintln!(
+            "airlock-daemon: removed {swept} private directories of runs left by a daemon that was killed"
+        );
+    }
     let reaper_stop = CancellationToken::new();
     tokio::spawn(crate::children::reaper(reaper_stop.clone()));
     std::fs::create_dir_all(&sockets)
@@ -292,6 +318,7 @@ async fn accept_loop(
             () = shared.shutdown.cancelled() => return,
             () = stop.cancelled() => return,
         };
+        let accepted_at = std::time::Instant::now();
         let stream = match accepted {
             Ok((stream, _)) => stream,
             Err(e) => {
@@ -310,6 +337,7 @@ async fn accept_loop(
         let context = Context {
             agent: agent.clone(),
             shared: Arc::clone(&shared),
+            accepted: accepted_at,
         };
         match permits {
             (Some(global), Some(local)) => {

@@ -899,6 +899,7 @@ mod tests {
             config_dir: agent_dir.to_owned(),
             agents: [("a1".to_owned(), agent)].into(),
             confiner: crate::confine::Confiner::off(),
+            programs: Default::default(),
         }
     }
 
