@@ -236,14 +236,11 @@ pub struct Ahead {
 }
 
 impl Ahead {
-    /// Builds the kit on a blocking thread, when in a runtime and not already doing so
-    /// for the same command. Called once the run's program is starting: the building
-    /// does not compete with the run's own preparation. A kit that cannot be built is
+    /// Builds the kit on the background thread ([`crate::background`], the lowest CPU
+    /// priority), when not already doing so for the same command. Called once the
+    /// run's program has started: the building competes with no request. A kit that cannot be built is
     /// not: the next run builds its own.
     pub fn start(self) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
         let Ahead {
             confiner,
             key,
@@ -253,7 +250,7 @@ impl Ahead {
         if !lock(&confiner.building).insert(key.clone()) {
             return;
         }
-        runtime.spawn_blocking(move || {
+        crate::background::run(move || {
             let kit = confiner.scratch.take(&links).ok().and_then(|scratch| {
                 // System paths opened in the first half of their time, so that the kit
                 // stays fresh for a while.
@@ -812,7 +809,7 @@ mod tests {
         let (third, _, next) = confiner.prepare_run("a1/x", &[], &other).unwrap();
         assert_ne!(third.root(), ahead);
         next.unwrap().start();
-        // An unfit kit's directory is removed (on a blocking thread).
+        // An unfit kit's directory is removed (on the background thread).
         while ahead.exists() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }

@@ -612,15 +612,18 @@ impl Session {
         let ahead = prepared.ahead;
         let token = cancel.clone();
         self.marks.spawning = Marks::now();
+        // Once this run's program has started, the next run's kit is built (at the
+        // lowest priority: it never takes a processor from a request).
+        let started = move || {
+            if let Some(ahead) = ahead {
+                ahead.start();
+            }
+        };
         let run = tokio::spawn(async move {
-            executor::run(prepared.spec, input_rx, output_tx, token)
+            executor::run(prepared.spec, input_rx, output_tx, token, started)
                 .await
                 .map_err(RunError::Start)
         });
-        // This run's program is starting: the next run's kit is built meanwhile.
-        if let Some(ahead) = ahead {
-            ahead.start();
-        }
         let (mut output_rx, run) = match post_exec {
             Some(hook) => hook.filter(output_rx, run, cancel.clone()),
             None => (output_rx, run),

@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 
 pub mod audit_log;
+pub mod background;
 pub mod children;
 mod cli;
 pub mod confine;

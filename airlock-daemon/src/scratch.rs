@@ -79,15 +79,10 @@ impl Scratch {
         self.dir.path().join("tmp")
     }
 
-    /// Removes the directory on a blocking thread of the runtime, when there is one
-    /// (else now): once its run is over and answered, nobody waits for the file system.
+    /// Removes the directory on the background thread ([`crate::background`]): once its
+    /// run is over and answered, nobody waits for the file system.
     pub fn remove_later(self) {
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn_blocking(move || drop(self));
-            }
-            Err(_) => drop(self),
-        }
+        crate::background::run(move || drop(self));
     }
 }
 
@@ -212,18 +207,15 @@ impl ScratchPool {
         }
     }
 
-    /// Makes directories up to [`AHEAD`] on a blocking thread, when in a runtime and
-    /// not already doing so. A directory that cannot be made is made, or its error
+    /// Makes directories up to [`AHEAD`] on the background thread
+    /// ([`crate::background`]), when not already doing so. A directory that cannot be made is made, or its error
     /// reported, by the next run that finds none ready.
     fn refill(self: &Arc<Self>) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
         if self.refilling.swap(true, Ordering::AcqRel) {
             return;
         }
         let pool = Arc::clone(self);
-        runtime.spawn_blocking(move || {
+        crate::background::run(move || {
             while pool.lock().len() < AHEAD {
                 match Scratch::empty_in(&pool.base) {
                     Ok(scratch) => pool.lock().push(scratch),
