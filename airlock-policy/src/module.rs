@@ -254,6 +254,35 @@ impl Module {
     /// [`Module::check`] with this module's own rules only.
     fn check_own<'p, 'a, S: AsRef<str>>(&'p self, argv: &'a [S]) -> Decision<'p, 'a> {
         let mut matched = AtomList::default();
+        // The common case, an argv with one plausible reading, decided without the
+        // enumeration's bookkeeping (the same decision: see `check_own_reference`).
+        if let Ok((reading, 0)) = reading::read(&self.syntax, argv, &[]) {
+            if self
+                .automaton
+                .matched_atoms(&reading, &mut matched)
+                .is_err()
+            {
+                return Decision {
+                    verdict: Verdict::Deny,
+                    basis: Basis::Unreadable(Unreadable::MatcherFailed),
+                    reading: None,
+                    module: Some(self),
+                };
+            }
+            let outcome = self.automaton.outcome(&matched);
+            let (verdict, basis) = match (outcome.deny, outcome.allow) {
+                (Some(rule), _) => (Verdict::Deny, self.basis(rule)),
+                (None, None) if self.allow_list => (Verdict::Deny, Basis::NotAllowed),
+                (None, Some(rule)) => (Verdict::Allow, self.basis(rule)),
+                (None, None) => (Verdict::Allow, Basis::NoDenyRuleHeld),
+            };
+            return Decision {
+                verdict,
+                basis,
+                reading: Some(reading),
+                module: Some(self),
+            };
+        }
         let mut denied: Option<(RuleId, Reading<'p, 'a>)> = None;
         let mut not_allowed: Option<Reading<'p, 'a>> = None;
         let mut first: Option<(Option<RuleId>, Reading<'p, 'a>)> = None;
