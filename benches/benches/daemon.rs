@@ -87,8 +87,7 @@ impl Drop for Setup {
 }
 
 fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
+    airlock_benches::write_file(path, text).unwrap();
 }
 
 fn setup(confinement: &str) -> Setup {
@@ -136,11 +135,7 @@ fn setup(confinement: &str) -> Setup {
         .spawn()
         .unwrap();
     let mut stdout = BufReader::new(daemon.stdout.take().unwrap());
-    let mut line = String::new();
-    while !line.starts_with("agent a1: ") {
-        line.clear();
-        assert!(stdout.read_line(&mut line).unwrap() > 0, "daemon exited");
-    }
+    airlock_benches::wait_for_agent(&mut stdout, "a1").unwrap();
     std::thread::spawn(move || for _ in stdout.lines() {});
     Setup {
         socket: root.join("sockets/a1.sock"),

@@ -87,8 +87,7 @@ fn serve(root: &Path) {
 }
 
 fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
+    airlock_benches::write_file(path, text).unwrap();
 }
 
 struct Server {
@@ -124,11 +123,7 @@ impl Server {
             .spawn()
             .unwrap();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        while !line.starts_with("agent a1: ") {
-            line.clear();
-            assert!(stdout.read_line(&mut line).unwrap() > 0, "server exited");
-        }
+        airlock_benches::wait_for_agent(&mut stdout, "a1").unwrap();
         Self {
             socket: root.join("sockets/a1.sock"),
             root,

@@ -1,6 +1,31 @@
-//! Inputs shared by the Airlock benchmarks in `benches/`: a git-like module and
-//! generated modules of any number of rules.
+//! Inputs shared by the Airlock benchmarks in `benches/`: a git-like module,
+//! generated modules of any number of rules, and the set-up both daemon benchmarks do.
 #![deny(missing_docs)]
+
+use std::io::BufRead;
+use std::path::Path;
+
+/// Writes `text` to `path`, creating the directories above it.
+pub fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(path, text)
+}
+
+/// Reads a starting daemon's stdout until it names `agent`'s socket. Fails when the
+/// output ends first (the daemon exited).
+pub fn wait_for_agent(stdout: &mut impl BufRead, agent: &str) -> std::io::Result<()> {
+    let prefix = format!("agent {agent}: ");
+    let mut line = String::new();
+    while !line.starts_with(&prefix) {
+        line.clear();
+        if stdout.read_line(&mut line)? == 0 {
+            return Err(std::io::Error::other("the daemon exited before it served"));
+        }
+    }
+    Ok(())
+}
 
 /// A git-like module of 14 rules with a declared syntax, close to what a built-in
 /// looks like.
