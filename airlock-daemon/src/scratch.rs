@@ -151,8 +151,8 @@ pub fn sweep(base: &Path) -> usize {
     removed
 }
 
-/// Runs' private directories, made ahead of the runs that take them (on a blocking
-/// thread of the runtime) so that a request does not wait for the file system to make
+/// Runs' private directories, made ahead of the runs that take them (on the background
+/// thread, [`crate::background`]) so that a request does not wait for the file system to make
 /// three directories.
 ///
 /// Each directory is handed to one run only, exactly as [`Scratch::create_in`] makes
@@ -164,7 +164,7 @@ pub fn sweep(base: &Path) -> usize {
 pub struct ScratchPool {
     base: PathBuf,
     ready: Mutex<Vec<Scratch>>,
-    /// A blocking thread is making directories.
+    /// The background thread is making directories.
     refilling: AtomicBool,
 }
 
