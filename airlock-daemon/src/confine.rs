@@ -190,7 +190,7 @@ pub struct Confiner {
     /// The private directory and ruleset built ahead for the next run of each command
     /// of each agent (see [`Confiner::prepare_run`]).
     kits: Arc<Mutex<BTreeMap<String, Kit>>>,
-    /// The keys whose next kit a blocking thread is building.
+    /// The keys whose next kit the background thread is building.
     building: Arc<Mutex<BTreeSet<String>>>,
 }
 
