@@ -5,15 +5,16 @@
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
+use std::prelude::rust_2024::*;
 use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 
-use crate::frame::{DEFAULT_MAX_LINE, FrameDecoder, FrameError};
+use crate::frame::FrameError;
 use crate::message::{
-    CAP_BINARY, CAP_RAW, CAP_SIGNALS, CAP_STDIN, ClientMessage, CommandParams, DecodeError,
-    ExitStatus, RpcError, ServerMessage, Signal, Stream, VERSION,
+    CAP_RAW, ClientMessage, CommandParams, DecodeError, RpcError, ServerMessage, Signal,
 };
+use crate::reply::{Event, ReplyError, ReplyReader, opening};
 
 /// What can go wrong on the client side.
 #[derive(Debug, thiserror::Error)]
@@ -46,23 +47,24 @@ pub enum ClientError {
     Rpc(RpcError),
 }
 
+impl From<ReplyError> for ClientError {
+    fn from(error: ReplyError) -> Self {
+        match error {
+            ReplyError::Frame(e) => ClientError::Frame(e),
+            ReplyError::Decode(e) => ClientError::Decode(e),
+            ReplyError::Unexpected => ClientError::Unexpected,
+        }
+    }
+}
+
 /// How much one read from the socket takes at most.
 const READ_SIZE: usize = 256 * 1024;
-
-/// One event of a running command.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    /// Output bytes.
-    Output(Stream, Vec<u8>),
-    /// The program ended.
-    Exit(ExitStatus),
-}
 
 /// A connected client.
 #[derive(Debug)]
 pub struct Client {
     stream: UnixStream,
-    decoder: FrameDecoder,
+    reader: ReplyReader,
     writer: Arc<Mutex<UnixStream>>,
     /// The server sends and takes bytes raw (capability `raw`).
     raw: bool,
@@ -124,28 +126,12 @@ impl Client {
         let writer = Arc::new(Mutex::new(stream.try_clone()?));
         let mut client = Self {
             stream,
-            decoder: FrameDecoder::new(DEFAULT_MAX_LINE * 2),
+            reader: ReplyReader::new(),
             writer,
             raw: false,
-            buf: vec![0; READ_SIZE],
+            buf: std::vec![0; READ_SIZE],
         };
-        let mut first = Vec::new();
-        ClientMessage::Hello {
-            id: json!(0),
-            version: VERSION,
-            capabilities: [CAP_BINARY, CAP_RAW, CAP_STDIN, CAP_SIGNALS]
-                .map(str::to_owned)
-                .to_vec(),
-        }
-        .write_to(false, &mut first);
-        if let Some(params) = exec {
-            ClientMessage::Exec {
-                id: json!(1),
-                params,
-            }
-            .write_to(false, &mut first);
-        }
-        client.stream.write_all(&first)?;
+        client.stream.write_all(&opening(exec))?;
         match client.next_message()? {
             ServerMessage::Hello { capabilities, .. } => {
                 client.raw = capabilities.iter().any(|c| c == CAP_RAW);
@@ -207,58 +193,33 @@ impl Client {
     }
 
     fn next_message(&mut self) -> Result<ServerMessage, ClientError> {
-        read_message(&mut self.decoder, &mut self.stream, &mut self.buf)
+        read_message(&mut self.reader, &mut self.stream, &mut self.buf)
     }
 }
 
-/// Reads the next server message from `input`, with the raw bytes after its line if
-/// it announces some.
+/// Reads the next server message from `input`.
 fn read_message(
-    decoder: &mut FrameDecoder,
+    reader: &mut ReplyReader,
     input: &mut impl Read,
     buf: &mut [u8],
 ) -> Result<ServerMessage, ClientError> {
-    let mut pending = None;
     loop {
-        match pending {
-            None => {
-                if let Some(line) = decoder.next_frame()? {
-                    match ServerMessage::decode_header(&line)? {
-                        (message, None) => return Ok(message),
-                        (_, Some(len)) if len > DEFAULT_MAX_LINE => {
-                            return Err(FrameError::TooLong(DEFAULT_MAX_LINE).into());
-                        }
-                        (message, Some(len)) => {
-                            pending = Some((message, len));
-                            continue;
-                        }
-                    }
-                }
-            }
-            Some((ServerMessage::Output { stream, .. }, len)) => {
-                if let Some(data) = decoder.take(len) {
-                    return Ok(ServerMessage::Output { stream, data });
-                }
-            }
-            Some(_) => return Err(ClientError::Unexpected),
+        if let Some(message) = reader.next_message()? {
+            return Ok(message);
         }
         let n = input.read(buf)?;
         if n == 0 {
-            decoder.finish()?;
-            return Err(if pending.is_some() {
-                FrameError::Truncated.into()
-            } else {
-                ClientError::Closed
-            });
+            reader.finish()?;
+            return Err(ClientError::Closed);
         }
-        decoder.push(buf.get(..n).unwrap_or(&[]));
+        reader.push(buf.get(..n).unwrap_or(&[]));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::Encoding;
+    use crate::message::{Encoding, ExitStatus, Stream};
 
     #[test]
     fn reads_raw_and_line_messages_split_anywhere() {
@@ -295,22 +256,22 @@ mod tests {
             }
         }
         let mut input = Trickle(&wire);
-        let mut decoder = FrameDecoder::new(DEFAULT_MAX_LINE);
+        let mut reader = ReplyReader::new();
         for expected in &messages {
             assert_eq!(
-                &read_message(&mut decoder, &mut input, &mut [0; 16]).unwrap(),
+                &read_message(&mut reader, &mut input, &mut [0; 16]).unwrap(),
                 expected
             );
         }
         assert!(matches!(
-            read_message(&mut decoder, &mut input, &mut [0; 16]),
+            read_message(&mut reader, &mut input, &mut [0; 16]),
             Err(ClientError::Closed)
         ));
         // Cut inside the raw bytes: an error, not a short message.
         let cut = wire.iter().position(|b| *b == b'\n').unwrap() + 3;
-        let mut decoder = FrameDecoder::new(DEFAULT_MAX_LINE);
+        let mut reader = ReplyReader::new();
         assert!(matches!(
-            read_message(&mut decoder, &mut &wire[..cut], &mut [0; 16]),
+            read_message(&mut reader, &mut &wire[..cut], &mut [0; 16]),
             Err(ClientError::Frame(FrameError::Truncated))
         ));
     }

@@ -1,5 +1,7 @@
 //! The async side (feature `tokio`): a bounded, cancel-safe line reader for servers.
 
+use std::prelude::rust_2024::*;
+
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
 use crate::frame::FrameError;

@@ -2,6 +2,8 @@
 //! length (plus the last chunk pushed): a peer that never sends a newline gets an error,
 //! not our memory. "Need more bytes" (`Ok(None)`) is distinct from "invalid" (`Err`).
 
+use alloc::vec::Vec;
+
 /// The default maximum line length: 1 MiB.
 pub const DEFAULT_MAX_LINE: usize = 1 << 20;
 
@@ -77,7 +79,7 @@ impl FrameDecoder {
         }
         let rest = self.buf.split_off(len);
         self.scanned = 0;
-        Some(std::mem::replace(&mut self.buf, rest))
+        Some(core::mem::replace(&mut self.buf, rest))
     }
 
     /// Call at end of stream: an unfinished line is an error.

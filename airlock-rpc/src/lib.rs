@@ -1,14 +1,22 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
 
 pub mod base64;
+#[cfg(feature = "std")]
 mod client;
 #[cfg(feature = "tokio")]
 mod codec;
 mod frame;
 mod message;
+mod reply;
 
-pub use client::{Client, ClientError, Event, InputSender};
+#[cfg(feature = "std")]
+pub use client::{Client, ClientError, InputSender};
 #[cfg(feature = "tokio")]
 pub use codec::{LineReader, RAW_PIECE, ReadError};
 pub use frame::{DEFAULT_MAX_LINE, FrameDecoder, FrameError};
@@ -17,3 +25,4 @@ pub use message::{
     DecodeError, Encoding, ErrorCode, ExitStatus, RpcError, ServerMessage, Signal, Stream, VERSION,
     method,
 };
+pub use reply::{Event, ReplyError, ReplyReader, opening};

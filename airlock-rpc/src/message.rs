@@ -1,6 +1,11 @@
 //! The messages, typed, with their exact JSON shapes. Every message is one JSON object
 //! on one line (see the crate documentation for the protocol).
 
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
 use serde_json::{Map, Value, json};
 
 use crate::base64;
