@@ -5,6 +5,11 @@
 //! stderr, forwards SIGINT, SIGTERM, SIGHUP and SIGQUIT, and exits with the program's
 //! exit code (128 + N when a signal killed it).
 //!
+//! It starts without std or a C library (the binary's `rt` module is its entry point):
+//! a C library's start-up is most of a small program's start on a VM, and the shim runs
+//! before every command an agent runs. It is one thread: a `poll` loop over the
+//! socket, stdin and a signalfd ([`relay`]).
+//!
 //! Its own failures are one line on stderr, starting `airlock:`, with distinct exit
 //! codes:
 //!
@@ -14,16 +19,24 @@
 //! | 125 | cannot connect to the daemon's socket |
 //! | 126 | denied by policy (the line names the rule and its reason) |
 //! | 127 | unknown command: not available to this agent |
+#![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
 
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+extern crate alloc;
 
-use airlock_rpc::{
-    Client, ClientError, CommandParams, ErrorCode, Event, InputSender, Signal, Stream,
-};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
-use signal_hook::iterator::Signals;
+pub mod relay;
+mod request;
+mod sys;
+
+use alloc::format;
+use alloc::string::String;
+use core::fmt::Write as _;
+
+use airlock_rpc::ErrorCode;
+
+use crate::relay::Failure;
+use crate::request::Start;
+pub use crate::sys::exit;
 
 /// The socket used when `AIRLOCK_SOCKET` is not set.
 pub const DEFAULT_SOCKET: &str = "/run/docker-airlock.sock";
@@ -51,136 +64,46 @@ Exit codes: the program's own, or 124 protocol error, 125 cannot connect,
 126 denied by policy, 127 unknown command.
 ";
 
-/// Runs the shim with the process's argv and environment; returns the exit code.
-pub fn run() -> i32 {
-    let mut args = std::env::args_os();
-    let argv0 = args.next().map(PathBuf::from).unwrap_or_default();
-    let command = argv0
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if command.is_empty() || command == "airlock-shim" {
-        print!("{USAGE}");
-        return 0;
+/// Runs the shim with the process's argv and environment (each entry `NAME=value`);
+/// returns the exit code.
+pub fn run(args: &[&[u8]], env: &[&[u8]]) -> i32 {
+    if sys::open_standard_descriptors().is_err() {
+        // Nothing can be said: stderr may be among the closed ones.
+        return EXIT_PROTOCOL;
     }
-    // Arguments travel as JSON text: one that is not UTF-8 cannot be carried as it is,
-    // and a replacement character would run something other than what was asked.
-    let mut text_args = Vec::new();
-    for (n, arg) in args.enumerate() {
-        match arg.into_string() {
-            Ok(arg) => text_args.push(arg),
-            Err(arg) => {
-                eprintln!(
-                    "airlock: {command}: argument {} ({}) is not UTF-8; Airlock carries text arguments only",
-                    n + 1,
-                    arg.to_string_lossy()
-                );
-                return 126;
-            }
+    let request = match request::read(args, env) {
+        Start::Usage => {
+            let _ = relay::write_all(sys::stdout(), USAGE.as_bytes());
+            return 0;
         }
-    }
-    let args = text_args;
-    let socket = std::env::var_os("AIRLOCK_SOCKET")
-        .filter(|s| !s.is_empty())
-        .map_or_else(|| PathBuf::from(DEFAULT_SOCKET), PathBuf::from);
-    let params = CommandParams {
-        command: command.clone(),
-        args,
-        // A working directory that is not UTF-8 is sent as none: the daemon refuses it.
-        cwd: std::env::current_dir()
-            .ok()
-            .and_then(|d| d.into_os_string().into_string().ok()),
-        container_id: container_id(),
+        Start::Refuse(line, code) => {
+            say(&line);
+            return code;
+        }
+        Start::Run(request) => request,
     };
-    match forward(&socket, params) {
+    let command = request.params.command.clone();
+    match relay::forward(&request.socket, request.params) {
         Ok(code) => code,
-        Err(e) => report(&command, &socket, &e),
+        Err(e) => report(&command, &request.socket, &e),
     }
-}
-
-/// Sends the command and relays everything until it ends; returns its exit code.
-fn forward(socket: &Path, params: CommandParams) -> Result<i32, ClientError> {
-    let mut client = Client::start(socket, params)?;
-    let sender = client.sender();
-    spawn_stdin(sender.clone());
-    spawn_signals(sender);
-    let mut stdout = std::io::stdout().lock();
-    let mut stderr = std::io::stderr();
-    loop {
-        match client.next_event()? {
-            Event::Output(Stream::Stdout, data) => {
-                if stdout
-                    .write_all(&data)
-                    .and_then(|()| stdout.flush())
-                    .is_err()
-                {
-                    // Our stdout is gone (`| head`): leave, and the daemon stops the program.
-                    return Ok(128 + 13);
-                }
-            }
-            Event::Output(Stream::Stderr, data) => {
-                let _ = stderr.write_all(&data);
-                let _ = stderr.flush();
-            }
-            Event::Exit(status) => return Ok(status.shell_code()),
-        }
-    }
-}
-
-/// Copies our stdin to the program until end of input.
-fn spawn_stdin(sender: InputSender) {
-    std::thread::spawn(move || {
-        let mut stdin = std::io::stdin().lock();
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            match stdin.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if sender.stdin(buf.get(..n).unwrap_or(&[])).is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-        let _ = sender.stdin_eof();
-    });
-}
-
-/// Forwards SIGINT, SIGTERM, SIGHUP and SIGQUIT to the program.
-fn spawn_signals(sender: InputSender) {
-    let Ok(mut signals) = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT]) else {
-        return;
-    };
-    std::thread::spawn(move || {
-        for number in signals.forever() {
-            let signal = match number {
-                SIGINT => Signal::Int,
-                SIGTERM => Signal::Term,
-                SIGHUP => Signal::Hup,
-                _ => Signal::Quit,
-            };
-            if sender.signal(signal).is_err() {
-                return;
-            }
-        }
-    });
 }
 
 /// Prints one line about a failure and returns its exit code.
-fn report(command: &str, socket: &Path, error: &ClientError) -> i32 {
+fn report(command: &str, socket: &[u8], error: &Failure) -> i32 {
     let (code, line) = match error {
-        ClientError::Connect { source, .. } => (
+        Failure::Connect(_) => (
             EXIT_CONNECT,
             format!(
-                "cannot connect to the Airlock daemon at `{}`: {source} (is the daemon running, and is its socket mounted into this container? AIRLOCK_SOCKET overrides the path)",
-                socket.display()
+                "cannot connect to the Airlock daemon at `{}`: {error} (is the daemon running, and is its socket mounted into this container? AIRLOCK_SOCKET overrides the path)",
+                String::from_utf8_lossy(socket)
             ),
         ),
-        ClientError::Rpc(e) if e.code == ErrorCode::UnknownCommand => (
+        Failure::Rpc(e) if e.code == ErrorCode::UnknownCommand => (
             EXIT_UNKNOWN,
             format!("{command}: not available through Airlock ({})", e.message),
         ),
-        ClientError::Rpc(e) if e.code == ErrorCode::Invalid && e.rule.is_some() => (
+        Failure::Rpc(e) if e.code == ErrorCode::Invalid && e.rule.is_some() => (
             EXIT_DENIED,
             format!(
                 "{command}: denied by rule `{}`: {}",
@@ -188,18 +111,70 @@ fn report(command: &str, socket: &Path, error: &ClientError) -> i32 {
                 e.reason.as_deref().unwrap_or(&e.message)
             ),
         ),
-        ClientError::Rpc(e) => (EXIT_PROTOCOL, format!("{command}: {}", e.message)),
+        Failure::Rpc(e) => (EXIT_PROTOCOL, format!("{command}: {}", e.message)),
         other => (EXIT_PROTOCOL, format!("{command}: {other}")),
     };
-    eprintln!("airlock: {line}");
+    say(&line);
     code
 }
 
-/// The container's id, when it can be told: the hostname docker and kubernetes set.
-fn container_id() -> Option<String> {
-    std::fs::read_to_string("/etc/hostname")
-        .or_else(|_| std::fs::read_to_string("/proc/sys/kernel/hostname"))
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
+/// Writes `airlock: LINE` and a newline to stderr.
+fn say(line: &str) {
+    let _ = relay::write_all(sys::stderr(), format!("airlock: {line}\n").as_bytes());
+}
+
+/// For the binary's panic handler: a panic is a bug in the shim, said in one line on
+/// stderr (without allocating: the panic may be an allocation's), then exit 124.
+pub fn die(info: &core::panic::PanicInfo<'_>) -> ! {
+    let mut line = FixedLine::default();
+    let _ = write!(
+        line,
+        "airlock: internal error in the shim: {}",
+        info.message()
+    );
+    line.end();
+    let _ = relay::write_all(sys::stderr(), line.bytes());
+    exit(EXIT_PROTOCOL)
+}
+
+/// A line of at most 512 bytes on the stack; what does not fit is cut.
+struct FixedLine {
+    buf: [u8; 512],
+    len: usize,
+}
+
+impl Default for FixedLine {
+    fn default() -> Self {
+        Self {
+            buf: [0; 512],
+            len: 0,
+        }
+    }
+}
+
+impl FixedLine {
+    /// Ends the line with a newline (in the last byte if it is full).
+    fn end(&mut self) {
+        self.len = self.len.min(self.buf.len() - 1);
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = b'\n';
+            self.len += 1;
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+}
+
+impl core::fmt::Write for FixedLine {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let room = self.buf.get_mut(self.len..).unwrap_or_default();
+        let n = s.len().min(room.len());
+        if let (Some(dest), Some(src)) = (room.get_mut(..n), s.as_bytes().get(..n)) {
+            dest.copy_from_slice(src);
+        }
+        self.len += n;
+        Ok(())
+    }
 }

@@ -1,5 +1,5 @@
 //! The daemon's targets, end to end: the real `airlock-daemon` (release build) and the
-//! real static shim, as an agent uses them.
+//! real shim (static, without a C library), as an agent uses them.
 //!
 //! - `proxied_true`: `/bin/true` run directly versus through the shim and the daemon
 //!   (target: proxied at most 1.5x direct), and through a daemon with confinement off
@@ -12,7 +12,7 @@
 //!   next to the same bytes through `cat` directly.
 //!
 //! The bench builds what it runs first (`cargo build --release -p airlock-daemon` and
-//! the static shim exactly as `.ci/shim-size` builds it), so `cargo bench -p
+//! the shim exactly as `.ci/shim-size` builds it), so `cargo bench -p
 //! airlock-benches --bench daemon` is the whole command.
 #![allow(
     clippy::unwrap_used,
@@ -37,36 +37,36 @@ fn workspace() -> PathBuf {
         .to_owned()
 }
 
-fn cargo(args: &[&str], rustflags: Option<&str>) {
+fn cargo(args: &[&str]) -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command.args(args).current_dir(workspace());
-    if let Some(flags) = rustflags {
-        command.env("RUSTFLAGS", flags);
-    }
-    let status = command.status().unwrap();
-    assert!(status.success(), "cargo {args:?} failed");
+    command
 }
 
-/// Builds the release daemon and the static shim; returns their paths.
+fn run_cargo(mut command: Command) {
+    let status = command.status().unwrap();
+    assert!(status.success(), "{command:?} failed");
+}
+
+/// Builds the release daemon and the shim as agent images get it; returns their paths.
 fn build() -> (PathBuf, PathBuf) {
-    cargo(&["build", "--release", "-p", "airlock-daemon"], None);
-    cargo(
-        &[
-            "build",
-            "--profile",
-            "shim",
-            "-p",
-            "airlock-shim",
-            "--target",
-            "x86_64-unknown-linux-gnu",
-        ],
-        Some("-C target-feature=+crt-static"),
-    );
+    run_cargo(cargo(&["build", "--release", "-p", "airlock-daemon"]));
+    // The shim is a workspace of its own, built in its own target directory.
+    let mut shim = cargo(&[
+        "build",
+        "--release",
+        "--manifest-path",
+        "airlock-shim/Cargo.toml",
+    ]);
+    shim.env_remove("RUSTFLAGS")
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET_DIR");
+    run_cargo(shim);
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| workspace().join("target"), PathBuf::from);
     (
         target.join("release/airlock-daemon"),
-        target.join("x86_64-unknown-linux-gnu/shim/airlock-shim"),
+        workspace().join("airlock-shim/target/release/airlock-shim"),
     )
 }
 

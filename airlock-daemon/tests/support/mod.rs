@@ -55,22 +55,33 @@ pub fn peak_memory(pid: u32) -> u64 {
     kib * 1024
 }
 
-/// The shim binary beside the daemon's, built on demand when this package is tested
-/// alone.
+/// The shim as agent images get it: `cargo build --release` of its own workspace
+/// (`airlock-shim/`, outside this one: it has no std), run once per test process so that
+/// a changed shim is rebuilt.
 #[allow(dead_code, reason = "not every test file runs the shim")]
 pub fn shim_binary() -> PathBuf {
-    let daemon = PathBuf::from(env!("CARGO_BIN_EXE_airlock-daemon"));
-    let shim = daemon.with_file_name("airlock-shim");
-    if !shim.exists() {
+    static SHIM: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    SHIM.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .join("airlock-shim");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "-p", "airlock-shim"])
+            .args(["build", "--quiet", "--release", "--manifest-path"])
+            .arg(dir.join("Cargo.toml"))
+            // The workspace's own settings stay out of the shim's build.
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_BUILD_TARGET_DIR")
             .status()
             .unwrap();
         assert!(status.success(), "building the shim failed");
-    }
-    assert!(shim.exists(), "no shim at {}", shim.display());
-    shim
+        let shim = dir.join("target/release/airlock-shim");
+        assert!(shim.exists(), "no shim at {}", shim.display());
+        shim
+    })
+    .clone()
 }
 
 /// Runs the host's git (not through the daemon) and returns its stdout.

@@ -1,4 +1,5 @@
 //! The real shim binary, run under a command's name against an in-process fake daemon.
+//! (Here, not in `airlock-shim/`: the shim's workspace has no std, and its tests need it.)
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -15,6 +16,12 @@ use std::thread::JoinHandle;
 
 use airlock_rpc::base64;
 use serde_json::{Value, json};
+
+#[allow(
+    dead_code,
+    reason = "these tests need only the shim from the shared helpers"
+)]
+mod support;
 
 struct Conn {
     reader: BufReader<UnixStream>,
@@ -67,6 +74,10 @@ fn fake(script: impl FnOnce(&mut Conn) -> Value + Send + 'static) -> Fake {
     let listener = UnixListener::bind(&socket).unwrap();
     let server = std::thread::spawn(move || {
         let (stream, _) = listener.accept().unwrap();
+        // A shim that stops talking fails the test instead of hanging it.
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
         let mut conn = Conn {
             reader: BufReader::new(stream.try_clone().unwrap()),
             writer: stream,
@@ -84,7 +95,7 @@ fn fake(script: impl FnOnce(&mut Conn) -> Value + Send + 'static) -> Fake {
 fn shim(dir: &Path, name: &str) -> Command {
     let link = dir.join(name);
     if !link.exists() {
-        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_airlock-shim"), &link).unwrap();
+        std::os::unix::fs::symlink(support::shim_binary(), &link).unwrap();
     }
     Command::new(link)
 }
@@ -264,9 +275,7 @@ fn cannot_connect_says_which_socket() {
 
 #[test]
 fn under_its_own_name_it_explains_itself() {
-    let output = Command::new(env!("CARGO_BIN_EXE_airlock-shim"))
-        .output()
-        .unwrap();
+    let output = Command::new(support::shim_binary()).output().unwrap();
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).unwrap();
     assert!(text.contains("ln -s"), "{text}");
@@ -290,4 +299,89 @@ fn an_argument_that_is_not_utf8_is_refused_not_replaced() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// The shim's stdin and stdout are closed when it starts: its socket, opened next, must
+/// not take descriptor 0 or 1 (std opened `/dev/null` on them; the shim without std does
+/// the same). Without that, the daemon's messages would be read as stdin, or the
+/// program's output written into the socket.
+#[test]
+fn a_closed_stdin_or_stdout_is_not_taken_by_the_socket() {
+    for (redirect, name) in [("<&-", "stdin"), (">&-", "stdout")] {
+        let fake = fake(|conn| {
+            conn.handshake();
+            conn.output("stdout", b"program-output\n");
+            let mut stdin = Vec::new();
+            loop {
+                let message = conn.recv();
+                match message["method"].as_str() {
+                    Some("stdin_eof") => break,
+                    Some("stdin") => stdin.push(message["params"].clone()),
+                    _ => panic!("unexpected {message}"),
+                }
+            }
+            conn.send(json!({"jsonrpc":"2.0","id":1,"result":{"exit_code":0}}));
+            // Whatever else the shim writes before it closes the connection.
+            let mut rest = Vec::new();
+            std::io::Read::read_to_end(&mut conn.reader, &mut rest).unwrap();
+            json!({"stdin": stdin, "rest": String::from_utf8_lossy(&rest)})
+        });
+        let link = fake.dir.path().join("git");
+        std::os::unix::fs::symlink(support::shim_binary(), &link).unwrap();
+        let output = Command::new("sh")
+            .arg("-c")
+            .arg(format!("exec \"$0\" status {redirect}"))
+            .arg(&link)
+            .env("AIRLOCK_SOCKET", &fake.socket)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let seen = fake.server.join().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{name} closed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(seen["stdin"], json!([]), "{name} closed: {seen}");
+        assert_eq!(seen["rest"], "", "{name} closed: {seen}");
+        if name == "stdin" {
+            assert_eq!(output.stdout, b"program-output\n");
+        }
+    }
+}
+
+/// The daemon sends much output before it reads any stdin, while the shim has much
+/// stdin to send: the shim must go on reading output while its stdin waits, or both
+/// sides wait on each other for ever (a program such as `cat` fed a large file).
+#[test]
+fn output_flows_while_stdin_waits_to_be_read() {
+    const OUT: usize = 4 << 20;
+    let fake = fake(|conn| {
+        conn.handshake();
+        let chunk = vec![b'o'; 64 * 1024];
+        for _ in 0..OUT / chunk.len() {
+            conn.output("stdout", &chunk);
+        }
+        let mut received = 0usize;
+        loop {
+            let message = conn.recv();
+            match message["method"].as_str() {
+                Some("stdin") => {
+                    received += base64::decode(message["params"]["data_b64"].as_str().unwrap())
+                        .unwrap()
+                        .len();
+                }
+                Some("stdin_eof") => break,
+                _ => panic!("unexpected {message}"),
+            }
+        }
+        conn.send(json!({"jsonrpc":"2.0","id":1,"result":{"exit_code":0}}));
+        json!(received)
+    });
+    let input = vec![b'i'; 4 << 20];
+    let output = run(&fake, "cat", &[], &input);
+    assert_eq!(fake.server.join().unwrap(), json!(input.len()));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(output.stdout.len(), OUT);
 }
