@@ -155,7 +155,12 @@ pub fn reap_orphans() -> usize {
     reaped
 }
 
-/// Reaps orphans whenever a child ends (and every second, for a signal that merged
+/// How long the reaper waits after a child ended before it looks: most children are
+/// runs' programs, whose owners are then finishing the reply, and the look (a read of
+/// every thread's `children`) would compete with that reply for the CPU.
+const REAP_DELAY: Duration = Duration::from_millis(20);
+
+/// Reaps orphans shortly after a child ends (and every second, for a signal that merged
 /// with another), until `stop`.
 pub async fn reaper(stop: CancellationToken) {
     let mut sigchld = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child()).ok();
@@ -164,6 +169,7 @@ pub async fn reaper(stop: CancellationToken) {
             match sigchld.as_mut() {
                 Some(s) => {
                     s.recv().await;
+                    tokio::time::sleep(REAP_DELAY).await;
                 }
                 None => std::future::pending().await,
             }

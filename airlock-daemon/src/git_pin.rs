@@ -131,9 +131,15 @@ impl Pinned {
         let shadow = scratch.join("git-common");
         std::fs::create_dir(&shadow).map_err(PinError::Shadow)?;
         std::fs::write(shadow.join("config"), &judged).map_err(PinError::Shadow)?;
+        let entries = entry_names(&common_fd).map_err(|e| PinError::Open {
+            path: common.to_owned(),
+            source: e.into(),
+        })?;
         for (name, link) in LINKED {
             let target = real.join(name);
-            let present = rustix::fs::statat(&common_fd, *name, AtFlags::SYMLINK_NOFOLLOW).is_ok();
+            let present = entries
+                .iter()
+                .any(|entry| entry.as_bytes() == name.as_bytes());
             let make = match link {
                 Link::IfPresent => present,
                 Link::Always => true,
@@ -238,6 +244,21 @@ impl Pinned {
     }
 }
 
+/// The names in the held directory (one listing instead of a `stat` per name).
+fn entry_names(dir: &OwnedFd) -> rustix::io::Result<Vec<std::ffi::CString>> {
+    let listing = rustix::fs::openat(
+        dir.as_fd(),
+        ".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut names = Vec::new();
+    for entry in rustix::fs::Dir::read_from(&listing)? {
+        names.push(entry?.file_name().to_owned());
+    }
+    Ok(names)
+}
+
 /// Reads `config` in the held directory: a regular file, without following a
 /// symlink, without blocking on a FIFO, at most [`MAX_CONFIG`] bytes. A missing file
 /// is an empty configuration.
@@ -256,7 +277,10 @@ fn read_config(common: &OwnedFd) -> Result<Vec<u8>, PinError> {
     if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::RegularFile {
         return Err(PinError::Config("`config` is not a regular file".into()));
     }
-    let mut bytes = Vec::new();
+    // Room for the size the file has, and one byte more to see it grown: read in one
+    // call as a rule.
+    let expected = usize::try_from(stat.st_size.clamp(0, MAX_CONFIG as i64)).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(expected + 1);
     std::fs::File::from(fd)
         .take(MAX_CONFIG + 1)
         .read_to_end(&mut bytes)

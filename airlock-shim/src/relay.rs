@@ -8,13 +8,13 @@
 //! read only while that buffer has room, so a program that does not read its stdin
 //! holds the shim's memory to the buffer's size.
 
-use alloc::vec;
 use alloc::vec::Vec;
 
 use airlock_rpc::{
     CAP_RAW, ClientMessage, CommandParams, ReplyError, ReplyReader, RpcError, ServerMessage,
     Stream, opening,
 };
+use rustix::buffer::spare_capacity;
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::fd::{BorrowedFd, OwnedFd};
 use rustix::io::Errno;
@@ -28,7 +28,8 @@ use crate::sys::{self, Signals};
 /// How much one read from the socket or from stdin takes at most.
 const READ_SIZE: usize = 256 * 1024;
 
-/// Stdin is read only while fewer bytes than this wait to go to the daemon.
+/// Stdin is read only while fewer bytes than this wait to go to the daemon (so at most
+/// this and one read more wait).
 const OUTGOING_LIMIT: usize = 256 * 1024;
 
 /// The exit code when the shim's stdout is a closed pipe (128 + SIGPIPE).
@@ -83,11 +84,15 @@ pub fn forward(socket: &[u8], params: CommandParams) -> Result<i32, Failure> {
     // signalfd they keep their default action: the shim ends, and the daemon then stops
     // the program.
     let signals = Signals::block().ok();
+    // The request goes out first, so that the daemon works on it while the shim sets
+    // up the rest.
+    send_all(&connection, &opening(Some(params)))?;
     let mut relay = Relay {
         connection,
         reader: ReplyReader::new(),
-        buf: vec![0; READ_SIZE],
-        outgoing: opening(Some(params)),
+        // Read into without being zeroed first: only the pages a read fills are touched.
+        buf: Vec::with_capacity(READ_SIZE),
+        outgoing: Vec::new(),
         raw: false,
         started: false,
         stdin_open: true,
@@ -95,6 +100,19 @@ pub fn forward(socket: &[u8], params: CommandParams) -> Result<i32, Failure> {
         signals,
     };
     relay.run()
+}
+
+/// Sends all of `bytes` on the connection, waiting as long as it takes (the request,
+/// before anything is read).
+fn send_all(connection: &OwnedFd, mut bytes: &[u8]) -> Result<(), Failure> {
+    while !bytes.is_empty() {
+        match send(connection, bytes, SendFlags::NOSIGNAL) {
+            Ok(n) => bytes = bytes.get(n..).unwrap_or_default(),
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(Failure::Io(e)),
+        }
+    }
+    Ok(())
 }
 
 /// Connects to the unix socket at `path`.
@@ -203,12 +221,11 @@ impl Relay {
 
     /// Reads what stdin has and queues it (or its end) for the daemon.
     fn take_stdin(&mut self) {
-        let room = READ_SIZE.min(OUTGOING_LIMIT);
-        let buf = self.buf.get_mut(..room).unwrap_or_default();
-        match rustix::io::read(sys::stdin(), &mut *buf) {
+        self.buf.clear();
+        match rustix::io::read(sys::stdin(), spare_capacity(&mut self.buf)) {
             Ok(0) => self.end_stdin(),
-            Ok(n) => {
-                let data = buf.get(..n).unwrap_or_default().to_vec();
+            Ok(_) => {
+                let data = self.buf.clone();
                 ClientMessage::Stdin(data).write_to(self.raw, &mut self.outgoing);
             }
             Err(Errno::INTR | Errno::AGAIN) => {}
@@ -243,7 +260,12 @@ impl Relay {
 
     /// Reads what the socket has and acts on every whole message in it.
     fn receive(&mut self) -> Result<Turn, Failure> {
-        let n = match recv(&self.connection, &mut self.buf, RecvFlags::DONTWAIT) {
+        self.buf.clear();
+        let n = match recv(
+            &self.connection,
+            spare_capacity(&mut self.buf),
+            RecvFlags::DONTWAIT,
+        ) {
             Ok((n, _)) => n,
             Err(Errno::INTR | Errno::AGAIN) => return Ok(Turn::Continue),
             Err(e) => return Err(Failure::Io(e)),
@@ -252,7 +274,7 @@ impl Relay {
             self.reader.finish()?;
             return Err(Failure::Closed);
         }
-        self.reader.push(self.buf.get(..n).unwrap_or_default());
+        self.reader.push(&self.buf);
         while let Some(message) = self.reader.next_message()? {
             match message {
                 ServerMessage::Hello { capabilities, .. } if !self.started => {

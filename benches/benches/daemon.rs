@@ -121,7 +121,7 @@ fn setup(confinement: &str) -> Setup {
     for name in ["true", "cat", "git"] {
         std::os::unix::fs::symlink(&shim, bin.join(name)).unwrap();
     }
-    make_repository(&workspace.join("repo"));
+    airlock_benches::make_repository(&workspace.join("repo"), 20).unwrap();
     let input = root.join("input.bin");
 
     let mut daemon = Command::new(daemon_bin)
@@ -144,33 +144,6 @@ fn setup(confinement: &str) -> Setup {
         workspace,
         bin,
         input,
-    }
-}
-
-/// A repository of 200 files in 10 directories and 20 commits.
-fn make_repository(repo: &Path) {
-    std::fs::create_dir_all(repo).unwrap();
-    let git = |args: &[&str]| {
-        let status = Command::new("git")
-            .args(["-c", "user.name=b", "-c", "user.email=b@example.invalid"])
-            .args(args)
-            .current_dir(repo)
-            .stdout(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success(), "git {args:?}");
-    };
-    git(&["init", "-q", "-b", "main"]);
-    for commit in 0..20 {
-        for file in 0..10 {
-            let n = commit * 10 + file;
-            write(
-                &repo.join(format!("d{}/f{n}.txt", n % 10)),
-                &format!("file {n}\n"),
-            );
-        }
-        git(&["add", "."]);
-        git(&["commit", "-q", "-m", &format!("commit {commit}")]);
     }
 }
 

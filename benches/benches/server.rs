@@ -29,6 +29,11 @@
 //! from the accepted connection to the spawn asked for, and from the executor's return
 //! to the reply written, medians and 90th percentiles over every run of the bench.
 //!
+//! Then a second server, with the built-in git module and a repository of 50 files,
+//! answers `git status --short` requests; the bench prints the daemon's own clock for
+//! those too (the repository's discovery, its pinned configuration and the judgement of
+//! it are the daemon's work before the spawn, writing back the configuration after).
+//!
 //! The run's private directory is made where the daemon makes it by default (under
 //! `XDG_RUNTIME_DIR` when set, a tmpfs under systemd, else under the system's temporary
 //! directory), so the figures depend on that file system.
@@ -59,6 +64,7 @@ const SERVER_ENV: &str = "AIRLOCK_BENCH_SERVER";
 const SUMMARY: &str = "timings:";
 
 const EXEC: &[u8] = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"exec\",\"params\":{\"command\":\"true\",\"args\":[],\"cwd\":\"/workspace\"}}\n";
+const EXEC_GIT: &[u8] = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"exec\",\"params\":{\"command\":\"git\",\"args\":[\"status\",\"--short\"],\"cwd\":\"/workspace/repo\"}}\n";
 const CHECK: &[u8] = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"check\",\"params\":{\"command\":\"true\",\"args\":[],\"cwd\":\"/workspace\"}}\n";
 
 /// The daemon's timings of every run, in the server process.
@@ -99,17 +105,29 @@ struct Server {
 }
 
 impl Server {
-    fn start() -> Self {
+    /// A server for `true`, and with `git` for the built-in git module and a small
+    /// repository at `/workspace/repo`.
+    fn start(git: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();
+        let commands = if git {
+            "[\"true\", \"git\"]"
+        } else {
+            "[\"true\"]"
+        };
         write(
             &root.join("config/config.toml"),
-            "[commands]\nenable = [\"true\"]\n",
+            &format!("[commands]\nenable = {commands}\n"),
         );
         std::fs::create_dir_all(root.join("a1/ws")).unwrap();
+        if git {
+            airlock_benches::make_repository(&root.join("a1/ws/repo"), 5).unwrap();
+        }
         write(
             &root.join("a1/airlock.toml"),
-            "commands = [\"true\"]\n[[mounts]]\ncontainer = \"/workspace\"\nhost = \"ws\"\n",
+            &format!(
+                "commands = {commands}\n[[mounts]]\ncontainer = \"/workspace\"\nhost = \"ws\"\n"
+            ),
         );
         write(
             &root.join("a1/commands/true.toml"),
@@ -135,8 +153,13 @@ impl Server {
 
     /// One `exec` of `true`, to the end of the connection.
     fn exec(&self) {
+        self.exec_line(EXEC);
+    }
+
+    /// One `exec` of the request `line`, to the end of the connection.
+    fn exec_line(&self, line: &[u8]) {
         let mut stream = UnixStream::connect(&self.socket).unwrap();
-        stream.write_all(EXEC).unwrap();
+        stream.write_all(line).unwrap();
         let mut reply = Vec::new();
         stream.read_to_end(&mut reply).unwrap();
         assert!(
@@ -198,7 +221,7 @@ fn median_of(runs: usize, mut f: impl FnMut()) -> f64 {
 }
 
 fn server(c: &mut Criterion) {
-    let server = Server::start();
+    let server = Server::start(false);
     server.exec();
     let log = std::fs::read_to_string(server.root.join("config/audit.log")).unwrap();
     assert!(
@@ -233,6 +256,21 @@ fn server(c: &mut Criterion) {
     println!(
         "daemon's own work per run, by its own clock over {} runs (median / p90): before the spawn {before:.0} / {before_p90:.0} µs, after the run {after:.0} / {after_p90:.0} µs, both {sum:.0} / {sum_p90:.0} µs",
         timings.len()
+    );
+
+    // The same for `git status --short` in a repository: the repository's discovery,
+    // its pinned configuration and its judgement are the daemon's own work too.
+    let git = Server::start(true);
+    let git_exec = median_of(runs, || git.exec_line(EXEC_GIT));
+    let timings = git.stop();
+    let mut before: Vec<f64> = timings.iter().map(|t| t.0).collect();
+    let mut after: Vec<f64> = timings.iter().map(|t| t.1).collect();
+    let mut sum: Vec<f64> = timings.iter().map(|t| t.0 + t.1).collect();
+    let (before, before_p90) = median_p90(&mut before);
+    let (after, after_p90) = median_p90(&mut after);
+    let (sum, sum_p90) = median_p90(&mut sum);
+    println!(
+        "git status --short: exec {git_exec:.0} µs (median of {runs}); daemon's own work by its own clock (median / p90): before the spawn {before:.0} / {before_p90:.0} µs, after the run {after:.0} / {after_p90:.0} µs, both {sum:.0} / {sum_p90:.0} µs"
     );
 }
 

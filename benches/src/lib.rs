@@ -27,6 +27,38 @@ pub fn wait_for_agent(stdout: &mut impl BufRead, agent: &str) -> std::io::Result
     Ok(())
 }
 
+/// A repository at `repo` of `commits` commits, each adding 10 files across 10
+/// directories (20 commits: 200 files), made with the host's git.
+pub fn make_repository(repo: &Path, commits: usize) -> std::io::Result<()> {
+    std::fs::create_dir_all(repo)?;
+    let git = |args: &[&str]| -> std::io::Result<()> {
+        let status = std::process::Command::new("git")
+            .args(["-c", "user.name=b", "-c", "user.email=b@example.invalid"])
+            .args(args)
+            .current_dir(repo)
+            .stdout(std::process::Stdio::null())
+            .status()?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(std::io::Error::other(format!("git {args:?} failed")))
+        }
+    };
+    git(&["init", "-q", "-b", "main"])?;
+    for commit in 0..commits {
+        for file in 0..10 {
+            let n = commit * 10 + file;
+            write_file(
+                &repo.join(format!("d{}/f{n}.txt", n % 10)),
+                &format!("file {n}\n"),
+            )?;
+        }
+        git(&["add", "."])?;
+        git(&["commit", "-q", "-m", &format!("commit {commit}")])?;
+    }
+    Ok(())
+}
+
 /// A git-like module of 14 rules with a declared syntax, close to what a built-in
 /// looks like.
 pub const GIT_LIKE: &str = r#"
