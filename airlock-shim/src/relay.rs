@@ -39,10 +39,10 @@ const EXIT_BROKEN_PIPE: i32 = 128 + 13;
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {
     /// The socket could not be reached.
-    #[error("{}", describe(*.0))]
+    #[error("{}", Described(*.0))]
     Connect(Errno),
     /// Reading or writing the connection failed.
-    #[error("connection failed: {}", describe(*.0))]
+    #[error("connection failed: {}", Described(*.0))]
     Io(Errno),
     /// The daemon's bytes are not its messages.
     #[error(transparent)]
@@ -58,20 +58,27 @@ pub enum Failure {
     Rpc(RpcError),
 }
 
-/// An error number in words, for the errors a connection meets.
-fn describe(errno: Errno) -> &'static str {
-    match errno {
-        Errno::NOENT => "no such file or directory",
-        Errno::ACCESS | Errno::PERM => "permission denied",
-        Errno::CONNREFUSED => "connection refused",
-        Errno::NOTDIR => "a component of the path is not a directory",
-        Errno::NAMETOOLONG => "the path is too long for a unix socket",
-        Errno::LOOP => "too many symbolic links",
-        Errno::CONNRESET => "connection reset by the daemon",
-        Errno::PIPE => "the daemon closed the connection",
-        Errno::NOMEM | Errno::NOBUFS => "out of memory",
-        Errno::MFILE | Errno::NFILE => "too many open files",
-        _ => "system error",
+/// An error number in words, for the errors a connection meets (its number for the
+/// others).
+#[derive(Debug, Clone, Copy)]
+struct Described(Errno);
+
+impl core::fmt::Display for Described {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let words = match self.0 {
+            Errno::NOENT => "no such file or directory",
+            Errno::ACCESS | Errno::PERM => "permission denied",
+            Errno::CONNREFUSED => "connection refused",
+            Errno::NOTDIR => "a component of the path is not a directory",
+            Errno::NAMETOOLONG => "the path is too long for a unix socket",
+            Errno::LOOP => "too many symbolic links",
+            Errno::CONNRESET => "connection reset by the daemon",
+            Errno::PIPE => "the daemon closed the connection",
+            Errno::NOMEM | Errno::NOBUFS => "out of memory",
+            Errno::MFILE | Errno::NFILE => "too many open files",
+            other => return write!(f, "system error {}", other.raw_os_error()),
+        };
+        f.write_str(words)
     }
 }
 
