@@ -131,15 +131,11 @@ impl Pinned {
         let shadow = scratch.join("git-common");
         std::fs::create_dir(&shadow).map_err(PinError::Shadow)?;
         std::fs::write(shadow.join("config"), &judged).map_err(PinError::Shadow)?;
-        let entries = entry_names(&common_fd).map_err(|e| PinError::Open {
-            path: common.to_owned(),
-            source: e.into(),
-        })?;
         for (name, link) in LINKED {
             let target = real.join(name);
-            let present = entries
-                .iter()
-                .any(|entry| entry.as_bytes() == name.as_bytes());
+            // A `stat` per name, not a listing of the directory: the agent decides how
+            // many entries it holds.
+            let present = rustix::fs::statat(&common_fd, *name, AtFlags::SYMLINK_NOFOLLOW).is_ok();
             let make = match link {
                 Link::IfPresent => present,
                 Link::Always => true,
@@ -242,21 +238,6 @@ impl Pinned {
             }
         }
     }
-}
-
-/// The names in the held directory (one listing instead of a `stat` per name).
-fn entry_names(dir: &OwnedFd) -> rustix::io::Result<Vec<std::ffi::CString>> {
-    let listing = rustix::fs::openat(
-        dir.as_fd(),
-        ".",
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
-    let mut names = Vec::new();
-    for entry in rustix::fs::Dir::read_from(&listing)? {
-        names.push(entry?.file_name().to_owned());
-    }
-    Ok(names)
 }
 
 /// Reads `config` in the held directory: a regular file, without following a
