@@ -1,6 +1,7 @@
-//! A blocking client over a std unix socket, for the shim: no async runtime. One
-//! connection per `exec`; stdin and signals can be sent from other threads through an
-//! [`InputSender`] while the caller reads events.
+//! A blocking client over a std unix socket, without an async runtime (the daemon's
+//! command line and tests use it; the shim, which has no std, drives [`ReplyReader`]
+//! itself). One connection per `exec`; stdin and signals can be sent from other threads
+//! through an [`InputSender`] while the caller reads events.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
