@@ -148,18 +148,22 @@ pub async fn run(
         // Only a hint: a smaller pipe (the system's limit) works the same, slower.
         let _ = rustix::pipe::fcntl_setpipe_size(pipe, PIPE_SIZE);
     }
+    // Cancelled before the readers are stopped: what they gathered goes out first.
+    let flush = CancellationToken::new();
     let readers = vec![
         tokio::spawn(pump(
             spawned.stdout,
             Stream::Stdout,
             output.clone(),
             Arc::clone(&bytes_out),
+            flush.clone(),
         )),
         tokio::spawn(pump(
             spawned.stderr,
             Stream::Stderr,
             output.clone(),
             Arc::clone(&bytes_out),
+            flush.clone(),
         )),
     ];
     drop(output);
@@ -238,7 +242,7 @@ pub async fn run(
         let _ = kill_process_group(group, Signal::KILL);
     }
     drop(stdin_tx);
-    drain(readers, &bytes_out, &cancel, timed_out || cancelled).await;
+    drain(readers, &bytes_out, &cancel, &flush, timed_out || cancelled).await;
     writer.abort();
     let _ = writer.await;
     Ok(Finished {
@@ -262,6 +266,7 @@ async fn drain(
     readers: Vec<tokio::task::JoinHandle<()>>,
     bytes_out: &AtomicU64,
     cancel: &CancellationToken,
+    flush: &CancellationToken,
     abandon: bool,
 ) {
     let mut readers = readers;
@@ -286,11 +291,20 @@ async fn drain(
             }
         }
     }
-    for reader in readers {
-        reader.abort();
-        let _ = reader.await;
+    // Output a reader holds for gathering is sent before it is stopped (a program that
+    // cleaned up after its TERM said so); a reader that cannot send at once is not waited
+    // for long.
+    flush.cancel();
+    for mut reader in readers {
+        if tokio::time::timeout(FLUSH_WAIT, &mut reader).await.is_err() {
+            reader.abort();
+            let _ = reader.await;
+        }
     }
 }
+
+/// How long a reader is given to send what it gathered before it is stopped.
+const FLUSH_WAIT: Duration = Duration::from_millis(20);
 
 /// The process group a child started with `process_group(0)` leads (its pid), while
 /// it has not been reaped.
@@ -360,6 +374,7 @@ async fn pump(
     stream: Stream,
     output: mpsc::Sender<(Stream, Vec<u8>)>,
     counter: Arc<AtomicU64>,
+    flush: CancellationToken,
 ) {
     // Read into spare capacity: nothing is zeroed or touched before the program writes.
     let mut buf = Vec::with_capacity(CHUNK);
@@ -367,7 +382,8 @@ async fn pump(
         buf.clear();
         let ended = match pipe.read_buf(&mut buf).await {
             Ok(0) | Err(_) => return,
-            Ok(_) => gather(&mut pipe, &mut buf).await,
+            Ok(_) if flush.is_cancelled() => false,
+            Ok(_) => gather(&mut pipe, &mut buf, &flush).await,
         };
         counter.fetch_add(buf.len() as u64, Ordering::Relaxed);
         if output.send((stream, buf.clone())).await.is_err() {
@@ -393,14 +409,23 @@ async fn pump(
 const GATHER: Duration = Duration::from_millis(1);
 
 /// Reads more into `buf` (which holds what one read brought) while it comes within
-/// [`GATHER`] and the chunk is not full. Returns whether the output ended.
-async fn gather(pipe: &mut (impl AsyncRead + Unpin), buf: &mut Vec<u8>) -> bool {
+/// [`GATHER`], the chunk is not full and `flush` is not cancelled. Returns whether the
+/// output ended.
+async fn gather(
+    pipe: &mut (impl AsyncRead + Unpin),
+    buf: &mut Vec<u8>,
+    flush: &CancellationToken,
+) -> bool {
     let deadline = tokio::time::Instant::now() + GATHER;
     while buf.len() < CHUNK {
         // Read no further than the chunk: `read_buf` would grow the vector.
         let limit = u64::try_from(CHUNK - buf.len()).unwrap_or(0);
         let mut rest = (&mut *pipe).take(limit);
-        match tokio::time::timeout_at(deadline, rest.read_buf(buf)).await {
+        let read = tokio::select! {
+            read = tokio::time::timeout_at(deadline, rest.read_buf(buf)) => read,
+            () = flush.cancelled() => return false,
+        };
+        match read {
             Ok(Ok(0) | Err(_)) => return true,
             Ok(Ok(_)) => {}
             // Nothing more in time: what came goes now (a cancelled `read_buf` has
