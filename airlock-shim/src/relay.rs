@@ -189,15 +189,12 @@ impl Relay {
                 Err(Errno::INTR) => continue,
                 Err(e) => return Err(Failure::Io(e)),
             }
-            let ready: Vec<PollFlags> = fds.iter().map(PollFd::revents).collect();
-            let mut ready = ready.into_iter();
-            let connection = ready.next().unwrap_or_else(PollFlags::empty);
-            let stdin_ready = if read_stdin { ready.next() } else { None };
-            let signal_ready = if signals.is_some() {
-                ready.next()
-            } else {
-                None
-            };
+            // The descriptors' places: the connection first, then stdin and the signals
+            // when they are polled.
+            let ready = |at: usize| fds.get(at).map_or_else(PollFlags::empty, PollFd::revents);
+            let connection = ready(0);
+            let stdin_ready = read_stdin.then(|| ready(1));
+            let signal_ready = signals.map(|_| ready(1 + usize::from(read_stdin)));
 
             if signal_ready.is_some_and(|r| !r.is_empty()) {
                 self.take_signals();

@@ -240,12 +240,6 @@ fn server(c: &mut Criterion) {
     let exec = median_of(runs, || server.exec());
     let check = median_of(runs, || server.check());
     let timings = server.stop();
-    let mut before: Vec<f64> = timings.iter().map(|t| t.0).collect();
-    let mut after: Vec<f64> = timings.iter().map(|t| t.1).collect();
-    let mut sum: Vec<f64> = timings.iter().map(|t| t.0 + t.1).collect();
-    let (before, before_p90) = median_p90(&mut before);
-    let (after, after_p90) = median_p90(&mut after);
-    let (sum, sum_p90) = median_p90(&mut sum);
     println!(
         "\nmedians over {runs} runs each: exec_true {exec:.0} µs, spawn_direct {direct:.0} µs, check {check:.0} µs"
     );
@@ -254,8 +248,9 @@ fn server(c: &mut Criterion) {
         exec - direct
     );
     println!(
-        "daemon's own work per run, by its own clock over {} runs (median / p90): before the spawn {before:.0} / {before_p90:.0} µs, after the run {after:.0} / {after_p90:.0} µs, both {sum:.0} / {sum_p90:.0} µs",
-        timings.len()
+        "daemon's own work per run, by its own clock over {} runs {}",
+        timings.len(),
+        own_work(&timings)
     );
 
     // The same for `git status --short` in a repository: the repository's discovery,
@@ -263,15 +258,24 @@ fn server(c: &mut Criterion) {
     let git = Server::start(true);
     let git_exec = median_of(runs, || git.exec_line(EXEC_GIT));
     let timings = git.stop();
+    println!(
+        "git status --short: exec {git_exec:.0} µs (median of {runs}); daemon's own work by its own clock {}",
+        own_work(&timings)
+    );
+}
+
+/// The daemon's own clock over `timings` (before the spawn, after the run), as
+/// `(median / p90): before the spawn ..., after the run ..., both ...`.
+fn own_work(timings: &[(f64, f64)]) -> String {
     let mut before: Vec<f64> = timings.iter().map(|t| t.0).collect();
     let mut after: Vec<f64> = timings.iter().map(|t| t.1).collect();
     let mut sum: Vec<f64> = timings.iter().map(|t| t.0 + t.1).collect();
     let (before, before_p90) = median_p90(&mut before);
     let (after, after_p90) = median_p90(&mut after);
     let (sum, sum_p90) = median_p90(&mut sum);
-    println!(
-        "git status --short: exec {git_exec:.0} µs (median of {runs}); daemon's own work by its own clock (median / p90): before the spawn {before:.0} / {before_p90:.0} µs, after the run {after:.0} / {after_p90:.0} µs, both {sum:.0} / {sum_p90:.0} µs"
-    );
+    format!(
+        "(median / p90): before the spawn {before:.0} / {before_p90:.0} µs, after the run {after:.0} / {after_p90:.0} µs, both {sum:.0} / {sum_p90:.0} µs"
+    )
 }
 
 fn main() {
