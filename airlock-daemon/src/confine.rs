@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use airlock_core::{ConfinementConfig, ConfinementMode};
 
-use crate::scratch::{HomeLink, Scratch, ScratchPool};
+use crate::scratch::{HomeLink, Layout, Scratch, ScratchPool};
 use landlock::{
     ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath,
     PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, Scope,
@@ -205,6 +205,8 @@ struct Kit {
     base: Grants,
     /// The links in its home.
     links: Vec<HomeLink>,
+    /// What its directory was made with.
+    layout: Layout,
     /// When the system paths in its ruleset were opened.
     system_opened: Instant,
     /// Each granted path with the identity (device, inode) of what it was when opened.
@@ -212,13 +214,15 @@ struct Kit {
 }
 
 impl Kit {
-    /// Whether the kit is what a run that may reach `base`, with `links` in its home,
-    /// would get if its ruleset were built now: the same grants, system paths opened
-    /// less than [`SYSTEM_FRESH`] ago (as for any run), and every granted path still
-    /// the file or directory that was opened (a path replaced since is opened again).
-    fn fits(&self, base: &Grants, links: &[HomeLink]) -> bool {
+    /// Whether the kit is what a run that may reach `base`, with `links` in its home
+    /// and its directory laid out as `layout`, would get if it were built now: the
+    /// same grants, links and layout, system paths opened less than [`SYSTEM_FRESH`]
+    /// ago (as for any run), and every granted path still the file or directory that
+    /// was opened (a path replaced since is opened again).
+    fn fits(&self, base: &Grants, links: &[HomeLink], layout: Layout) -> bool {
         self.base == *base
             && self.links == links
+            && self.layout == layout
             && self.system_opened.elapsed() < SYSTEM_FRESH
             && self.opened.iter().all(|(path, dev, ino)| {
                 rustix::fs::stat(path).is_ok_and(|st| st.st_dev == *dev && st.st_ino == *ino)
@@ -232,6 +236,7 @@ pub struct Ahead {
     confiner: Confiner,
     key: String,
     links: Vec<HomeLink>,
+    layout: Layout,
     base: Grants,
 }
 
@@ -245,13 +250,18 @@ impl Ahead {
             confiner,
             key,
             links,
+            layout,
             base,
         } = self;
         if !lock(&confiner.building).insert(key.clone()) {
             return;
         }
         crate::background::run(move || {
-            let kit = confiner.scratch.take(&links).ok().and_then(|scratch| {
+            let laid_out = confiner.scratch.take(&links).and_then(|scratch| {
+                scratch.lay_out(layout)?;
+                Ok(scratch)
+            });
+            let kit = laid_out.ok().and_then(|scratch| {
                 // System paths opened in the first half of their time, so that the kit
                 // stays fresh for a while.
                 match confiner.build(&with_scratch(&base, scratch.root()), SYSTEM_FRESH / 2) {
@@ -260,6 +270,7 @@ impl Ahead {
                         ruleset: built.fd,
                         base,
                         links,
+                        layout,
                         system_opened: built.system_opened,
                         opened: built.opened,
                     }),
@@ -443,7 +454,9 @@ impl Confiner {
 
     /// What a run of the command `key` (an agent's, e.g. `a1/git`) needs from the
     /// confinement: its private directory, with `links` in its home, and the ruleset
-    /// that grants it that directory and `base` (`None` when confinement is off).
+    /// that grants it that directory and `base` (`None` when confinement is off). A
+    /// directory built ahead is also laid out as `layout` asks; one made now is not
+    /// (the run adds what it needs).
     ///
     /// The pair is built ahead for the next run of the same command, on a blocking
     /// thread, once this run's program is starting ([`Ahead::start`]), and taken by that
@@ -455,6 +468,7 @@ impl Confiner {
         &self,
         key: &str,
         links: &[HomeLink],
+        layout: Layout,
         base: &Grants,
     ) -> Result<(Scratch, Option<OwnedFd>, Option<Ahead>), ConfineError> {
         if self.abi.is_none() {
@@ -463,7 +477,7 @@ impl Confiner {
         }
         let kit = lock(&self.kits).remove(key);
         let prepared = match kit {
-            Some(kit) if kit.fits(base, links) => Ok((kit.scratch, Some(kit.ruleset))),
+            Some(kit) if kit.fits(base, links, layout) => Ok((kit.scratch, Some(kit.ruleset))),
             unfit => {
                 if let Some(kit) = unfit {
                     kit.scratch.remove_later();
@@ -478,6 +492,7 @@ impl Confiner {
                 confiner: self.clone(),
                 key: key.to_owned(),
                 links: links.to_vec(),
+                layout,
                 base: base.clone(),
             };
             (scratch, ruleset, Some(ahead))
@@ -791,13 +806,17 @@ mod tests {
             read_write: vec![mount.clone()],
             ..Grants::default()
         };
-        let (first, ruleset, ahead) = confiner.prepare_run("a1/x", &[], &base).unwrap();
+        let (first, ruleset, ahead) = confiner
+            .prepare_run("a1/x", &[], Layout::Plain, &base)
+            .unwrap();
         assert!(ruleset.is_some());
         ahead.unwrap().start();
         let ahead = kit_ahead(&confiner, "a1/x").await;
         assert_ne!(ahead, first.root());
         // The next run with the same grants takes it: its own directory, never the first's.
-        let (second, _, next) = confiner.prepare_run("a1/x", &[], &base).unwrap();
+        let (second, _, next) = confiner
+            .prepare_run("a1/x", &[], Layout::Plain, &base)
+            .unwrap();
         assert_eq!(second.root(), ahead);
         next.unwrap().start();
         // Other grants do not take it.
@@ -806,7 +825,9 @@ mod tests {
             read: vec![dir.path().to_owned()],
             ..base.clone()
         };
-        let (third, _, next) = confiner.prepare_run("a1/x", &[], &other).unwrap();
+        let (third, _, next) = confiner
+            .prepare_run("a1/x", &[], Layout::Plain, &other)
+            .unwrap();
         assert_ne!(third.root(), ahead);
         next.unwrap().start();
         // An unfit kit's directory is removed (on the background thread).
@@ -817,10 +838,41 @@ mod tests {
         let ahead = kit_ahead(&confiner, "a1/x").await;
         std::fs::rename(&mount, dir.path().join("old")).unwrap();
         std::fs::create_dir(&mount).unwrap();
-        let (fourth, _, _) = confiner.prepare_run("a1/x", &[], &other).unwrap();
+        let (fourth, _, _) = confiner
+            .prepare_run("a1/x", &[], Layout::Plain, &other)
+            .unwrap();
         assert_ne!(fourth.root(), ahead);
         for scratch in [first, second, third, fourth] {
             assert!(scratch.tmp().is_dir() && scratch.home().is_dir());
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_kit_for_git_holds_the_shadow_and_only_git_runs_take_it() {
+        if kernel_abi() < 1 {
+            eprintln!("SKIPPED: the kernel has no Landlock");
+            return;
+        }
+        let confiner = Confiner::new(&config(ConfinementMode::Landlock)).unwrap();
+        let base = Grants::default();
+        let (first, _, ahead) = confiner
+            .prepare_run("a1/git", &[], Layout::GitShadow, &base)
+            .unwrap();
+        // A directory made on the request's path is not laid out (the run does it).
+        assert!(!first.root().join("git-common").exists());
+        ahead.unwrap().start();
+        let ahead = kit_ahead(&confiner, "a1/git").await;
+        assert!(ahead.join("git-common/objects").is_symlink());
+        let (second, _, next) = confiner
+            .prepare_run("a1/git", &[], Layout::GitShadow, &base)
+            .unwrap();
+        assert_eq!(second.root(), ahead);
+        next.unwrap().start();
+        let ahead = kit_ahead(&confiner, "a1/git").await;
+        let (third, _, _) = confiner
+            .prepare_run("a1/git", &[], Layout::Plain, &base)
+            .unwrap();
+        assert_ne!(third.root(), ahead);
+        assert!(!third.root().join("git-common").exists());
     }
 }

@@ -152,9 +152,7 @@ fn shadow_env(env: &mut BTreeMap<String, String>, dir: &Path) {
 /// Outside a repository git gets an empty shadow, so a repository the agent makes
 /// appear during the run has no configuration, objects or refs for git.
 fn empty_shadow(env: &mut BTreeMap<String, String>, scratch: &Path) -> Result<(), Refusal> {
-    let empty = scratch.join("git-common");
-    std::fs::create_dir(&empty)
-        .and_then(|()| std::fs::write(empty.join("config"), ""))
+    let empty = crate::git_pin::empty_shadow(scratch)
         .map_err(|e| Refusal::internal(format!("cannot prepare git's directory: {e}")))?;
     shadow_env(env, &empty);
     Ok(())

@@ -12,14 +12,25 @@
 //! repository as usual (git's lock files follow symlinks). Per-worktree state (HEAD,
 //! index, the rebase and merge state) stays in the real git directory.
 //!
+//! The shadow's links do not depend on the repository: each points, by an absolute
+//! path, at the same name under `git-real` beside the shadow, and `git-real` is the one
+//! link to the real common directory. So the links are made ahead with the run's
+//! private directory ([`prepare_shadow`], on the daemon's background thread), and a
+//! request makes only `git-real` and the configuration. Every name is linked whether
+//! or not the repository has it: git reads a missing one as missing, and creates one
+//! it needs through the link in the real directory (git's `mkdir_in_gitdir` follows
+//! an absolute symlink, the layout of contrib's `git-new-workdir`), where a directory
+//! made in the shadow would be lost with the run.
+//!
 //! After the run, [`Pinned::finish`] writes back a configuration git changed
 //! (`git push -u`, `git remote add`) under git's own `config.lock`, and points the
 //! `.git` file of a worktree `git worktree add` created at the real common directory.
 //!
 //! Repositories are created unpinned (`clone`, `init` write their own configuration).
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{AtFlags, Mode, OFlags};
@@ -27,40 +38,83 @@ use rustix::fs::{AtFlags, Mode, OFlags};
 /// The most of a repository configuration the daemon reads; a longer one is refused.
 pub const MAX_CONFIG: u64 = 1 << 20;
 
+/// The shadow common directory's name in the run's private directory.
+const SHADOW: &str = "git-common";
+
+/// The name, in the run's private directory, of the link to the real common directory
+/// that every link of the shadow goes through.
+const REAL: &str = "git-real";
+
 /// The entries of a common directory that are shared between worktrees (git's
 /// `common_list` in path.c), linked from the shadow. `config` is not among them: it is
 /// the shadow's own copy. Lock-file targets (`packed-refs`, `shallow`, `gc.pid`) are
-/// linked even when missing, so that git creates them in the real directory.
+/// files git creates through the link.
 const LINKED: &[(&str, Link)] = &[
-    ("objects", Link::IfPresent),
-    ("refs", Link::IfPresent),
-    ("reftable", Link::IfPresent),
+    ("objects", Link::Always),
+    ("refs", Link::Always),
+    ("reftable", Link::Always),
     ("logs", Link::Ensure),
     ("worktrees", Link::Ensure),
-    ("hooks", Link::IfPresent),
-    ("info", Link::IfPresent),
-    ("branches", Link::IfPresent),
-    ("remotes", Link::IfPresent),
-    ("rr-cache", Link::IfPresent),
-    ("svn", Link::IfPresent),
-    ("lost-found", Link::IfPresent),
-    ("common", Link::IfPresent),
+    ("hooks", Link::Always),
+    ("info", Link::Ensure),
+    ("branches", Link::Always),
+    ("remotes", Link::Always),
+    ("rr-cache", Link::Always),
+    ("svn", Link::Always),
+    ("lost-found", Link::Always),
+    ("common", Link::Always),
     ("packed-refs", Link::Always),
     ("shallow", Link::Always),
     ("gc.pid", Link::Always),
 ];
 
-/// How an entry of the common directory is linked.
+/// What the pin does for a linked entry the real common directory lacks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Link {
-    /// Only when it exists (git creates it rarely, or its existence means something:
-    /// an `rr-cache` directory switches rerere on).
-    IfPresent,
-    /// A directory created in the real common directory when missing, so what git
-    /// writes there lands in the repository.
-    Ensure,
-    /// Linked whether or not it exists (a file git writes through a lock file).
+    /// Nothing: git reads it as missing and makes it through the link when it needs
+    /// it (a missing `rr-cache` also means rerere is off, as in the repository).
     Always,
+    /// A directory made in the real common directory (empty, as `git init` makes
+    /// it), because git writes below it with `safe_create_leading_directories`
+    /// (reflogs, `worktree add`, `update-server-info`), which does not make a directory
+    /// through a dangling link.
+    Ensure,
+}
+
+/// Makes the shadow common directory in the run's private directory `scratch`, with
+/// its links and without its configuration: what does not depend on the repository
+/// (see the module's documentation). [`Pinned::new`] makes it when the run's directory
+/// was not made with it.
+pub fn prepare_shadow(scratch: &Path) -> std::io::Result<()> {
+    let shadow = scratch.join(SHADOW);
+    let real = scratch.join(REAL);
+    std::fs::create_dir(&shadow)?;
+    for (name, _) in LINKED {
+        std::os::unix::fs::symlink(real.join(name), shadow.join(name))?;
+    }
+    Ok(())
+}
+
+/// The shadow for a run outside any repository: an empty configuration, and links
+/// that lead nowhere (there is no `git-real`), so a repository the agent makes appear
+/// during the run has no configuration, objects or refs for git. Returns the shadow.
+pub fn empty_shadow(scratch: &Path) -> std::io::Result<PathBuf> {
+    let shadow = scratch.join(SHADOW);
+    if !shadow.is_dir() {
+        std::fs::create_dir(&shadow)?;
+    }
+    create_config(&shadow, b"")?;
+    Ok(shadow)
+}
+
+/// Writes the shadow's `config`, which must not exist yet (nor be a link).
+fn create_config(shadow: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(shadow.join("config"))?
+        .write_all(bytes)
 }
 
 /// Why a repository cannot be pinned.
@@ -104,8 +158,8 @@ pub struct Pinned {
 
 impl Pinned {
     /// Pins the repository whose common directory is `common`: opens it, checks that
-    /// it lies inside one of `roots`, reads its configuration once and builds the
-    /// shadow in `scratch`.
+    /// it lies inside one of `roots`, reads its configuration once and completes the
+    /// shadow in `scratch` (made there now if it was not made ahead).
     pub fn new(common: &Path, roots: &[PathBuf], scratch: &Path) -> Result<Self, PinError> {
         let common_fd = rustix::fs::open(
             common,
@@ -128,29 +182,19 @@ impl Pinned {
             return Err(PinError::Outside { path: real });
         }
         let judged = read_config(&common_fd)?;
-        let shadow = scratch.join("git-common");
-        std::fs::create_dir(&shadow).map_err(PinError::Shadow)?;
-        std::fs::write(shadow.join("config"), &judged).map_err(PinError::Shadow)?;
         for (name, link) in LINKED {
-            let target = real.join(name);
-            // A `stat` per name, not a listing of the directory: the agent decides how
-            // many entries it holds.
-            let present = rustix::fs::statat(&common_fd, *name, AtFlags::SYMLINK_NOFOLLOW).is_ok();
-            let make = match link {
-                Link::IfPresent => present,
-                Link::Always => true,
-                Link::Ensure => {
-                    if !present {
-                        // An empty directory git would make itself on first use.
-                        let _ = rustix::fs::mkdirat(&common_fd, *name, Mode::from_raw_mode(0o755));
-                    }
-                    true
-                }
-            };
-            if make {
-                std::os::unix::fs::symlink(&target, shadow.join(name)).map_err(PinError::Shadow)?;
+            if *link == Link::Ensure {
+                // An empty directory git would make itself on first use; one that is
+                // there already is left as it is.
+                let _ = rustix::fs::mkdirat(&common_fd, *name, Mode::from_raw_mode(0o755));
             }
         }
+        let shadow = scratch.join(SHADOW);
+        if !shadow.is_dir() {
+            prepare_shadow(scratch).map_err(PinError::Shadow)?;
+        }
+        std::os::unix::fs::symlink(&real, scratch.join(REAL)).map_err(PinError::Shadow)?;
+        create_config(&shadow, &judged).map_err(PinError::Shadow)?;
         Ok(Self {
             shadow,
             common: real,
@@ -382,6 +426,93 @@ mod tests {
             std::fs::read_to_string(wt.join(".git")).unwrap(),
             format!("gitdir: {}\n", repo.join(".git/worktrees/wt").display())
         );
+    }
+
+    #[test]
+    fn a_shadow_made_ahead_is_completed_and_what_git_makes_lands_in_the_repository() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = dir.path().canonicalize().unwrap().join("ws");
+        std::fs::create_dir_all(&ws).unwrap();
+        git(&ws, &[], &["init", "-q", "-b", "main", "repo"]);
+        let repo = ws.join("repo");
+        std::fs::write(repo.join("f"), "a\n").unwrap();
+        git(&repo, &[], &["add", "f"]);
+        git(&repo, &[], &["commit", "-q", "-m", "one"]);
+        git(&repo, &[], &["checkout", "-q", "-b", "side"]);
+        std::fs::write(repo.join("f"), "side\n").unwrap();
+        git(&repo, &[], &["commit", "-q", "-am", "side"]);
+        git(&repo, &[], &["checkout", "-q", "main"]);
+        std::fs::write(repo.join("f"), "main\n").unwrap();
+        git(&repo, &[], &["commit", "-q", "-am", "main"]);
+        // A repository made without templates: no info/, and never a rr-cache/.
+        std::fs::remove_dir_all(repo.join(".git/info")).unwrap();
+        assert!(!repo.join(".git/rr-cache").exists());
+
+        // The run's directory as the kit makes it: the links without the repository.
+        let scratch = tempfile::tempdir().unwrap();
+        prepare_shadow(scratch.path()).unwrap();
+        let pinned = Pinned::new(
+            &repo.join(".git"),
+            std::slice::from_ref(&ws),
+            scratch.path(),
+        )
+        .unwrap();
+        assert_eq!(pinned.shadow(), scratch.path().join(SHADOW));
+        assert_eq!(std::fs::read(pinned.config()).unwrap(), pinned.judged());
+        let env = [("GIT_COMMON_DIR", pinned.shadow())];
+        let log = git(&repo, &env, &["log", "--format=%s", "-1", "side"]);
+        assert_eq!(String::from_utf8(log.stdout).unwrap(), "side\n");
+
+        // rerere, switched on for this run, makes its rr-cache in the repository, and
+        // update-server-info its info/refs: not in the shadow, which goes with the run.
+        let merge = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+            .args(["-c", "rerere.enabled=true", "merge", "side"])
+            .env("GIT_COMMON_DIR", pinned.shadow())
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert_eq!(merge.status.code(), Some(1), "a conflict: {merge:?}");
+        git(&repo, &env, &["merge", "--abort"]);
+        git(&repo, &env, &["update-server-info"]);
+        assert!(repo.join(".git/rr-cache").is_dir());
+        assert!(repo.join(".git/info/refs").is_file());
+        for name in ["rr-cache", "info"] {
+            let entry = std::fs::symlink_metadata(pinned.shadow().join(name)).unwrap();
+            assert!(
+                entry.file_type().is_symlink(),
+                "{name} was made in the shadow"
+            );
+        }
+        assert!(
+            !pinned.finish().unwrap(),
+            "the configuration did not change"
+        );
+    }
+
+    #[test]
+    fn outside_a_repository_the_shadow_leads_nowhere() {
+        for made_ahead in [false, true] {
+            let scratch = tempfile::tempdir().unwrap();
+            if made_ahead {
+                prepare_shadow(scratch.path()).unwrap();
+            }
+            let shadow = empty_shadow(scratch.path()).unwrap();
+            assert_eq!(std::fs::read(shadow.join("config")).unwrap(), b"");
+            assert!(!scratch.path().join(REAL).exists());
+            // A repository that appears in the run is not one git can use through it.
+            let ws = tempfile::tempdir().unwrap();
+            git(ws.path(), &[], &["init", "-q"]);
+            let status = Command::new("git")
+                .arg("status")
+                .env("GIT_COMMON_DIR", &shadow)
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .current_dir(ws.path())
+                .output()
+                .unwrap();
+            assert!(!status.status.success(), "{status:?}");
+        }
     }
 
     #[test]

@@ -144,11 +144,17 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
         ))
     })?;
     let grants = agent.grants(&request.command, &program, &module.exec());
+    let layout = if module.command() == "git" {
+        crate::scratch::Layout::GitShadow
+    } else {
+        crate::scratch::Layout::Plain
+    };
     let (scratch, ruleset, ahead) = loaded
         .confiner
         .prepare_run(
             &format!("{name}/{}", request.command),
             agent.home_links(&request.command),
+            layout,
             &grants,
         )
         .map_err(|e| Refusal::internal(e.to_string()))?;

@@ -24,6 +24,18 @@ pub struct HomeLink {
     pub target: PathBuf,
 }
 
+/// What a run's private directory is made with besides `home/` and `tmp/`, when it is
+/// made ahead of its run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// Nothing more.
+    #[default]
+    Plain,
+    /// The links of git's shadow common directory ([`crate::git_pin::prepare_shadow`]),
+    /// which a run of git completes with its repository's configuration.
+    GitShadow,
+}
+
 /// The run's directory, removed (without following symlinks) when dropped.
 #[derive(Debug)]
 pub struct Scratch {
@@ -62,6 +74,14 @@ impl Scratch {
             std::os::unix::fs::symlink(&link.target, &at)?;
         }
         Ok(())
+    }
+
+    /// Adds what `layout` asks for to the directory.
+    pub fn lay_out(&self, layout: Layout) -> io::Result<()> {
+        match layout {
+            Layout::Plain => Ok(()),
+            Layout::GitShadow => crate::git_pin::prepare_shadow(self.root()),
+        }
     }
 
     /// The whole directory (what the confinement grants read and write).
