@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use airlock_core::{
     AgentProfile, AgentScope, AgentsFile, CommandAccess, DaemonConfig, HostPath, ScopeError,
@@ -84,6 +84,9 @@ pub struct Agent {
     /// Its running ssh-agent, once the server has started one (agents without keys,
     /// and agents loaded outside `start`, have none).
     pub ssh_agent: Option<Arc<SshAgent>>,
+    /// The environment each command's programs start from, by command, made on first
+    /// use (see `pipeline::base_env`); emptied when the ssh-agent changes.
+    pub(crate) base_envs: Mutex<BTreeMap<String, BTreeMap<String, String>>>,
 }
 
 /// What one command may reach, resolved.
@@ -507,6 +510,7 @@ pub fn load_agent(
         access,
         ssh_keys,
         ssh_agent: None,
+        base_envs: Mutex::default(),
     })
 }
 

@@ -3,6 +3,7 @@
 //! (whose rewrite passes every layer again), the program's path and its environment.
 //! Anything that fails refuses the request and says why.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -158,17 +159,7 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
             &grants,
         )
         .map_err(|e| Refusal::internal(e.to_string()))?;
-    let plan = agent.scope.env_plan(module);
-    // Only the variables the plan passes are handed on (the plan keeps no others).
-    let passed = daemon_env()
-        .iter()
-        .filter(|(name, _)| {
-            name.to_str()
-                .is_some_and(|name| plan.pass_names().any(|passed| passed == name))
-        })
-        .map(|(name, value)| (name.as_os_str(), value.as_os_str()));
-    let mut env =
-        crate::ssh_agent::program_env(&plan, &module.env().strip, passed, agent.ssh_auth_sock());
+    let mut env = base_env(agent, &request.command, module);
     env.insert("TMPDIR".to_owned(), scratch.tmp().display().to_string());
     env.insert("HOME".to_owned(), scratch.home().display().to_string());
     env.insert("PWD".to_owned(), cwd.path.display().to_string());
@@ -229,6 +220,38 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
         readings,
         ahead,
     })
+}
+
+/// The environment the programs of `command` (whose module is `module`) start from for
+/// `agent`: the module's and the profile's plan applied to the daemon's environment,
+/// and the agent's ssh-agent socket. Made on the agent's first run of the command and
+/// kept with the agent: none of it changes while this configuration is loaded (a reload
+/// loads new agents). A run adds its own directories and working directory.
+fn base_env(
+    agent: &Agent,
+    command: &str,
+    module: &airlock_policy::Module,
+) -> BTreeMap<String, String> {
+    let mut made = agent
+        .base_envs
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(env) = made.get(command) {
+        return env.clone();
+    }
+    let plan = agent.scope.env_plan(module);
+    // Only the variables the plan passes are handed on (the plan keeps no others).
+    let passed = daemon_env()
+        .iter()
+        .filter(|(name, _)| {
+            name.to_str()
+                .is_some_and(|name| plan.pass_names().any(|passed| passed == name))
+        })
+        .map(|(name, value)| (name.as_os_str(), value.as_os_str()));
+    let env =
+        crate::ssh_agent::program_env(&plan, &module.env().strip, passed, agent.ssh_auth_sock());
+    made.insert(command.to_owned(), env.clone());
+    env
 }
 
 /// The daemon's own environment, read once (the daemon never changes it): a request
@@ -448,6 +471,38 @@ mod tests {
         assert!(prepared.spec.cwd.path.ends_with("ws/src"));
         assert!(prepared.spec.program.ends_with("git"));
         assert_eq!(prepared.spec.args, ["status"]);
+    }
+
+    #[tokio::test]
+    async fn each_run_adds_its_own_directories_to_the_kept_environment() {
+        let f = fixture(None);
+        let first = prepare(&f.loaded, "a1", request("git", &["status"], "/workspace"))
+            .await
+            .unwrap();
+        let second = prepare(
+            &f.loaded,
+            "a1",
+            request("git", &["status"], "/workspace/src"),
+        )
+        .await
+        .unwrap();
+        let (a, b) = (&first.spec.env, &second.spec.env);
+        assert!(a.contains_key("PATH"), "{a:?}");
+        for name in ["HOME", "TMPDIR", "PWD"] {
+            assert_ne!(a.get(name), b.get(name), "{name} is the run's own");
+        }
+        assert!(b["HOME"].starts_with(&*second.scratch.root().to_string_lossy()));
+        assert!(b["PWD"].ends_with("ws/src"));
+        let without_run = |env: &BTreeMap<String, String>| {
+            let mut env = env.clone();
+            for name in ["HOME", "TMPDIR", "PWD", "GIT_COMMON_DIR"] {
+                env.remove(name);
+            }
+            env
+        };
+        assert_eq!(without_run(a), without_run(b));
+        let kept = f.loaded.agents["a1"].base_envs.lock().unwrap();
+        assert_eq!(kept["git"], without_run(a), "nothing of a run is kept");
     }
 
     #[tokio::test]

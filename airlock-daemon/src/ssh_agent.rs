@@ -577,6 +577,12 @@ impl SshAgents {
         }
         for (name, agent) in &mut loaded.agents {
             agent.ssh_agent = next.get(name).cloned();
+            // The programs' environments name the ssh-agent's socket: made again.
+            agent
+                .base_envs
+                .get_mut()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clear();
         }
         self.running = next;
         Ok(fresh)
