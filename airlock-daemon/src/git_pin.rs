@@ -259,13 +259,24 @@ impl Pinned {
 
     /// `git worktree add` writes the common directory it was given (the shadow) into
     /// the new worktree's `.git` file: point each such file at the real one.
+    ///
+    /// The agent writes the `worktrees` directory and the files it names, so this reads
+    /// at most [`MAX_WORKTREES`] entries and, of each, only small regular files
+    /// ([`crate::small_file`]: a FIFO, a device or `/dev/zero` named by a planted
+    /// `gitdir` is not read).
     fn repoint_worktrees(&self) {
         let Ok(entries) = std::fs::read_dir(self.common.join("worktrees")) else {
             return;
         };
-        for entry in entries.flatten() {
+        let small = |path: &Path| {
+            crate::small_file::read(path, MAX_WORKTREE_FILE)
+                .ok()
+                .flatten()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+        };
+        for entry in entries.take(MAX_WORKTREES).flatten() {
             let name = entry.file_name();
-            let Ok(gitdir) = std::fs::read_to_string(entry.path().join("gitdir")) else {
+            let Some(gitdir) = small(&entry.path().join("gitdir")) else {
                 continue;
             };
             let dot_git = PathBuf::from(gitdir.trim_end_matches('\n'));
@@ -273,7 +284,7 @@ impl Pinned {
                 "gitdir: {}\n",
                 self.shadow.join("worktrees").join(&name).display()
             );
-            if std::fs::read_to_string(&dot_git).is_ok_and(|text| text == shadowed) {
+            if small(&dot_git).is_some_and(|text| text == shadowed) {
                 let real = format!(
                     "gitdir: {}\n",
                     self.common.join("worktrees").join(&name).display()
@@ -283,6 +294,12 @@ impl Pinned {
         }
     }
 }
+
+/// The most entries of a repository's `worktrees` directory looked at after a run.
+const MAX_WORKTREES: usize = 4096;
+
+/// The longest `gitdir` or `.git` file of a worktree that is read.
+const MAX_WORKTREE_FILE: u64 = 4096;
 
 /// Reads `config` in the held directory: a regular file, without following a
 /// symlink, without blocking on a FIFO, at most [`MAX_CONFIG`] bytes. A missing file
@@ -489,6 +506,44 @@ mod tests {
             !pinned.finish().unwrap(),
             "the configuration did not change"
         );
+    }
+
+    #[test]
+    fn a_planted_worktree_naming_a_fifo_or_a_device_is_not_read_after_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = dir.path().canonicalize().unwrap().join("ws");
+        std::fs::create_dir_all(&ws).unwrap();
+        git(&ws, &[], &["init", "-q", "-b", "main", "repo"]);
+        let repo = ws.join("repo");
+        let fifo = ws.join("fifo");
+        assert!(
+            Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        for (name, target) in [("a", fifo.as_path()), ("b", Path::new("/dev/zero"))] {
+            let entry = repo.join(".git/worktrees").join(name);
+            std::fs::create_dir_all(&entry).unwrap();
+            std::fs::write(entry.join("gitdir"), format!("{}\n", target.display())).unwrap();
+        }
+        let scratch = tempfile::tempdir().unwrap();
+        let pinned = Pinned::new(
+            &repo.join(".git"),
+            std::slice::from_ref(&ws),
+            scratch.path(),
+        )
+        .unwrap();
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done.send(pinned.finish().map_err(|e| e.to_string()));
+        });
+        // A read of the FIFO would wait for a writer forever, one of /dev/zero for ever.
+        let result = finished
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("finishing the run read what the planted worktrees name");
+        assert_eq!(result, Ok(false));
     }
 
     #[test]
