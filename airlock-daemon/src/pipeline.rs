@@ -302,16 +302,17 @@ fn check(agent: &Agent, request: &Request) -> Result<Option<String>, Refusal> {
     match agent.scope.gate(&request.command, &request.args) {
         GateOutcome::Unknown => Err(Refusal::unknown(&request.command)),
         GateOutcome::Decided { decision, .. } => {
-            let explanation = decision.explanation();
             if decision.is_allowed() {
-                Ok(explanation.rule_id)
-            } else {
-                Err(Refusal {
-                    kind: RefusalKind::Denied,
-                    rule: explanation.rule_id,
-                    reason: explanation.reason,
-                })
+                // An allow is decided by a rule or by no deny rule holding: its id is
+                // the rule's (the explanation's text is for refusals).
+                return Ok(decision.rule().map(|rule| rule.id().to_owned()));
             }
+            let explanation = decision.explanation();
+            Err(Refusal {
+                kind: RefusalKind::Denied,
+                rule: explanation.rule_id,
+                reason: explanation.reason,
+            })
         }
     }
 }
