@@ -229,7 +229,11 @@ impl Pinned {
     /// directory. Returns whether the configuration was written back.
     pub fn finish(self) -> std::io::Result<bool> {
         self.repoint_worktrees();
-        let now = std::fs::read(self.shadow.join("config"))?;
+        // The run's program could write its directory: read only a regular file, and
+        // no more than a configuration is allowed to hold.
+        let now = crate::small_file::read(&self.shadow.join("config"), MAX_CONFIG)
+            .map_err(std::io::Error::other)?
+            .ok_or_else(|| std::io::Error::other("the pinned configuration is gone"))?;
         if now == self.judged {
             return Ok(false);
         }
