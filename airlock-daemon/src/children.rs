@@ -197,36 +197,75 @@ pub struct AncestryError {
 /// that program started, detached or not: the daemon is their subreaper).
 ///
 /// Walks up from `pid` through the parents. It stops at the daemon (a descendant), at
-/// init, or at a process that started before the daemon did: a descendant of the daemon
-/// is always younger than the daemon (an orphan is given to the nearest subreaper among
-/// its ancestors, so nothing becomes the daemon's descendant that was not forked below
-/// it), so such a process and everything above it are not the daemon.
+/// init, at a process that started before the daemon did, or at a process whose
+/// answer is known ([`KNOWN`]): a descendant of the daemon is always younger than the
+/// daemon (an orphan is given to the nearest subreaper among its ancestors, so nothing
+/// becomes the daemon's descendant that was not forked below it), so such a process and
+/// everything above it are not the daemon.
 pub fn descends_from_daemon(pid: i32) -> Result<bool, AncestryError> {
     let daemon = rustix::process::getpid().as_raw_nonzero().get();
     let daemon_start = daemon_start();
     let mut current = pid;
+    let mut walked = Vec::new();
     // A process tree is not deeper than this in practice; a longer chain is a loop
     // read across a pid reuse: refuse to guess.
     for _ in 0..4096 {
         if current == daemon {
-            return Ok(true);
+            return Ok(remember(&walked, true));
         }
         if current <= 1 {
-            return Ok(false);
+            return Ok(remember(&walked, false));
         }
         let stat = stat_of(current).map_err(|source| AncestryError {
             pid: current,
             source,
         })?;
         if daemon_start.is_some_and(|daemon_start| stat.start < daemon_start) {
-            return Ok(false);
+            return Ok(remember(&walked, false));
         }
+        let known = lock_known().get(&(current, stat.start)).copied();
+        if let Some(descends) = known {
+            return Ok(remember(&walked, descends));
+        }
+        walked.push((current, stat.start));
         current = stat.ppid;
     }
     Err(AncestryError {
         pid,
         source: std::io::Error::other("the process tree is too deep"),
     })
+}
+
+/// The answers of walks already made, by process: its pid and start time. Whether a
+/// process descends from the daemon does not change while it lives (an orphan goes to
+/// the nearest subreaper among its ancestors: it neither enters nor leaves the daemon's
+/// subtree), and a pid comes back only after the whole pid space went round, not within
+/// one tick of the start-time clock. So the next client of the same shell reads its own
+/// `stat` and its parent's, not the whole container's process tree up to init.
+static KNOWN: Mutex<BTreeMap<(i32, u64), bool>> = Mutex::new(BTreeMap::new());
+
+/// The most answers kept; a full table is emptied and filled again.
+const KNOWN_MAX: usize = 1024;
+
+fn lock_known() -> MutexGuard<'static, BTreeMap<(i32, u64), bool>> {
+    KNOWN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Keeps `descends` as the answer for every process of `walked`; returns it.
+fn remember(walked: &[(i32, u64)], descends: bool) -> bool {
+    if walked.is_empty() {
+        return descends;
+    }
+    let mut known = lock_known();
+    if known.len() + walked.len() > KNOWN_MAX {
+        known.clear();
+    }
+    for process in walked {
+        known.insert(*process, descends);
+    }
+    descends
 }
 
 /// When the daemon started (clock ticks after boot), read once; `None` when it cannot
@@ -350,6 +389,43 @@ mod tests {
         let _ = child.kill();
         let _ = child.wait();
         assert!(descends_from_daemon(i32::MAX).is_err(), "no such process");
+    }
+
+    #[test]
+    fn answers_are_kept_by_pid_and_start_time() {
+        // A shell (a child of this process, the "daemon" here) with a child of its own.
+        let mut shell = std::process::Command::new("sh")
+            .args(["-c", "sleep 5 & wait"])
+            .spawn()
+            .unwrap();
+        let shell_pid = i32::try_from(shell.id()).unwrap();
+        let sleeper = loop {
+            let children =
+                std::fs::read_to_string(format!("/proc/{shell_pid}/task/{shell_pid}/children"))
+                    .unwrap_or_default();
+            if let Some(pid) = children.split_whitespace().next() {
+                break pid.parse::<i32>().unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let shell_start = stat_of(shell_pid).unwrap().start;
+        assert!(descends_from_daemon(sleeper).unwrap());
+        // The walk kept the answer for every process it passed.
+        let sleeper_start = stat_of(sleeper).unwrap().start;
+        assert_eq!(lock_known().get(&(shell_pid, shell_start)), Some(&true));
+        assert_eq!(lock_known().get(&(sleeper, sleeper_start)), Some(&true));
+        // An answer for another process that had the same pid does not count.
+        lock_known().insert((shell_pid, shell_start + 1), false);
+        lock_known().remove(&(sleeper, sleeper_start));
+        assert!(descends_from_daemon(sleeper).unwrap());
+        // A kept answer ends the walk: the shell's, planted false, is what a walk
+        // through it now finds (nothing in a real tree could make it so).
+        lock_known().insert((shell_pid, shell_start), false);
+        lock_known().remove(&(sleeper, sleeper_start));
+        assert!(!descends_from_daemon(sleeper).unwrap());
+        lock_known().insert((shell_pid, shell_start), true);
+        let _ = shell.kill();
+        let _ = shell.wait();
     }
 
     #[test]
