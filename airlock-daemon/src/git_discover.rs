@@ -194,28 +194,18 @@ fn git_directory(suspect: &Path) -> Option<Option<Discovery>> {
     if !searchable("objects") || !searchable("refs") {
         return Some(None);
     }
-    let git_dir = real_directory(suspect)?;
+    // The real paths, as the kernel names the directories it opens (what
+    // `canonicalize` gives, in two system calls instead of one per component).
+    let git_dir = WorkDir::open(suspect).ok()?.path;
     let common_dir = if common == suspect {
         git_dir.clone()
     } else {
-        real_directory(&common)?
+        WorkDir::open(&common).ok()?.path
     };
     Some(Some(Discovery::Found {
         git_dir,
         common_dir,
     }))
-}
-
-/// The real path of the directory `path`, as the kernel names the directory it opens
-/// (what `canonicalize` gives, in two system calls instead of one per component).
-fn real_directory(path: &Path) -> Option<PathBuf> {
-    let fd = rustix::fs::open(
-        path,
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .ok()?;
-    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()
 }
 
 /// git's `validate_headref`: a symlink into `refs/`, `ref: refs/...`, or an object

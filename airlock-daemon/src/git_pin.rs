@@ -35,6 +35,8 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 
+use crate::workdir::WorkDir;
+
 /// The most of a repository configuration the daemon reads; a longer one is refused.
 pub const MAX_CONFIG: u64 = 1 << 20;
 
@@ -161,20 +163,10 @@ impl Pinned {
     /// it lies inside one of `roots`, reads its configuration once and completes the
     /// shadow in `scratch` (made there now if it was not made ahead).
     pub fn new(common: &Path, roots: &[PathBuf], scratch: &Path) -> Result<Self, PinError> {
-        let common_fd = rustix::fs::open(
-            common,
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| PinError::Open {
-            path: common.to_owned(),
-            source: e.into(),
-        })?;
-        let real = std::fs::read_link(format!(
-            "/proc/self/fd/{}",
-            std::os::fd::AsRawFd::as_raw_fd(&common_fd)
-        ))
-        .map_err(|source| PinError::Open {
+        let WorkDir {
+            path: real,
+            fd: common_fd,
+        } = WorkDir::open(common).map_err(|source| PinError::Open {
             path: common.to_owned(),
             source,
         })?;
