@@ -353,16 +353,39 @@ mod tests {
         output
     }
 
+    /// A workspace `ws` (by its real path) in `dir`, holding a repository `repo` on
+    /// branch `main`.
+    fn workspace(dir: &tempfile::TempDir) -> (PathBuf, PathBuf) {
+        let ws = dir.path().canonicalize().unwrap().join("ws");
+        std::fs::create_dir_all(&ws).unwrap();
+        git(&ws, &[], &["init", "-q", "-b", "main", "repo"]);
+        let repo = ws.join("repo");
+        (ws, repo)
+    }
+
+    /// Pins `repo` of the workspace `ws` for a run whose directory is `scratch`.
+    fn pin(repo: &Path, ws: &Path, scratch: &Path) -> Pinned {
+        Pinned::new(&repo.join(".git"), &[ws.to_owned()], scratch).unwrap()
+    }
+
+    fn mkfifo(path: &Path) {
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            path,
+            rustix::fs::FileType::Fifo,
+            Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+    }
+
     #[test]
     fn git_reads_the_pinned_bytes_and_its_work_lands_in_the_repository() {
         let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().canonicalize().unwrap();
-        let ws = root.join("ws");
-        let remote = root.join("ws/remote.git");
-        std::fs::create_dir_all(&ws).unwrap();
-        git(&ws, &[], &["init", "-q", "-b", "main", "repo"]);
+        let (ws, repo) = workspace(&dir);
+        let root = ws.parent().unwrap().to_owned();
+        let remote = ws.join("remote.git");
         git(&ws, &[], &["init", "-q", "--bare", "remote.git"]);
-        let repo = ws.join("repo");
         std::fs::write(repo.join("a"), "a\n").unwrap();
         git(&repo, &[], &["add", "a"]);
         git(&repo, &[], &["commit", "-q", "-m", "one"]);
@@ -372,12 +395,7 @@ mod tests {
             &["remote", "add", "origin", remote.to_str().unwrap()],
         );
         let scratch = tempfile::tempdir().unwrap();
-        let pinned = Pinned::new(
-            &repo.join(".git"),
-            std::slice::from_ref(&ws),
-            scratch.path(),
-        )
-        .unwrap();
+        let pinned = pin(&repo, &ws, scratch.path());
         let env = [("GIT_COMMON_DIR", pinned.shadow())];
 
         // The agent plants a textconv driver after the pin: git never sees it.
@@ -444,10 +462,7 @@ mod tests {
     #[test]
     fn a_shadow_made_ahead_is_completed_and_what_git_makes_lands_in_the_repository() {
         let dir = tempfile::tempdir().unwrap();
-        let ws = dir.path().canonicalize().unwrap().join("ws");
-        std::fs::create_dir_all(&ws).unwrap();
-        git(&ws, &[], &["init", "-q", "-b", "main", "repo"]);
-        let repo = ws.join("repo");
+        let (ws, repo) = workspace(&dir);
         std::fs::write(repo.join("f"), "a\n").unwrap();
         git(&repo, &[], &["add", "f"]);
         git(&repo, &[], &["commit", "-q", "-m", "one"]);
@@ -464,12 +479,7 @@ mod tests {
         // The run's directory as the kit makes it: the links without the repository.
         let scratch = tempfile::tempdir().unwrap();
         prepare_shadow(scratch.path()).unwrap();
-        let pinned = Pinned::new(
-            &repo.join(".git"),
-            std::slice::from_ref(&ws),
-            scratch.path(),
-        )
-        .unwrap();
+        let pinned = pin(&repo, &ws, scratch.path());
         assert_eq!(pinned.shadow(), scratch.path().join(SHADOW));
         assert_eq!(std::fs::read(pinned.config()).unwrap(), pinned.judged());
         let env = [("GIT_COMMON_DIR", pinned.shadow())];
@@ -507,30 +517,16 @@ mod tests {
     #[test]
     fn a_planted_worktree_naming_a_fifo_or_a_device_is_not_read_after_the_run() {
         let dir = tempfile::tempdir().unwrap();
-        let ws = dir.path().canonicalize().unwrap().join("ws");
-        std::fs::create_dir_all(&ws).unwrap();
-        git(&ws, &[], &["init", "-q", "-b", "main", "repo"]);
-        let repo = ws.join("repo");
+        let (ws, repo) = workspace(&dir);
         let fifo = ws.join("fifo");
-        assert!(
-            Command::new("mkfifo")
-                .arg(&fifo)
-                .status()
-                .unwrap()
-                .success()
-        );
+        mkfifo(&fifo);
         for (name, target) in [("a", fifo.as_path()), ("b", Path::new("/dev/zero"))] {
             let entry = repo.join(".git/worktrees").join(name);
             std::fs::create_dir_all(&entry).unwrap();
             std::fs::write(entry.join("gitdir"), format!("{}\n", target.display())).unwrap();
         }
         let scratch = tempfile::tempdir().unwrap();
-        let pinned = Pinned::new(
-            &repo.join(".git"),
-            std::slice::from_ref(&ws),
-            scratch.path(),
-        )
-        .unwrap();
+        let pinned = pin(&repo, &ws, scratch.path());
         let (done, finished) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let _ = done.send(pinned.finish().map_err(|e| e.to_string()));
@@ -581,13 +577,7 @@ mod tests {
         let e =
             Pinned::new(&ws.join("link"), std::slice::from_ref(&ws), scratch.path()).unwrap_err();
         assert!(matches!(e, PinError::Outside { .. }), "{e}");
-        assert!(
-            Command::new("mkfifo")
-                .arg(ws.join("fifo/.git/config"))
-                .status()
-                .unwrap()
-                .success()
-        );
+        mkfifo(&ws.join("fifo/.git/config"));
         let e = Pinned::new(
             &ws.join("fifo/.git"),
             std::slice::from_ref(&ws),
