@@ -35,9 +35,11 @@ build` is `docker buildx build`.
 No engine is needed: the client is run with DOCKER_HOST pointing at a socket that
 does not exist, and only `--help` and option parsing are exercised.
 """
+import atexit
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -268,6 +270,8 @@ OPTIONS_UNTIL = {"container run": 1, "container create": 1, "container exec": 1}
 
 def env():
     home = tempfile.mkdtemp(prefix="airlock-docker-syntax-")
+    # docker's configuration home for this run only: gone when the script ends.
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
     e = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL")}
     e.update(HOME=home, DOCKER_CONFIG=os.path.join(home, ".docker"),
              DOCKER_HOST="unix://" + os.path.join(home, "no-engine.sock"),
