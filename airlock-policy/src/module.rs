@@ -253,36 +253,60 @@ impl Module {
 
     /// [`Module::check`] with this module's own rules only.
     fn check_own<'p, 'a, S: AsRef<str>>(&'p self, argv: &'a [S]) -> Decision<'p, 'a> {
-        let mut matched = AtomList::default();
-        // The common case, an argv with one plausible reading, decided without the
-        // enumeration's bookkeeping (the same decision: see `check_own_reference`).
-        if let Ok((reading, 0)) = reading::read(&self.syntax, argv, &[]) {
-            if self
-                .automaton
-                .matched_atoms(&reading, &mut matched)
-                .is_err()
-            {
-                return Decision {
-                    verdict: Verdict::Deny,
-                    basis: Basis::Unreadable(Unreadable::MatcherFailed),
-                    reading: None,
-                    module: Some(self),
-                };
-            }
-            let outcome = self.automaton.outcome(&matched);
-            let (verdict, basis) = match (outcome.deny, outcome.allow) {
-                (Some(rule), _) => (Verdict::Deny, self.basis(rule)),
-                (None, None) if self.allow_list => (Verdict::Deny, Basis::NotAllowed),
-                (None, Some(rule)) => (Verdict::Allow, self.basis(rule)),
-                (None, None) => (Verdict::Allow, Basis::NoDenyRuleHeld),
-            };
-            return Decision {
-                verdict,
-                basis,
-                reading: Some(reading),
-                module: Some(self),
-            };
+        // Made here and returned as is (one return of one local), so that the reading
+        // is written where the caller keeps the decision instead of being copied there
+        // (a reading is ~200 bytes).
+        let mut decision = Decision {
+            verdict: Verdict::Deny,
+            basis: Basis::NotAllowed,
+            reading: Some(Reading::empty(&self.syntax, argv.len())),
+            module: Some(self),
+        };
+        if !self.decide_single_reading(argv, &mut decision) {
+            self.decide_every_reading(argv, &mut decision);
         }
+        decision
+    }
+
+    /// The common case: decides an argv with one plausible reading, without the
+    /// enumeration's bookkeeping (the same decision: see `check_own_reference`).
+    /// Returns `false`, with `decision` to be overwritten, when the argv has more
+    /// readings or cannot be read.
+    fn decide_single_reading<'p, 'a, S: AsRef<str>>(
+        &'p self,
+        argv: &'a [S],
+        decision: &mut Decision<'p, 'a>,
+    ) -> bool {
+        let Some(reading) = decision.reading.as_mut() else {
+            return false;
+        };
+        if !matches!(reading::read_into(reading, argv, &[]), Ok(0)) {
+            return false;
+        }
+        let mut matched = AtomList::default();
+        if self.automaton.matched_atoms(reading, &mut matched).is_err() {
+            decision.basis = Basis::Unreadable(Unreadable::MatcherFailed);
+            decision.reading = None;
+            return true;
+        }
+        let outcome = self.automaton.outcome(&matched);
+        (decision.verdict, decision.basis) = match (outcome.deny, outcome.allow) {
+            (Some(rule), _) => (Verdict::Deny, self.basis(rule)),
+            (None, None) if self.allow_list => (Verdict::Deny, Basis::NotAllowed),
+            (None, Some(rule)) => (Verdict::Allow, self.basis(rule)),
+            (None, None) => (Verdict::Allow, Basis::NoDenyRuleHeld),
+        };
+        true
+    }
+
+    /// Decides on every plausible reading of `argv`: a deny rule on any denies, an
+    /// allow-list module must admit all.
+    fn decide_every_reading<'p, 'a, S: AsRef<str>>(
+        &'p self,
+        argv: &'a [S],
+        decision: &mut Decision<'p, 'a>,
+    ) {
+        let mut matched = AtomList::default();
         let mut denied: Option<(RuleId, Reading<'p, 'a>)> = None;
         let mut not_allowed: Option<Reading<'p, 'a>> = None;
         let mut first: Option<(Option<RuleId>, Reading<'p, 'a>)> = None;
@@ -312,33 +336,28 @@ impl Module {
             }
             true
         });
-        let decide = |verdict, basis, reading| Decision {
-            verdict,
-            basis,
-            reading,
-            module: Some(self),
-        };
-        if let Some((rule, reading)) = denied {
-            return decide(Verdict::Deny, self.basis(rule), Some(reading));
-        }
-        if failed {
-            return decide(
+        let (verdict, basis, reading) = if let Some((rule, reading)) = denied {
+            (Verdict::Deny, self.basis(rule), Some(reading))
+        } else if failed {
+            (
                 Verdict::Deny,
                 Basis::Unreadable(Unreadable::MatcherFailed),
                 None,
-            );
-        }
-        if let Err(why) = result {
-            return decide(Verdict::Deny, Basis::Unreadable(why), None);
-        }
-        if let Some(reading) = not_allowed {
-            return decide(Verdict::Deny, Basis::NotAllowed, Some(reading));
-        }
-        match first {
-            Some((Some(rule), reading)) => decide(Verdict::Allow, self.basis(rule), Some(reading)),
-            Some((None, reading)) => decide(Verdict::Allow, Basis::NoDenyRuleHeld, Some(reading)),
-            None => decide(Verdict::Deny, Basis::NotAllowed, None),
-        }
+            )
+        } else if let Err(why) = result {
+            (Verdict::Deny, Basis::Unreadable(why), None)
+        } else if let Some(reading) = not_allowed {
+            (Verdict::Deny, Basis::NotAllowed, Some(reading))
+        } else {
+            match first {
+                Some((Some(rule), reading)) => (Verdict::Allow, self.basis(rule), Some(reading)),
+                Some((None, reading)) => (Verdict::Allow, Basis::NoDenyRuleHeld, Some(reading)),
+                None => (Verdict::Deny, Basis::NotAllowed, None),
+            }
+        };
+        decision.verdict = verdict;
+        decision.basis = basis;
+        decision.reading = reading;
     }
 
     fn basis(&self, rule: RuleId) -> Basis<'_> {
