@@ -211,6 +211,9 @@ struct Kit {
     system_opened: Instant,
     /// Each granted path with the identity (device, inode) of what it was when opened.
     opened: Vec<(PathBuf, u64, u64)>,
+    /// When the command last ran (the run that ordered the kit, or the one before a
+    /// refresh): kits are kept fresh for [`KEEP_WARM`] after it.
+    last_run: Instant,
 }
 
 impl Kit {
@@ -238,6 +241,7 @@ pub struct Ahead {
     links: Vec<HomeLink>,
     layout: Layout,
     base: Grants,
+    last_run: Instant,
 }
 
 impl Ahead {
@@ -252,6 +256,7 @@ impl Ahead {
             links,
             layout,
             base,
+            last_run,
         } = self;
         if !lock(&confiner.building).insert(key.clone()) {
             return;
@@ -273,6 +278,7 @@ impl Ahead {
                         layout,
                         system_opened: built.system_opened,
                         opened: built.opened,
+                        last_run,
                     }),
                     _ => None,
                 }
@@ -314,6 +320,15 @@ struct SystemRule {
 
 /// How long the opened system paths are reused.
 const SYSTEM_FRESH: Duration = Duration::from_secs(5);
+
+/// How long after a command last ran its kit is kept fresh ([`Confiner::keep_warm`]):
+/// an agent that thinks for a minute between two commands still finds one.
+pub const KEEP_WARM: Duration = Duration::from_secs(600);
+
+/// How often [`Confiner::keep_warm`] should be called: less than half of
+/// [`SYSTEM_FRESH`], so that a kit refreshed once it is half that old is replaced
+/// before it stops fitting.
+pub const KEEP_WARM_EVERY: Duration = Duration::from_secs(1);
 
 impl Confiner {
     /// The confiner for `config` on this kernel. Fails when the configuration asks for
@@ -494,9 +509,57 @@ impl Confiner {
                 links: links.to_vec(),
                 layout,
                 base: base.clone(),
+                last_run: Instant::now(),
             };
             (scratch, ruleset, Some(ahead))
         })
+    }
+
+    /// Keeps the kits of recently used commands fresh. A kit stops fitting once its
+    /// system paths were opened [`SYSTEM_FRESH`] ago, and an agent typically thinks
+    /// longer than that between two commands: without this, its next run would build
+    /// its own private directory and ruleset on the request's path. So each kit whose
+    /// system paths are half that old is rebuilt on the background thread (it stays in
+    /// place, and may still be taken, until the new one replaces it), as long as its
+    /// command ran less than [`KEEP_WARM`] ago; the kit of a command idle longer is
+    /// dropped. Call it every [`KEEP_WARM_EVERY`].
+    pub fn keep_warm(&self) {
+        self.keep_warm_at(Instant::now());
+    }
+
+    /// [`Confiner::keep_warm`] as if the time were `now`.
+    fn keep_warm_at(&self, now: Instant) {
+        let mut rebuild = Vec::new();
+        {
+            let mut kits = lock(&self.kits);
+            let aging: Vec<String> = kits
+                .iter()
+                .filter(|(_, kit)| {
+                    now.saturating_duration_since(kit.system_opened) >= SYSTEM_FRESH / 2
+                })
+                .map(|(key, _)| key.clone())
+                .collect();
+            for key in aging {
+                let Some(kit) = kits.get(&key) else {
+                    continue;
+                };
+                if now.saturating_duration_since(kit.last_run) < KEEP_WARM {
+                    rebuild.push(Ahead {
+                        confiner: self.clone(),
+                        links: kit.links.clone(),
+                        layout: kit.layout,
+                        base: kit.base.clone(),
+                        last_run: kit.last_run,
+                        key,
+                    });
+                } else if let Some(idle) = kits.remove(&key) {
+                    idle.scratch.remove_later();
+                }
+            }
+        }
+        for ahead in rebuild {
+            ahead.start();
+        }
     }
 
     /// Builds the ruleset for `grants`, or `None` when confinement is off, with the
@@ -845,6 +908,73 @@ mod tests {
         for scratch in [first, second, third, fourth] {
             assert!(scratch.tmp().is_dir() && scratch.home().is_dir());
         }
+    }
+
+    /// `work`'s output, or a failed test when it takes more than 20 seconds.
+    async fn within_seconds<T>(work: impl std::future::Future<Output = T>) -> T {
+        tokio::time::timeout(Duration::from_secs(20), work)
+            .await
+            .expect("done within 20 s")
+    }
+
+    /// Returns once `path` no longer exists.
+    async fn gone(path: &Path) {
+        while path.exists() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn kits_of_commands_run_lately_are_kept_fresh_and_others_dropped() {
+        if kernel_abi() < 1 {
+            eprintln!("SKIPPED: the kernel has no Landlock");
+            return;
+        }
+        let confiner = Confiner::new(&config(ConfinementMode::Landlock)).unwrap();
+        let base = Grants::default();
+        let (_first, _, ahead) = confiner
+            .prepare_run("a1/x", &[], Layout::Plain, &base)
+            .unwrap();
+        ahead.unwrap().start();
+        let built = kit_ahead(&confiner, "a1/x").await;
+        // A kit whose system paths are fresh is left alone.
+        confiner.keep_warm();
+        assert_eq!(kit_ahead(&confiner, "a1/x").await, built);
+
+        // Half of its time gone: rebuilt in the background, the old one removed.
+        let later = Instant::now() + SYSTEM_FRESH / 2;
+        confiner.keep_warm_at(later);
+        let rebuilt = within_seconds(async {
+            loop {
+                let now = kit_ahead(&confiner, "a1/x").await;
+                if now != built {
+                    break now;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        within_seconds(gone(&built)).await;
+        // The command's last run is carried over: the rebuilt kit is refreshed for as
+        // long as the first would have been, and the next run takes it.
+        let last_run = lock(&confiner.kits).get("a1/x").map(|kit| kit.last_run);
+        assert!(last_run.is_some_and(|t| t < later));
+        let (second, _, _) = confiner
+            .prepare_run("a1/x", &[], Layout::Plain, &base)
+            .unwrap();
+        assert_eq!(second.root(), rebuilt);
+
+        // A command idle for longer than KEEP_WARM: its kit is dropped, not rebuilt.
+        let (_third, _, ahead) = confiner
+            .prepare_run("a1/y", &[], Layout::Plain, &base)
+            .unwrap();
+        ahead.unwrap().start();
+        let idle = kit_ahead(&confiner, "a1/y").await;
+        confiner.keep_warm_at(Instant::now() + KEEP_WARM);
+        assert!(lock(&confiner.kits).get("a1/y").is_none());
+        within_seconds(gone(&idle)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(lock(&confiner.kits).get("a1/y").is_none());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

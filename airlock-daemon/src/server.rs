@@ -164,6 +164,17 @@ async fn serve(mut loaded: Loaded, config: ConfigArgs, sockets: PathBuf) -> CliR
             }
         })
     };
+    // The next run's kits of recently used commands are kept fresh, so that an agent
+    // that thinks between commands still finds one (see `Confiner::keep_warm`).
+    let keep_warm = {
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(crate::confine::KEEP_WARM_EVERY).await;
+                shared.current().confiner.keep_warm();
+            }
+        })
+    };
     let mut listeners: BTreeMap<String, Listening> = BTreeMap::new();
     let current = shared.current();
     bind_agents(&current, &sockets, &shared, &tracker, &mut listeners)?;
@@ -218,6 +229,7 @@ async fn serve(mut loaded: Loaded, config: ConfigArgs, sockets: PathBuf) -> CliR
     ssh_agents.stop_all();
     reaper_stop.cancel();
     summaries.abort();
+    keep_warm.abort();
     if let Err(e) = shared.audit.write_summaries() {
         eprintln!("airlock-daemon: cannot write the audit log: {e}");
     }

@@ -34,6 +34,11 @@
 //! those too (the repository's discovery, its pinned configuration and the judgement of
 //! it are the daemon's work before the spawn, writing back the configuration after).
 //!
+//! Last, a third server answers the same `git status` request eight times, each after
+//! a pause of six seconds (an agent thinking), longer than the five seconds the
+//! daemon reuses the system paths it opened for the confinement: the figures show
+//! whether the next run's kit is still ready after such a pause.
+//!
 //! The run's private directory is made where the daemon makes it by default (under
 //! `XDG_RUNTIME_DIR` when set, a tmpfs under systemd, else under the system's temporary
 //! directory), so the figures depend on that file system.
@@ -262,7 +267,36 @@ fn server(c: &mut Criterion) {
         "git status --short: exec {git_exec:.0} µs (median of {runs}); daemon's own work by its own clock {}",
         own_work(&timings)
     );
+
+    // An agent thinks between commands, often for longer than the few seconds the
+    // confinement's opened system paths are reused: the same request after each pause.
+    let paused = Server::start(true);
+    for _ in 0..3 {
+        paused.exec_line(EXEC_GIT);
+    }
+    let mut walls: Vec<f64> = (0..PAUSED_RUNS)
+        .map(|_| {
+            std::thread::sleep(PAUSE);
+            let started = Instant::now();
+            paused.exec_line(EXEC_GIT);
+            started.elapsed().as_secs_f64() * 1e6
+        })
+        .collect();
+    let timings = paused.stop();
+    let (wall, wall_p90) = median_p90(&mut walls);
+    println!(
+        "git status --short after {} s pauses ({PAUSED_RUNS} runs): exec {wall:.0} / {wall_p90:.0} µs (median / p90); daemon's own work by its own clock {}",
+        PAUSE.as_secs(),
+        own_work(timings.get(3..).unwrap_or_default())
+    );
 }
+
+/// The pause before each request of the last part of the bench: longer than the five
+/// seconds the daemon reuses the system paths it opened for the confinement.
+const PAUSE: Duration = Duration::from_secs(6);
+
+/// How many requests the last part of the bench makes, each after a [`PAUSE`].
+const PAUSED_RUNS: usize = 8;
 
 /// The daemon's own clock over `timings` (before the spawn, after the run), as
 /// `(median / p90): before the spawn ..., after the run ..., both ...`.
