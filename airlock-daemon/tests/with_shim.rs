@@ -146,6 +146,24 @@ fn refusals_reach_the_agent_as_one_line_and_a_distinct_code() {
 }
 
 #[test]
+fn a_request_longer_than_the_daemons_limit_is_refused_with_the_daemons_reason() {
+    let s = setup();
+    // 1.6 MB of arguments (the kernel takes 2 MB): the daemon stops reading at its line
+    // limit of 1 MiB, answers and closes while the shim is still sending. The shim used
+    // to report only that the daemon had closed the connection.
+    let long = "x".repeat(100_000);
+    let args = vec![long.as_str(); 16];
+    let output = s.command("cat").args(&args).output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(124), "{stderr}");
+    assert!(
+        stderr.starts_with("airlock: cat: ") && stderr.contains("longer than 1048576 bytes"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
 fn a_hundred_megabytes_of_binary_output_arrive_byte_exact() {
     let s = setup();
     let mut data = vec![0u8; 100_000_000];

@@ -93,7 +93,13 @@ pub fn forward(socket: &[u8], params: CommandParams) -> Result<i32, Failure> {
     let signals = Signals::block().ok();
     // The request goes out first, so that the daemon works on it while the shim sets
     // up the rest.
-    send_all(&connection, &opening(Some(params)))?;
+    // A daemon that refuses a request before reading it whole (one longer than its line
+    // limit) says why and closes: its reason is read before the failed send is reported.
+    let closed_early = match send_all(&connection, &opening(Some(params))) {
+        Ok(()) => None,
+        Err(closed @ Failure::Io(Errno::PIPE | Errno::CONNRESET)) => Some(closed),
+        Err(failure) => return Err(failure),
+    };
     let mut relay = Relay {
         connection,
         reader: ReplyReader::new(),
@@ -103,10 +109,14 @@ pub fn forward(socket: &[u8], params: CommandParams) -> Result<i32, Failure> {
         raw: false,
         started: false,
         stdin_open: true,
-        daemon_reads: true,
+        daemon_reads: closed_early.is_none(),
         signals,
     };
-    relay.run()
+    match (closed_early, relay.run()) {
+        (None, result) => result,
+        (Some(_), Err(refused @ Failure::Rpc(_))) => Err(refused),
+        (Some(closed), _) => Err(closed),
+    }
 }
 
 /// Sends all of `bytes` on the connection, waiting as long as it takes (the request,
