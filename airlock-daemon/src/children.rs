@@ -204,9 +204,26 @@ pub struct AncestryError {
 /// everything above it are not the daemon.
 pub fn descends_from_daemon(pid: i32) -> Result<bool, AncestryError> {
     let daemon = rustix::process::getpid().as_raw_nonzero().get();
-    let daemon_start = daemon_start();
+    walk(pid, daemon, daemon_start(), stat_of)
+}
+
+/// [`descends_from_daemon`] for a daemon of pid `daemon` started at `daemon_start`,
+/// reading each process with `read`.
+///
+/// A parent read after the process that named it can be a stranger: the parent exited
+/// and its pid was given to a new process between the two reads. Such a stranger
+/// started after the process it was read as the parent of (a parent is always older
+/// than its child), and that process was already given its new parent (the nearest
+/// subreaper, or init) when the old one exited, before the pid was free: so a parent
+/// younger than its child is not followed; the child is read again, for its new parent.
+fn walk(
+    pid: i32,
+    daemon: i32,
+    daemon_start: Option<u64>,
+    mut read: impl FnMut(i32) -> std::io::Result<Stat>,
+) -> Result<bool, AncestryError> {
     let mut current = pid;
-    let mut walked = Vec::new();
+    let mut walked: Vec<(i32, u64)> = Vec::new();
     // A process tree is not deeper than this in practice; a longer chain is a loop
     // read across a pid reuse: refuse to guess.
     for _ in 0..4096 {
@@ -216,10 +233,23 @@ pub fn descends_from_daemon(pid: i32) -> Result<bool, AncestryError> {
         if current <= 1 {
             return Ok(remember(&walked, false));
         }
-        let stat = stat_of(current).map_err(|source| AncestryError {
+        let stat = read(current).map_err(|source| AncestryError {
             pid: current,
             source,
         })?;
+        if let Some(&(child, child_start)) = walked.last() {
+            if stat.start > child_start {
+                let again = read(child).map_err(|source| AncestryError { pid: child, source })?;
+                if again.start != child_start {
+                    return Err(AncestryError {
+                        pid: child,
+                        source: std::io::Error::other("the process exited during the walk"),
+                    });
+                }
+                current = again.ppid;
+                continue;
+            }
+        }
         if daemon_start.is_some_and(|daemon_start| stat.start < daemon_start) {
             return Ok(remember(&walked, false));
         }
@@ -426,6 +456,55 @@ mod tests {
         lock_known().insert((shell_pid, shell_start), true);
         let _ = shell.kill();
         let _ = shell.wait();
+    }
+
+    #[test]
+    fn a_parent_younger_than_its_child_is_a_reused_pid_and_is_not_followed() {
+        // A fake process table (start times far beyond any real process's, so that
+        // the answers kept for them meet no real one): the daemon is pid 10; a program
+        // it ran (pid 200) started a child (300) and exited, and pid 200 now belongs
+        // to a stranger outside the daemon's tree. The child was given to the daemon,
+        // its subreaper, but the walk read its parent before that happened.
+        const T: u64 = 1 << 60;
+        let reads = std::cell::Cell::new(0);
+        let table = |pid: i32| {
+            let stat = |ppid, start| Ok(Stat { ppid, start });
+            match pid {
+                300 => {
+                    reads.set(reads.get() + 1);
+                    stat(if reads.get() == 1 { 200 } else { 10 }, T + 300)
+                }
+                200 => stat(1, T + 400),
+                _ => Err(std::io::Error::other("no such process")),
+            }
+        };
+        assert!(walk(300, 10, Some(T), table).unwrap());
+        assert_eq!(
+            reads.get(),
+            2,
+            "the child was read again for its new parent"
+        );
+
+        // The child itself gone by then, its pid another process's: no answer rather
+        // than a guess.
+        let child_reads = std::cell::Cell::new(0);
+        let gone = |pid: i32| {
+            let stat = |ppid, start| Ok(Stat { ppid, start });
+            match pid {
+                301 => {
+                    child_reads.set(child_reads.get() + 1);
+                    if child_reads.get() == 1 {
+                        stat(201, T + 301)
+                    } else {
+                        stat(1, T + 500)
+                    }
+                }
+                201 => stat(1, T + 400),
+                _ => Err(std::io::Error::other("no such process")),
+            }
+        };
+        let error = walk(301, 10, Some(T), gone).unwrap_err();
+        assert_eq!(error.pid, 301);
     }
 
     #[test]
