@@ -2,6 +2,7 @@
 //! unwrapping `env`, `timeout`, ...), every construct that cannot be known before
 //! the line runs, every redirection against the root.
 
+use std::collections::BTreeSet;
 use std::ops::Range;
 
 use airlock_policy::Policy;
@@ -42,14 +43,31 @@ use crate::parse::{
 /// # Ok::<(), airlock_policy::CompileError>(())
 /// ```
 pub fn check_line(policy: &Policy, line: &str, options: &ShellOptions) -> ShellDecision {
+    check_line_noting(policy, line, options).0
+}
+
+/// [`check_line`], and every command name the check looked for in `policy`, whether
+/// or not the policy has a module for it.
+///
+/// The check depends on the policy only through those names: a policy that has, for
+/// each of them, the module another policy has (or has none where the other has none)
+/// decides the line exactly as the other does. So a caller may compile modules as a
+/// line needs them, until no name it looks for is missing
+/// ([`crate::hook::policy_for_line`]).
+pub fn check_line_noting(
+    policy: &Policy,
+    line: &str,
+    options: &ShellOptions,
+) -> (ShellDecision, BTreeSet<String>) {
     let items = match parse::parse(line, options.max_len_bytes(), options.max_nesting()) {
         Ok(items) => items,
         Err(error) => {
-            return ShellDecision {
+            let decision = ShellDecision {
                 outcome: Outcome::Deny,
                 commands: Vec::new(),
                 error: Some(error),
             };
+            return (decision, BTreeSet::new());
         }
     };
     let mut checker = Checker {
@@ -58,6 +76,7 @@ pub fn check_line(policy: &Policy, line: &str, options: &ShellOptions) -> ShellD
         line,
         cwds: options.cwd_dir().and_then(normalize).map(|cwd| vec![cwd]),
         out: Vec::new(),
+        looked_for: BTreeSet::new(),
     };
     for item in &items {
         checker.item(item);
@@ -70,11 +89,12 @@ pub fn check_line(policy: &Policy, line: &str, options: &ShellOptions) -> ShellD
         .map(|c| c.outcome)
         .max()
         .unwrap_or(Outcome::Allow);
-    ShellDecision {
+    let decision = ShellDecision {
         outcome,
         commands: checker.out,
         error: None,
-    }
+    };
+    (decision, checker.looked_for)
 }
 
 /// Programs that run a string as shell code.
@@ -126,6 +146,8 @@ struct Checker<'c> {
     /// subshell, so the earlier ones stay); `None` when one is not known.
     cwds: Option<Vec<String>>,
     out: Vec<CommandDecision>,
+    /// Every command name looked for in the policy.
+    looked_for: BTreeSet<String>,
 }
 
 /// What unwrapping found: the index of the real command's name, the variables
@@ -140,6 +162,14 @@ enum Unwrapped {
 }
 
 impl Checker<'_> {
+    /// Whether the policy has a module for `name` (the only way the check asks).
+    fn has_module(&mut self, name: &str) -> bool {
+        if !self.looked_for.contains(name) {
+            self.looked_for.insert(name.to_owned());
+        }
+        self.policy.module(name).is_some()
+    }
+
     fn unknown(&self) -> Outcome {
         if self.options.asks() {
             Outcome::Ask
@@ -179,7 +209,7 @@ impl Checker<'_> {
                 // The body is judged where it is written; a call is judged by its
                 // name like any command (the definition may be in a subshell, and
                 // then the call runs the program of that name).
-                if self.policy.module(name).is_some() {
+                if self.has_module(name) {
                     self.construct(Construct::FunctionShadows(name.clone()), span, None);
                 }
             }
@@ -282,7 +312,7 @@ impl Checker<'_> {
         if matches!(name, "cd" | "pushd" | "popd") {
             self.change_directory(command);
         }
-        if self.policy.module(name).is_some() {
+        if self.has_module(name) {
             if let Some(word) = command.iter().find(|w| !w.is_literal()) {
                 let construct = Self::unknown_word(word);
                 self.construct(construct, span, None);

@@ -22,10 +22,12 @@
 //! # Ok::<(), airlock_policy::CompileError>(())
 //! ```
 
-use airlock_policy::Policy;
+use std::collections::BTreeMap;
+
+use airlock_policy::{Module, ModuleHeader, Policy};
 use serde_json::{Value, json};
 
-use crate::{Outcome, ShellDecision, ShellOptions, check_line};
+use crate::{Outcome, ShellDecision, ShellOptions, check_line, check_line_noting};
 
 /// The most bytes of payload read; a longer payload is malformed.
 pub const MAX_PAYLOAD: usize = 1024 * 1024;
@@ -86,32 +88,86 @@ impl Reply {
 /// (an absolute path) is the root redirections must stay inside; the payload's `cwd`
 /// is where relative redirections start.
 pub fn judge(policy: &Policy, options: &ShellOptions, payload: &str) -> Reply {
+    match bash_call(options, payload) {
+        Ok(Some((command, options))) => reply_for(&check_line(policy, &command, &options)),
+        Ok(None) => Reply::Pass,
+        Err(reply) => reply,
+    }
+}
+
+/// [`judge`] with the built-in modules and the user's `modules` (`(source name, TOML
+/// text)`, as for [`build_policy`]), of which only what the Bash call's line needs is
+/// compiled ([`policy_for_line`]): the same reply as [`judge`] with
+/// `build_policy(modules)`, without compiling every built-in for every call (the `aws`
+/// module alone takes some 60-80 ms). The user's modules are compiled for every call, so
+/// one that does not compile blocks every call, as it would with [`build_policy`].
+pub fn judge_with_modules(
+    modules: &[(String, String)],
+    options: &ShellOptions,
+    payload: &str,
+) -> Reply {
+    let call = match bash_call(options, payload) {
+        Ok(call) => call,
+        Err(reply) => return reply,
+    };
+    // Another tool's call checks no line, but the user's modules must still compile.
+    let (line, line_options) = match &call {
+        Some((command, options)) => (command.as_str(), options),
+        None => ("", options),
+    };
+    let policy = match policy_for_line(modules, line, line_options) {
+        Ok(policy) => policy,
+        Err(e) => return Reply::Malformed(e.to_string()),
+    };
+    match call {
+        Some((command, options)) => reply_for(&check_line(&policy, &command, &options)),
+        None => Reply::Pass,
+    }
+}
+
+/// The command line of a Bash call in `payload`, with `options` completed from the
+/// payload's `cwd`; `None` for another tool; the reply for a payload that cannot be
+/// read.
+fn bash_call(
+    options: &ShellOptions,
+    payload: &str,
+) -> Result<Option<(String, ShellOptions)>, Reply> {
     if payload.len() > MAX_PAYLOAD {
-        return Reply::Malformed(format!(
+        return Err(Reply::Malformed(format!(
             "the hook payload is {} bytes, more than {MAX_PAYLOAD}",
             payload.len()
-        ));
+        )));
     }
-    let value: Value = match serde_json::from_str(payload) {
-        Ok(value) => value,
-        Err(e) => return Reply::Malformed(format!("the hook payload is not JSON: {e}")),
-    };
+    let value: Value = serde_json::from_str(payload)
+        .map_err(|e| Reply::Malformed(format!("the hook payload is not JSON: {e}")))?;
     let Some(object) = value.as_object() else {
-        return Reply::Malformed("the hook payload is not a JSON object".to_owned());
+        return Err(Reply::Malformed(
+            "the hook payload is not a JSON object".to_owned(),
+        ));
     };
     match object.get("hook_event_name") {
         Some(Value::String(event)) if event == "PreToolUse" => {}
         Some(Value::String(event)) => {
-            return Reply::Malformed(format!("the hook runs for PreToolUse, not `{event}`"));
+            return Err(Reply::Malformed(format!(
+                "the hook runs for PreToolUse, not `{event}`"
+            )));
         }
-        _ => return Reply::Malformed("the hook payload has no `hook_event_name`".to_owned()),
+        _ => {
+            return Err(Reply::Malformed(
+                "the hook payload has no `hook_event_name`".to_owned(),
+            ));
+        }
     }
     let tool = match object.get("tool_name") {
         Some(Value::String(tool)) => tool,
-        _ => return Reply::Malformed("the hook payload has no `tool_name`".to_owned()),
+        _ => {
+            return Err(Reply::Malformed(
+                "the hook payload has no `tool_name`".to_owned(),
+            ));
+        }
     };
     if tool != "Bash" {
-        return Reply::Pass;
+        return Ok(None);
     }
     let command = match object
         .get("tool_input")
@@ -119,7 +175,9 @@ pub fn judge(policy: &Policy, options: &ShellOptions, payload: &str) -> Reply {
     {
         Some(Value::String(command)) => command,
         _ => {
-            return Reply::Malformed("the Bash call has no `tool_input.command` string".to_owned());
+            return Err(Reply::Malformed(
+                "the Bash call has no `tool_input.command` string".to_owned(),
+            ));
         }
     };
     let mut options = options.clone();
@@ -133,8 +191,7 @@ pub fn judge(policy: &Policy, options: &ShellOptions, payload: &str) -> Reply {
         }
         options = options.cwd(cwd);
     }
-    let decision = check_line(policy, command, &options);
-    reply_for(&decision)
+    Ok(Some((command.clone(), options)))
 }
 
 /// The reply for a decision on a Bash command line: the deciding part, its reason and
@@ -208,17 +265,76 @@ pub enum PolicyError {
 /// says `extends = "builtin:NAME"` adds its rules to that built-in, one with
 /// `replace = true` replaces the built-in for its command, any other adds a command.
 pub fn build_policy(modules: &[(String, String)]) -> Result<Policy, PolicyError> {
-    use std::collections::BTreeMap;
-
-    use airlock_policy::{Module, ModuleHeader};
-
-    let mut by_bin: BTreeMap<String, Module> = BTreeMap::new();
+    let mut builtins = BTreeMap::new();
     for name in airlock_builtins::names() {
-        if let Some(module) = airlock_builtins::compile(name) {
-            let module = module?;
-            by_bin.insert(module.bin().to_owned(), module);
+        compile_builtin(&mut builtins, name)?;
+    }
+    assemble(&builtins, modules)
+}
+
+/// The policy [`build_policy`] builds from `modules`, as far as `line` can tell: the
+/// user's modules, and only the built-ins the check of `line` looks for (and those the
+/// user's modules extend).
+///
+/// Built as a fixed point: check the line against the policy so far, compile every
+/// built-in it looked for that is missing, and again until none is. The check depends
+/// on the policy only through the names it looks for ([`check_line_noting`]), and at
+/// the end each of those has what [`build_policy`]'s policy has for it, so the line is
+/// decided exactly as that policy decides it; a line that names no built-in compiles
+/// none.
+pub fn policy_for_line(
+    modules: &[(String, String)],
+    line: &str,
+    options: &ShellOptions,
+) -> Result<Policy, PolicyError> {
+    let mut builtins = BTreeMap::new();
+    for (source_name, text) in modules {
+        let header = airlock_policy::ModuleHeader::parse(source_name, text)?;
+        if let Some(base) = header.extends().and_then(|b| b.strip_prefix("builtin:")) {
+            compile_builtin(&mut builtins, base)?;
         }
     }
+    loop {
+        let policy = assemble(&builtins, modules)?;
+        let (_, looked_for) = check_line_noting(&policy, line, options);
+        let mut compiled = false;
+        for name in &looked_for {
+            compiled |= compile_builtin(&mut builtins, name)?;
+        }
+        if !compiled {
+            return Ok(policy);
+        }
+    }
+}
+
+/// Compiles the built-in `name` into `builtins` unless it is there; returns whether it
+/// compiled one (`false` too when there is no such built-in).
+fn compile_builtin(
+    builtins: &mut BTreeMap<String, Module>,
+    name: &str,
+) -> Result<bool, PolicyError> {
+    if builtins.contains_key(name) {
+        return Ok(false);
+    }
+    let Some(module) = airlock_builtins::compile(name) else {
+        return Ok(false);
+    };
+    builtins.insert(name.to_owned(), module?);
+    Ok(true)
+}
+
+/// `builtins` (by name, which is each built-in's command) and `modules` in one policy:
+/// a module that says `extends = "builtin:NAME"` adds its rules to that built-in, one
+/// with `replace = true` replaces the built-in for its command, any other adds a
+/// command.
+fn assemble(
+    builtins: &BTreeMap<String, Module>,
+    modules: &[(String, String)],
+) -> Result<Policy, PolicyError> {
+    let mut by_bin: BTreeMap<String, Module> = builtins
+        .values()
+        .map(|module| (module.bin().to_owned(), module.clone()))
+        .collect();
     for (source_name, text) in modules {
         let header = ModuleHeader::parse(source_name, text)?;
         let module = match header.extends() {

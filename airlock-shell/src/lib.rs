@@ -8,7 +8,7 @@ pub mod hook;
 mod options;
 mod parse;
 
-pub use check::check_line;
+pub use check::{check_line, check_line_noting};
 pub use decision::{Basis, CommandDecision, Construct, Outcome, ShellDecision};
 pub use error::{ParseError, ParseErrorKind};
 pub use options::{DEFAULT_MAX_DEPTH, DEFAULT_MAX_LEN, ShellOptions};

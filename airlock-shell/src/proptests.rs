@@ -189,3 +189,75 @@ proptest! {
         }
     }
 }
+
+/// Words of lines that name built-ins (not `aws`, whose module takes long to compile
+/// in a test build) directly, quoted, escaped, behind wrappers, in substitutions and
+/// as functions, among commands that are not built-ins.
+const VOCABULARY: &[&str] = &[
+    "git",
+    "terraform",
+    "docker",
+    "kubectl",
+    "ssh",
+    "ls",
+    "echo",
+    "env",
+    "timeout",
+    "5",
+    "FOO=1",
+    "status",
+    "push",
+    "-c",
+    "core.pager=x",
+    "apply",
+    "-auto-approve",
+    "run",
+    "--privileged",
+    "delete",
+    "&&",
+    "|",
+    ";",
+    "$(",
+    ")",
+    "git()",
+    "{",
+    "}",
+    "'git'",
+    "\"terraform\"",
+    "g\\it",
+    "nice",
+    "command",
+    "-v",
+    "exec",
+    "xargs",
+    "sudo",
+    "`",
+    "(",
+    "-o",
+    "ProxyCommand=x",
+    "h",
+    "\n",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The hook's policy, compiled for the line only, decides it as every built-in does.
+    #[test]
+    fn a_policy_for_the_line_decides_it_as_every_builtin_does(
+        words in proptest::collection::vec(proptest::sample::select(VOCABULARY), 1..12),
+        ask in any::<bool>(),
+    ) {
+        let line = words.join(" ");
+        let options = ShellOptions::new()
+            .allow_commands(["ls", "echo", "git"])
+            .root("/r")
+            .ask(ask);
+        let lazy = crate::hook::policy_for_line(&[], &line, &options).unwrap();
+        let want = check_line(crate::tests::policy(), &line, &options);
+        let got = check_line(&lazy, &line, &options);
+        prop_assert_eq!(got.to_string(), want.to_string(), "{:?}", line);
+        // Only what the line needs: no line here names `aws`.
+        prop_assert!(lazy.module("aws").is_none());
+    }
+}

@@ -4,6 +4,7 @@
 //! lines stay denies.
 #![allow(clippy::unwrap_used, clippy::panic, reason = "test")]
 
+use airlock_shell::hook::policy_for_line;
 use airlock_shell::{Outcome, ShellOptions, check_line};
 use serde::Deserialize;
 
@@ -23,14 +24,18 @@ struct Case {
     commands: Option<usize>,
 }
 
-#[test]
-fn corpus() {
+fn read_corpus() -> Corpus {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/data/corpus.toml"
     ))
     .unwrap();
-    let corpus: Corpus = toml::from_str(&text).unwrap();
+    toml::from_str(&text).unwrap()
+}
+
+#[test]
+fn corpus() {
+    let corpus = read_corpus();
     assert!(corpus.case.len() >= 100, "{}", corpus.case.len());
     let policy = airlock_builtins::policy().unwrap();
     let options = ShellOptions::new()
@@ -97,4 +102,37 @@ fn corpus() {
         corpus.case.len(),
         failures.join("\n")
     );
+}
+
+/// The hook compiles only the built-ins a line needs (`policy_for_line`): every line of
+/// the corpus, in both modes, gets the decision every built-in gives it, part by part,
+/// and a line that names one built-in is judged with that one alone.
+#[test]
+fn each_line_is_decided_alike_with_only_the_modules_it_needs() {
+    let corpus = read_corpus();
+    let full = airlock_builtins::policy().unwrap();
+    let options = ShellOptions::new()
+        .allow_commands(corpus.allowed.iter().cloned())
+        .root("/work/repo")
+        .cwd("/work/repo");
+    for options in [options.clone(), options.ask(true)] {
+        for case in &corpus.case {
+            let lazy = policy_for_line(&[], &case.line, &options).unwrap();
+            let want = check_line(&full, &case.line, &options);
+            let got = check_line(&lazy, &case.line, &options);
+            assert_eq!(got.to_string(), want.to_string(), "{:?}", case.line);
+            assert_eq!(got.outcome(), want.outcome(), "{:?}", case.line);
+            let parts = |d: &airlock_shell::ShellDecision| -> Vec<_> {
+                d.commands()
+                    .iter()
+                    .map(|c| (c.outcome(), c.rule_id().map(str::to_owned), c.reason()))
+                    .collect()
+            };
+            assert_eq!(parts(&got), parts(&want), "{:?}", case.line);
+        }
+    }
+    let git_only = policy_for_line(&[], "git status && ls | grep x", &ShellOptions::new()).unwrap();
+    assert_eq!(git_only.commands().collect::<Vec<_>>(), ["git"]);
+    let none = policy_for_line(&[], "ls -la", &ShellOptions::new()).unwrap();
+    assert_eq!(none.commands().count(), 0);
 }

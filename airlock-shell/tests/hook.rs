@@ -172,6 +172,15 @@ fn malformed_input_blocks_with_exit_2() {
         assert_eq!(r.stdout, "");
         assert!(r.stderr.starts_with("airlock: "), "{}", r.stderr);
     }
+    // A module that does not compile blocks every call, a Bash call that names none of
+    // the built-ins (so none is compiled for it) and another tool's call included.
+    let broken = data("not-compiling.toml");
+    let broken = broken.to_str().unwrap();
+    for payload in ["bash-unknown.json", "read-tool.json"] {
+        let r = run(&["--module", broken], payload);
+        assert_eq!(r.code, Some(2), "{payload}: {}", r.stderr);
+        assert!(r.stderr.contains("not-compiling.toml"), "{}", r.stderr);
+    }
     let r = run(&[], "malformed-truncated.json");
     assert_eq!(r.code, Some(2));
     let r = run(&[], "bash-no-command.json");
