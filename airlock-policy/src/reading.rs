@@ -613,13 +613,15 @@ pub(crate) fn parse_bool(value: &str) -> Option<bool> {
 }
 
 impl<'m, 'a> Reading<'m, 'a> {
-    /// A reading of nothing yet, with room for the tokens of an argv of `len` arguments.
+    /// A reading of nothing yet, with room for the tokens of an argv of `len` arguments
+    /// (none for an argv too long to read, which [`read_into`] refuses).
     pub(crate) fn empty(syntax: &'m Syntax, len: usize) -> Self {
+        let capacity = if u32::try_from(len).is_ok() { len } else { 0 };
         Reading {
             syntax,
             path: InlineVec::default(),
             path_info: InlineVec::default(),
-            tokens: Vec::with_capacity(len),
+            tokens: Vec::with_capacity(capacity),
         }
     }
 
