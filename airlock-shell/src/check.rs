@@ -43,7 +43,7 @@ use crate::parse::{
 /// # Ok::<(), airlock_policy::CompileError>(())
 /// ```
 pub fn check_line(policy: &Policy, line: &str, options: &ShellOptions) -> ShellDecision {
-    check_line_noting(policy, line, options).0
+    check(policy, line, options, None)
 }
 
 /// [`check_line`], and every command name the check looked for in `policy`, whether
@@ -59,15 +59,26 @@ pub fn check_line_noting(
     line: &str,
     options: &ShellOptions,
 ) -> (ShellDecision, BTreeSet<String>) {
+    let mut looked_for = BTreeSet::new();
+    let decision = check(policy, line, options, Some(&mut looked_for));
+    (decision, looked_for)
+}
+
+/// [`check_line`], noting the names looked for in `looked_for` when given.
+fn check(
+    policy: &Policy,
+    line: &str,
+    options: &ShellOptions,
+    looked_for: Option<&mut BTreeSet<String>>,
+) -> ShellDecision {
     let items = match parse::parse(line, options.max_len_bytes(), options.max_nesting()) {
         Ok(items) => items,
         Err(error) => {
-            let decision = ShellDecision {
+            return ShellDecision {
                 outcome: Outcome::Deny,
                 commands: Vec::new(),
                 error: Some(error),
             };
-            return (decision, BTreeSet::new());
         }
     };
     let mut checker = Checker {
@@ -76,7 +87,7 @@ pub fn check_line_noting(
         line,
         cwds: options.cwd_dir().and_then(normalize).map(|cwd| vec![cwd]),
         out: Vec::new(),
-        looked_for: BTreeSet::new(),
+        looked_for,
     };
     for item in &items {
         checker.item(item);
@@ -89,12 +100,11 @@ pub fn check_line_noting(
         .map(|c| c.outcome)
         .max()
         .unwrap_or(Outcome::Allow);
-    let decision = ShellDecision {
+    ShellDecision {
         outcome,
         commands: checker.out,
         error: None,
-    };
-    (decision, checker.looked_for)
+    }
 }
 
 /// Programs that run a string as shell code.
@@ -138,7 +148,7 @@ const DECLARATIONS: &[&str] = &["export", "declare", "typeset", "local", "readon
 /// The most wrappers unwrapped from one command.
 const MAX_UNWRAP: usize = 16;
 
-struct Checker<'c> {
+struct Checker<'c, 'n> {
     policy: &'c Policy,
     options: &'c ShellOptions,
     line: &'c str,
@@ -146,8 +156,8 @@ struct Checker<'c> {
     /// subshell, so the earlier ones stay); `None` when one is not known.
     cwds: Option<Vec<String>>,
     out: Vec<CommandDecision>,
-    /// Every command name looked for in the policy.
-    looked_for: BTreeSet<String>,
+    /// Where to note every command name looked for in the policy, if anywhere.
+    looked_for: Option<&'n mut BTreeSet<String>>,
 }
 
 /// What unwrapping found: the index of the real command's name, the variables
@@ -161,11 +171,13 @@ enum Unwrapped {
     Refused(Construct),
 }
 
-impl Checker<'_> {
+impl Checker<'_, '_> {
     /// Whether the policy has a module for `name` (the only way the check asks).
     fn has_module(&mut self, name: &str) -> bool {
-        if !self.looked_for.contains(name) {
-            self.looked_for.insert(name.to_owned());
+        if let Some(noted) = self.looked_for.as_deref_mut() {
+            if !noted.contains(name) {
+                noted.insert(name.to_owned());
+            }
         }
         self.policy.module(name).is_some()
     }
