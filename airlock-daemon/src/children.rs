@@ -463,22 +463,36 @@ mod tests {
         // A fake process table (start times far beyond any real process's, so that
         // the answers kept for them meet no real one): the daemon is pid 10; a program
         // it ran (pid 200) started a child (300) and exited, and pid 200 now belongs
-        // to a stranger outside the daemon's tree. The child was given to the daemon,
-        // its subreaper, but the walk read its parent before that happened.
+        // to a stranger outside the daemon's tree, started after the child. (The second
+        // case has pids of its own: the first one's answers are kept.)
         const T: u64 = 1 << 60;
-        let reads = std::cell::Cell::new(0);
-        let table = |pid: i32| {
-            let stat = |ppid, start| Ok(Stat { ppid, start });
-            match pid {
-                300 => {
-                    reads.set(reads.get() + 1);
-                    stat(if reads.get() == 1 { 200 } else { 10 }, T + 300)
-                }
-                200 => stat(1, T + 400),
-                _ => Err(std::io::Error::other("no such process")),
-            }
+        // The child `pid` read first with its old parent `pid - 100`, now a stranger,
+        // then with `later`'s parent and start time; and how often it was read.
+        let table = |pid: i32, later: (i32, u64)| {
+            let reads = std::rc::Rc::new(std::cell::Cell::new(0));
+            let counted = std::rc::Rc::clone(&reads);
+            let read = move |asked: i32| {
+                let (ppid, start) = if asked == pid {
+                    counted.set(counted.get() + 1);
+                    if counted.get() == 1 {
+                        (pid - 100, T + 300)
+                    } else {
+                        later
+                    }
+                } else if asked == pid - 100 {
+                    (1, T + 400)
+                } else {
+                    return Err(std::io::Error::other("no such process"));
+                };
+                Ok(Stat { ppid, start })
+            };
+            (read, reads)
         };
-        assert!(walk(300, 10, Some(T), table).unwrap());
+
+        // The child was given to the daemon, its subreaper, but the walk read its
+        // parent before that happened.
+        let (read, reads) = table(300, (10, T + 300));
+        assert!(walk(300, 10, Some(T), read).unwrap());
         assert_eq!(
             reads.get(),
             2,
@@ -487,23 +501,8 @@ mod tests {
 
         // The child itself gone by then, its pid another process's: no answer rather
         // than a guess.
-        let child_reads = std::cell::Cell::new(0);
-        let gone = |pid: i32| {
-            let stat = |ppid, start| Ok(Stat { ppid, start });
-            match pid {
-                301 => {
-                    child_reads.set(child_reads.get() + 1);
-                    if child_reads.get() == 1 {
-                        stat(201, T + 301)
-                    } else {
-                        stat(1, T + 500)
-                    }
-                }
-                201 => stat(1, T + 400),
-                _ => Err(std::io::Error::other("no such process")),
-            }
-        };
-        let error = walk(301, 10, Some(T), gone).unwrap_err();
+        let (read, _) = table(301, (1, T + 500));
+        let error = walk(301, 10, Some(T), read).unwrap_err();
         assert_eq!(error.pid, 301);
     }
 

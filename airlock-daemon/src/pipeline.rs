@@ -145,7 +145,10 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
         ))
     })?;
     let grants = agent.grants(&request.command, &program, &module.exec());
-    let layout = if module.command() == "git" {
+    // git runs with a shadow of its repository's common directory (`git_checks`), whose
+    // links the run's private directory is made with.
+    let git = module.command() == "git";
+    let layout = if git {
         crate::scratch::Layout::GitShadow
     } else {
         crate::scratch::Layout::Plain
@@ -169,7 +172,7 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
             crate::destinations::check_aws(regions, &request.command, &checked_args, &env)?;
         }
     }
-    let git_pin = if module.command() == "git" {
+    let git_pin = if git {
         crate::git_checks::check(crate::git_checks::GitRequest {
             git: &program,
             args: &checked_args,
