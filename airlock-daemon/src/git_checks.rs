@@ -27,7 +27,7 @@ use airlock_core::{AgentScope, GateOutcome};
 
 use crate::executor::confined_command;
 use crate::git_discover::{self, Discovery};
-use crate::git_pin::Pinned;
+use crate::git_pin::{PinError, Pinned};
 use crate::hooks;
 use crate::pipeline::Refusal;
 use crate::workdir::WorkDir;
@@ -93,7 +93,18 @@ pub async fn check(request: GitRequest<'_>) -> Result<Option<Pinned>, Refusal> {
                 return Ok(None);
             }
             Discovery::AskGit => match ask_git(&probe).await? {
-                Some(located) => located,
+                Some((common, todo)) => {
+                    let opened = WorkDir::open(&common).map_err(|source| {
+                        refuse_config(
+                            PinError::Open {
+                                path: common,
+                                source,
+                            }
+                            .to_string(),
+                        )
+                    })?;
+                    (opened, todo)
+                }
                 None => {
                     check_destinations(&request, &GitRemotes::default())?;
                     empty_shadow(request.env, request.scratch)?;
@@ -101,7 +112,7 @@ pub async fn check(request: GitRequest<'_>) -> Result<Option<Pinned>, Refusal> {
                 }
             },
         };
-    let pinned = Pinned::new(&common, request.roots, request.scratch)
+    let pinned = Pinned::open(common, request.roots, request.scratch)
         .map_err(|e| refuse_config(e.to_string()))?;
     let judged = judge(&probe, &pinned).await?;
     if let Some(risk) = judged.refused.first() {

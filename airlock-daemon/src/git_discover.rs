@@ -42,14 +42,16 @@ const DISCOVERY_ENV: &[&str] = &[
 const MAX_SMALL_FILE: u64 = 4096;
 
 /// What the discovery found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Discovery {
-    /// A repository: its git directory and common directory (real paths).
+    /// A repository: its git directory (a real path) and its common directory, held
+    /// open as it was found (the pin reads the configuration through it).
     Found {
         /// The per-worktree git directory (`HEAD`, index, rebase state).
         git_dir: PathBuf,
-        /// The common directory (configuration, objects, refs).
-        common_dir: PathBuf,
+        /// The common directory (configuration, objects, refs), open, with its real
+        /// path.
+        common_dir: WorkDir,
     },
     /// No repository between the working directory and the first mount point.
     NotARepository,
@@ -195,12 +197,14 @@ fn git_directory(suspect: &Path) -> Option<Option<Discovery>> {
         return Some(None);
     }
     // The real paths, as the kernel names the directories it opens (what
-    // `canonicalize` gives, in two system calls instead of one per component).
-    let git_dir = WorkDir::open(suspect).ok()?.path;
+    // `canonicalize` gives, in two system calls instead of one per component); the
+    // common directory stays open for the pin.
+    let opened = WorkDir::open(suspect).ok()?;
+    let git_dir = opened.path.clone();
     let common_dir = if common == suspect {
-        git_dir.clone()
+        opened
     } else {
-        WorkDir::open(&common).ok()?.path
+        WorkDir::open(&common).ok()?
     };
     Some(Some(Discovery::Found {
         git_dir,

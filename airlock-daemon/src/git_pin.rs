@@ -28,13 +28,14 @@
 //!
 //! Repositories are created unpinned (`clone`, `init` write their own configuration).
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 
+use crate::small_file::SmallFileError;
 use crate::workdir::WorkDir;
 
 /// The most of a repository configuration the daemon reads; a longer one is refused.
@@ -109,14 +110,42 @@ pub fn empty_shadow(scratch: &Path) -> std::io::Result<PathBuf> {
     Ok(shadow)
 }
 
-/// Writes the shadow's `config`, which must not exist yet (nor be a link).
-fn create_config(shadow: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::OpenOptions::new()
+/// Writes the shadow's `config`, which must not exist yet (nor be a link); returns
+/// what the file is once written.
+fn create_config(shadow: &Path, bytes: &[u8]) -> std::io::Result<Written> {
+    let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(shadow.join("config"))?
-        .write_all(bytes)
+        .open(shadow.join("config"))?;
+    file.write_all(bytes)?;
+    Ok(Written::of(&rustix::fs::fstat(&file)?))
+}
+
+/// What the shadow's `config` was when the daemon wrote it: the same file, the same
+/// size, not changed since (a write changes the times, git's own writes replace the
+/// file) means git did not change the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Written {
+    dev: u64,
+    ino: u64,
+    size: i64,
+    modified: (i64, u64),
+    changed: (i64, u64),
+}
+
+impl Written {
+    fn of(stat: &rustix::fs::Stat) -> Self {
+        Self {
+            dev: stat.st_dev,
+            ino: stat.st_ino,
+            size: stat.st_size,
+            #[allow(clippy::unnecessary_cast, reason = "the field types differ by target")]
+            modified: (stat.st_mtime as i64, stat.st_mtime_nsec as u64),
+            #[allow(clippy::unnecessary_cast, reason = "the field types differ by target")]
+            changed: (stat.st_ctime as i64, stat.st_ctime_nsec as u64),
+        }
+    }
 }
 
 /// Why a repository cannot be pinned.
@@ -150,6 +179,11 @@ pub enum PinError {
 pub struct Pinned {
     /// The shadow common directory (in the run's private directory).
     shadow: PathBuf,
+    /// The shadow common directory, held open: the run's program may rename or
+    /// replace what is at its path.
+    shadow_fd: OwnedFd,
+    /// The shadow's `config` as written.
+    written: Written,
     /// The real common directory, as opened.
     common: PathBuf,
     /// The real common directory, held open.
@@ -159,17 +193,25 @@ pub struct Pinned {
 }
 
 impl Pinned {
-    /// Pins the repository whose common directory is `common`: opens it, checks that
-    /// it lies inside one of `roots`, reads its configuration once and completes the
-    /// shadow in `scratch` (made there now if it was not made ahead).
+    /// Pins the repository whose common directory is `common`: opens it, then as
+    /// [`Pinned::open`].
     pub fn new(common: &Path, roots: &[PathBuf], scratch: &Path) -> Result<Self, PinError> {
-        let WorkDir {
-            path: real,
-            fd: common_fd,
-        } = WorkDir::open(common).map_err(|source| PinError::Open {
+        let opened = WorkDir::open(common).map_err(|source| PinError::Open {
             path: common.to_owned(),
             source,
         })?;
+        Self::open(opened, roots, scratch)
+    }
+
+    /// Pins the repository whose common directory is `common` (open, with the path
+    /// the kernel gives it): checks that it lies inside one of `roots`, reads its
+    /// configuration once and completes the shadow in `scratch` (made there now if it
+    /// was not made ahead).
+    pub fn open(common: WorkDir, roots: &[PathBuf], scratch: &Path) -> Result<Self, PinError> {
+        let WorkDir {
+            path: real,
+            fd: common_fd,
+        } = common;
         if !roots.iter().any(|root| real.starts_with(root)) {
             return Err(PinError::Outside { path: real });
         }
@@ -181,14 +223,27 @@ impl Pinned {
                 let _ = rustix::fs::mkdirat(&common_fd, *name, Mode::from_raw_mode(0o755));
             }
         }
-        let shadow = scratch.join(SHADOW);
-        if !shadow.is_dir() {
-            prepare_shadow(scratch).map_err(PinError::Shadow)?;
-        }
         std::os::unix::fs::symlink(&real, scratch.join(REAL)).map_err(PinError::Shadow)?;
-        create_config(&shadow, &judged).map_err(PinError::Shadow)?;
+        // The shadow is made with the run's directory as a rule; made now when not.
+        let shadow = scratch.join(SHADOW);
+        let written = match create_config(&shadow, &judged) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                prepare_shadow(scratch).map_err(PinError::Shadow)?;
+                create_config(&shadow, &judged)
+            }
+            written => written,
+        }
+        .map_err(PinError::Shadow)?;
+        let shadow_fd = rustix::fs::open(
+            &shadow,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| PinError::Shadow(e.into()))?;
         Ok(Self {
             shadow,
+            shadow_fd,
+            written,
             common: real,
             common_fd,
             judged,
@@ -221,9 +276,15 @@ impl Pinned {
     /// directory. Returns whether the configuration was written back.
     pub fn finish(self) -> std::io::Result<bool> {
         self.repoint_worktrees();
-        // The run's program could write its directory: read only a regular file, and
-        // no more than a configuration is allowed to hold.
-        let now = crate::small_file::read(&self.shadow.join("config"), MAX_CONFIG)
+        // The file as written, untouched: nothing to read.
+        let now = rustix::fs::statat(&self.shadow_fd, "config", AtFlags::SYMLINK_NOFOLLOW);
+        if now.is_ok_and(|now| Written::of(&now) == self.written) {
+            return Ok(false);
+        }
+        // The run's program could write its directory: read only a regular file (not
+        // through a symlink: the daemon reads what the program may not), and no more
+        // than a configuration is allowed to hold.
+        let now = crate::small_file::read_at(self.shadow_fd.as_fd(), "config", MAX_CONFIG)
             .map_err(std::io::Error::other)?
             .ok_or_else(|| std::io::Error::other("the pinned configuration is gone"))?;
         if now == self.judged {
@@ -297,38 +358,20 @@ const MAX_WORKTREES: usize = 4096;
 /// The longest `gitdir` or `.git` file of a worktree that is read.
 const MAX_WORKTREE_FILE: u64 = 4096;
 
-/// Reads `config` in the held directory: a regular file, without following a
-/// symlink, without blocking on a FIFO, at most [`MAX_CONFIG`] bytes. A missing file
-/// is an empty configuration.
+/// Reads `config` in the held directory: a regular file (never opening a FIFO or a
+/// device the agent planted under that name, nor following a symlink), at most
+/// [`MAX_CONFIG`] bytes. A missing file is an empty configuration.
 fn read_config(common: &OwnedFd) -> Result<Vec<u8>, PinError> {
-    let fd = match rustix::fs::openat(
-        common.as_fd(),
-        "config",
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) {
-        Ok(fd) => fd,
-        Err(rustix::io::Errno::NOENT) => return Ok(Vec::new()),
-        Err(e) => return Err(PinError::Config(std::io::Error::from(e).to_string())),
-    };
-    let stat = rustix::fs::fstat(&fd).map_err(|e| PinError::Config(e.to_string()))?;
-    if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::RegularFile {
-        return Err(PinError::Config("`config` is not a regular file".into()));
-    }
-    // Room for the size the file has, and one byte more to see it grown: read in one
-    // call as a rule.
-    let expected = usize::try_from(stat.st_size.clamp(0, MAX_CONFIG as i64)).unwrap_or(0);
-    let mut bytes = Vec::with_capacity(expected + 1);
-    std::fs::File::from(fd)
-        .take(MAX_CONFIG + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| PinError::Config(e.to_string()))?;
-    if bytes.len() as u64 > MAX_CONFIG {
-        return Err(PinError::Config(format!(
+    match crate::small_file::read_at(common.as_fd(), "config", MAX_CONFIG) {
+        Ok(bytes) => Ok(bytes.unwrap_or_default()),
+        Err(SmallFileError::NotRegular(_)) => {
+            Err(PinError::Config("`config` is not a regular file".into()))
+        }
+        Err(SmallFileError::TooLong { .. }) => Err(PinError::Config(format!(
             "it is longer than {MAX_CONFIG} bytes"
-        )));
+        ))),
+        Err(e) => Err(PinError::Config(e.to_string())),
     }
-    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -577,7 +620,17 @@ mod tests {
         let e =
             Pinned::new(&ws.join("link"), std::slice::from_ref(&ws), scratch.path()).unwrap_err();
         assert!(matches!(e, PinError::Outside { .. }), "{e}");
-        mkfifo(&ws.join("fifo/.git/config"));
+        // A FIFO named `config` is refused without being opened: a writer waiting
+        // for a reader to open it still waits (control: opening it for reading, as
+        // the daemon did with `O_NONBLOCK`, lets the writer through).
+        let fifo = ws.join("fifo/.git/config");
+        mkfifo(&fifo);
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::OpenOptions::new().write(true).open(fifo))
+        };
+        // Time for the writer to be waiting in its open.
+        std::thread::sleep(std::time::Duration::from_millis(200));
         let e = Pinned::new(
             &ws.join("fifo/.git"),
             std::slice::from_ref(&ws),
@@ -585,6 +638,18 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("not a regular file"), "{e}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(!writer.is_finished(), "the pin opened the FIFO");
+        let reader = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .unwrap();
+        assert!(
+            writer.join().unwrap().is_ok(),
+            "control: a reader lets it through"
+        );
+        drop(reader);
         std::fs::create_dir_all(ws.join("big/.git")).unwrap();
         std::fs::write(
             ws.join("big/.git/config"),
@@ -607,5 +672,74 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(e, PinError::Config(_)), "{e}");
+    }
+
+    #[test]
+    fn only_a_configuration_git_changed_is_written_back_and_never_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ws, repo) = workspace(&dir);
+        let config = repo.join(".git/config");
+        let original = std::fs::read(&config).unwrap();
+
+        // A run that changes nothing writes nothing back.
+        let scratch = tempfile::tempdir().unwrap();
+        let pinned = pin(&repo, &ws, scratch.path());
+        git(&repo, &[("GIT_COMMON_DIR", pinned.shadow())], &["status"]);
+        assert!(!pinned.finish().unwrap());
+        assert_eq!(std::fs::read(&config).unwrap(), original);
+
+        // A change made in place (not by git's lock and rename) is still seen.
+        let scratch = tempfile::tempdir().unwrap();
+        let pinned = pin(&repo, &ws, scratch.path());
+        let mut shadowed = std::fs::OpenOptions::new()
+            .append(true)
+            .open(pinned.config())
+            .unwrap();
+        writeln!(shadowed, "[user]\n\tname = in place").unwrap();
+        drop(shadowed);
+        assert!(pinned.finish().unwrap());
+        assert!(
+            String::from_utf8(std::fs::read(&config).unwrap())
+                .unwrap()
+                .contains("in place")
+        );
+
+        // The run's program replaces the shadow's configuration with a link to a file
+        // it may not read (the daemon may): the daemon does not read through it, and
+        // nothing of the file reaches the repository.
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "[secret]\n\tkey = PRIVATE\n").unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let pinned = pin(&repo, &ws, scratch.path());
+        std::fs::remove_file(pinned.config()).unwrap();
+        std::os::unix::fs::symlink(&secret, pinned.config()).unwrap();
+        let control = crate::small_file::read(&pinned.config(), MAX_CONFIG).unwrap();
+        assert_eq!(
+            control.as_deref(),
+            Some(&b"[secret]\n\tkey = PRIVATE\n"[..]),
+            "control: following the link reads the file"
+        );
+        assert!(pinned.finish().is_err());
+        assert!(
+            !String::from_utf8(std::fs::read(&config).unwrap())
+                .unwrap()
+                .contains("PRIVATE")
+        );
+
+        // Nor does it follow the shadow directory replaced by a link.
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::fs::copy(&secret, elsewhere.join("config")).unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let pinned = pin(&repo, &ws, scratch.path());
+        let moved = scratch.path().join("moved");
+        std::fs::rename(pinned.shadow(), &moved).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, pinned.shadow()).unwrap();
+        assert!(!pinned.finish().unwrap(), "the held directory is unchanged");
+        assert!(
+            !String::from_utf8(std::fs::read(&config).unwrap())
+                .unwrap()
+                .contains("PRIVATE")
+        );
     }
 }

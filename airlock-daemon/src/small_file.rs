@@ -8,7 +8,7 @@
 //! (through `/proc/self/fd`), so a swap of the path in between changes nothing.
 
 use std::io::Read;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{FileType, Mode, OFlags};
@@ -41,11 +41,37 @@ pub enum SmallFileError {
 /// Reads `path` (symlinks followed) if it is a regular file of at most `max` bytes;
 /// `None` when it does not exist.
 pub fn read(path: &Path, max: u64) -> Result<Option<Vec<u8>>, SmallFileError> {
+    read_held(rustix::fs::CWD, path, OFlags::empty(), max)
+}
+
+/// Reads `name` in the directory `dir` without following a symlink in its last
+/// component (a symlink is not a regular file), if it is a regular file of at most
+/// `max` bytes; `None` when it does not exist.
+pub fn read_at(
+    dir: BorrowedFd<'_>,
+    name: &str,
+    max: u64,
+) -> Result<Option<Vec<u8>>, SmallFileError> {
+    read_held(dir, Path::new(name), OFlags::NOFOLLOW, max)
+}
+
+/// [`read`] and [`read_at`]: `path` resolved from `dir` with `flags` added.
+fn read_held(
+    dir: BorrowedFd<'_>,
+    path: &Path,
+    flags: OFlags,
+    max: u64,
+) -> Result<Option<Vec<u8>>, SmallFileError> {
     let io = |source: std::io::Error| SmallFileError::Io {
         path: path.to_owned(),
         source,
     };
-    let held = match rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()) {
+    let held = match rustix::fs::openat(
+        dir,
+        path,
+        OFlags::PATH | OFlags::CLOEXEC | flags,
+        Mode::empty(),
+    ) {
         Ok(fd) => fd,
         Err(rustix::io::Errno::NOENT) => return Ok(None),
         Err(e) => return Err(io(e.into())),
@@ -55,7 +81,11 @@ pub fn read(path: &Path, max: u64) -> Result<Option<Vec<u8>>, SmallFileError> {
         return Err(SmallFileError::NotRegular(path.to_owned()));
     }
     let file = std::fs::File::open(format!("/proc/self/fd/{}", held.as_raw_fd())).map_err(io)?;
-    let mut bytes = Vec::new();
+    drop(held);
+    // Room for the size it has and a byte more, to see it grown: one read, and one
+    // that sees the end (a buffer that grows from nothing reads a small file in four).
+    let expected = u64::try_from(stat.st_size).unwrap_or(0).min(max);
+    let mut bytes = Vec::with_capacity(usize::try_from(expected).unwrap_or(0) + 1);
     file.take(max.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(io)?;

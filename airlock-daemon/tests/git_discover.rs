@@ -185,7 +185,10 @@ fn every_answer_is_gits_own() {
                 },
                 Some((common, todo)),
             ) => {
-                assert_eq!(common_dir, common, "{start} {location:?}: common directory");
+                assert_eq!(
+                    &common_dir.path, common,
+                    "{start} {location:?}: common directory"
+                );
                 assert_eq!(
                     &git_dir.join("rebase-merge/git-rebase-todo"),
                     todo,
@@ -210,19 +213,22 @@ fn git_environment_and_paths_outside_the_mounts_are_left_to_git() {
         Discovery::Found { .. }
     ));
     env.insert("GIT_DIR".to_owned(), "x".to_owned());
-    assert_eq!(discover(&cwd, &[], &env, &roots), Discovery::AskGit);
+    assert!(matches!(
+        discover(&cwd, &[], &env, &roots),
+        Discovery::AskGit
+    ));
     // The repository lies above the only mount: git (confined) decides whether it can
     // read it.
     let inner = vec![layouts.root.join("plain/a")];
-    assert_eq!(
+    assert!(matches!(
         discover(&cwd, &[], &BTreeMap::new(), &inner),
         Discovery::AskGit
-    );
+    ));
     // Nothing that looks like a repository above the mount: not a repository.
     let cwd = WorkDir::open(&layouts.root.join("nothing/here")).unwrap();
     let inner = vec![layouts.root.join("nothing/here")];
-    assert_eq!(
+    assert!(matches!(
         discover(&cwd, &[], &BTreeMap::new(), &inner),
         Discovery::NotARepository
-    );
+    ));
 }
