@@ -39,6 +39,8 @@ pub struct AuditLog {
 #[derive(Debug)]
 struct State {
     file: File,
+    /// The open file's device and inode.
+    identity: (u64, u64),
     size: u64,
     budget: Budget,
 }
@@ -190,8 +192,7 @@ impl AuditLog {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let file = open_append(path)?;
-        let size = file.metadata()?.len();
+        let (file, identity, size) = open_append(path)?;
         let capacity = max_size.saturating_mul(u64::from(max_files) + 1);
         Ok(Self {
             path: path.to_owned(),
@@ -199,6 +200,7 @@ impl AuditLog {
             max_files,
             state: Mutex::new(State {
                 file,
+                identity,
                 size,
                 budget: Budget::for_capacity(capacity),
             }),
@@ -280,17 +282,15 @@ impl AuditLog {
     /// Appends `line` (one whole line or none), reopening and rotating as needed.
     fn append(&self, state: &mut State, line: &str) -> std::io::Result<()> {
         let line = line.as_bytes();
-        if !self.still_at_path(&state.file) {
+        if !self.still_at_path(state.identity) {
             if let Some(dir) = self.path.parent() {
                 std::fs::create_dir_all(dir)?;
             }
-            state.file = open_append(&self.path)?;
-            state.size = state.file.metadata()?.len();
+            (state.file, state.identity, state.size) = open_append(&self.path)?;
         }
         if state.size > 0 && state.size + line.len() as u64 > self.max_size {
             self.rotate()?;
-            state.file = open_append(&self.path)?;
-            state.size = 0;
+            (state.file, state.identity, state.size) = open_append(&self.path)?;
         }
         let before = state.size;
         let written = state.file.write_all(line).and_then(|()| state.file.flush());
@@ -303,16 +303,13 @@ impl AuditLog {
         Ok(())
     }
 
-    /// Whether `file` is still the file at the log's path (not deleted, renamed away or
-    /// replaced).
-    fn still_at_path(&self, file: &File) -> bool {
+    /// Whether the open file, whose device and inode are `identity`, is still the file
+    /// at the log's path (not deleted, renamed away or replaced). One `stat` of the
+    /// path: while the file is open its inode cannot go to another file, so the same
+    /// device and inode at the path are the same file, still linked.
+    fn still_at_path(&self, identity: (u64, u64)) -> bool {
         use std::os::unix::fs::MetadataExt;
-        match (file.metadata(), std::fs::metadata(&self.path)) {
-            (Ok(open), Ok(named)) => {
-                open.nlink() > 0 && open.dev() == named.dev() && open.ino() == named.ino()
-            }
-            _ => false,
-        }
+        std::fs::metadata(&self.path).is_ok_and(|named| (named.dev(), named.ino()) == identity)
     }
 
     fn rotate(&self) -> std::io::Result<()> {
@@ -403,13 +400,17 @@ fn shorten(text: &str) -> String {
     format!("{}...[{} bytes]", text.get(..end).unwrap_or(""), text.len())
 }
 
-fn open_append(path: &Path) -> std::io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    OpenOptions::new()
+/// Opens the log at `path` for appending (made with mode 0600): the file, its device
+/// and inode, and its size.
+fn open_append(path: &Path) -> std::io::Result<(File, (u64, u64), u64)> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let file = OpenOptions::new()
         .create(true)
         .append(true)
         .mode(0o600)
-        .open(path)
+        .open(path)?;
+    let meta = file.metadata()?;
+    Ok((file, (meta.dev(), meta.ino()), meta.len()))
 }
 
 /// `time` as RFC 3339 UTC with milliseconds, e.g. `2026-11-28T20:41:07.123Z`.
@@ -624,6 +625,11 @@ mod tests {
             max_files: 1,
             state: Mutex::new(State {
                 file: OpenOptions::new().append(true).open("/dev/full").unwrap(),
+                identity: {
+                    use std::os::unix::fs::MetadataExt;
+                    let meta = std::fs::metadata("/dev/full").unwrap();
+                    (meta.dev(), meta.ino())
+                },
                 size: 0,
                 budget: Budget::for_capacity(1 << 20),
             }),
