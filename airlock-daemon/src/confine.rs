@@ -250,9 +250,10 @@ pub struct Ahead {
 
 impl Ahead {
     /// Builds the kit on the background thread ([`crate::background`], the lowest CPU
-    /// priority), when not already doing so for the same command. Called once the
-    /// run's program has started: the building competes with no request. A kit that cannot be built is
-    /// not: the next run builds its own.
+    /// priority), when not already doing so for the same command. Called as the run's
+    /// program is being started: the building runs only where no request and no
+    /// program wants the processor. A kit that cannot be built is not: the next run
+    /// builds its own.
     pub fn start(self) {
         let Ahead {
             confiner,

@@ -113,15 +113,13 @@ pub struct Finished {
 }
 
 /// Runs `spec`, forwarding `input` and streaming output into `output` (a bounded
-/// channel: a slow client slows the program instead of growing memory), and calls
-/// `started` once the program has started. Fails only when the program cannot be
-/// started.
+/// channel: a slow client slows the program instead of growing memory). Fails only
+/// when the program cannot be started.
 pub async fn run(
     spec: Spec,
     mut input: mpsc::Receiver<Input>,
     output: mpsc::Sender<(Stream, Vec<u8>)>,
     cancel: CancellationToken,
-    started: impl FnOnce(),
 ) -> std::io::Result<Finished> {
     let spawned = crate::spawn::spawn(&crate::spawn::Launch {
         program: &spec.program,
@@ -136,7 +134,6 @@ pub async fn run(
     })?;
     // The child has its own copies: the ruleset is no longer needed here.
     drop(spec.ruleset);
-    started();
     let mut child = spawned.process;
     // The program leads its own process group.
     let group = child.pid();
@@ -473,7 +470,7 @@ mod tests {
     ) -> (Finished, Vec<u8>, Vec<u8>) {
         let (in_tx, in_rx) = mpsc::channel(16);
         let (out_tx, mut out_rx) = mpsc::channel(16);
-        let run = tokio::spawn(run(spec, in_rx, out_tx, cancel, || {}));
+        let run = tokio::spawn(run(spec, in_rx, out_tx, cancel));
         for i in inputs {
             in_tx.send(i).await.unwrap();
         }
@@ -616,20 +613,14 @@ mod tests {
     async fn missing_program_is_an_error() {
         let (in_tx, in_rx) = mpsc::channel(1);
         let (out_tx, _out_rx) = mpsc::channel(1);
-        let started = std::sync::atomic::AtomicBool::new(false);
         let result = run(
             spec("/nonexistent/prog", &[]),
             in_rx,
             out_tx,
             CancellationToken::new(),
-            || started.store(true, Ordering::Relaxed),
         )
         .await;
         assert!(result.is_err());
-        assert!(
-            !started.load(Ordering::Relaxed),
-            "told started without a program"
-        );
         drop(in_tx);
     }
 }

@@ -428,7 +428,7 @@ mod tests {
         let cancel = CancellationToken::new();
         let token = cancel.clone();
         let run = tokio::spawn(async move {
-            executor::run(spec, in_rx, out_tx, token, || {})
+            executor::run(spec, in_rx, out_tx, token)
                 .await
                 .map_err(RunError::Start)
         });
