@@ -361,6 +361,52 @@ fn a_module_without_rules_reaches_nothing_beyond_the_mounts() {
     assert!(h.ws.join("note").exists());
 }
 
+/// A device file opens the device it names wherever it lies, past every path rule: a
+/// daemon running as root may make them, so a program it runs must not. Needs root
+/// (`CAP_MKNOD`); fails under CI without it, skips loudly elsewhere.
+#[test]
+fn a_program_cannot_make_a_device_file() {
+    if !rustix::process::getuid().is_root() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run this test as root"
+        );
+        eprintln!("SKIPPED: making device files needs root");
+        return;
+    }
+    let h = host("", "");
+    // `/dev/kmsg` by its path is out of reach, as every device the system list does
+    // not name.
+    let output = h.run("sh", &["-c", "head -n 1 /dev/kmsg"]);
+    assert!(!output.status.success(), "{}", text(&output));
+    for dir in [h.ws.display().to_string(), "$TMPDIR".to_owned()] {
+        // Control: the same commands, unconfined, make the file and read the kernel's
+        // log through it.
+        let scratch = tempfile::tempdir().unwrap();
+        let control = Command::new("sh")
+            .args(["-c", "mknod \"$0/kmsg\" c 1 11 && head -n 1 \"$0/kmsg\""])
+            .arg(scratch.path())
+            .output()
+            .unwrap();
+        assert!(control.status.success(), "control: {}", text(&control));
+        assert!(!control.stdout.is_empty(), "control: {}", text(&control));
+
+        let script = format!("mknod \"{dir}/kmsg\" c 1 11 || exit 3; head -n 1 \"{dir}/kmsg\"");
+        let output = h.run("sh", &["-c", &script]);
+        assert_eq!(output.status.code(), Some(3), "{dir}: {}", text(&output));
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("Permission denied"),
+            "{dir}: {}",
+            text(&output)
+        );
+        assert!(output.stdout.is_empty(), "{dir}: {}", text(&output));
+    }
+    assert!(!h.ws.join("kmsg").exists());
+    // A FIFO is no device: programs still make them.
+    let output = h.run("sh", &["-c", "mkfifo pipe && test -p pipe"]);
+    assert!(output.status.success(), "{}", text(&output));
+}
+
 #[test]
 fn declared_paths_and_ports_are_all_a_command_gets() {
     let allowed = TcpListener::bind("127.0.0.1:0").unwrap();
