@@ -136,6 +136,7 @@ pub fn run(config: &ConfigArgs, as_json: bool) -> CliResult {
         }
     }
     missing += ssh_agent_tools(config, &search, &mut findings);
+    device_mounts(config, &mut findings);
     if as_json {
         println!(
             "{}",
@@ -293,21 +294,53 @@ fn ssh_agent_tools(
 
 /// The agents whose profiles name ssh-agent keys.
 fn needing_ssh_agent(agents_file: &Path) -> Result<Vec<String>, String> {
+    Ok(agent_profiles(agents_file)?
+        .into_iter()
+        .filter(|(_, _, profile)| !profile.ssh_agent.keys.is_empty())
+        .map(|(name, _, _)| format!("`{name}`"))
+        .collect())
+}
+
+/// The agents of `agents_file`: each one's name, directory and profile.
+fn agent_profiles(
+    agents_file: &Path,
+) -> Result<Vec<(String, PathBuf, airlock_core::AgentProfile)>, String> {
     let text = load::read_text(agents_file).map_err(|e| e.to_string())?;
     let agents = airlock_core::AgentsFile::parse(&agents_file.display().to_string(), &text)
         .map_err(|e| e.to_string())?;
     let base = agents_file.parent().unwrap_or(Path::new("."));
-    let mut needed = Vec::new();
+    let mut profiles = Vec::new();
     for (name, dir) in agents.agents {
-        let path = base.join(dir).join("airlock.toml");
+        let dir = base.join(dir);
+        let path = dir.join("airlock.toml");
         let text = load::read_text(&path).map_err(|e| e.to_string())?;
         let profile = airlock_core::AgentProfile::parse(&name, &path.display().to_string(), &text)
             .map_err(|e| e.to_string())?;
-        if !profile.ssh_agent.keys.is_empty() {
-            needed.push(format!("`{name}`"));
+        profiles.push((name, dir, profile));
+    }
+    Ok(profiles)
+}
+
+/// Warns of every agent mount on a file system that honours device files
+/// ([`crate::devices`]). Agents that cannot be read are left to `ssh_agent_tools`'s
+/// finding and to `check`.
+fn device_mounts(config: &ConfigArgs, findings: &mut Vec<Finding>) {
+    let Some(agents_file) = &config.agents else {
+        return;
+    };
+    let Ok(profiles) = agent_profiles(agents_file) else {
+        return;
+    };
+    for (name, dir, profile) in profiles {
+        for mount in &profile.mounts {
+            let Ok(root) = std::fs::canonicalize(dir.join(&mount.host)) else {
+                continue;
+            };
+            if let Some(warning) = crate::devices::warning(&name, &root) {
+                findings.push(Finding::new("warning", "devices").detail(warning));
+            }
         }
     }
-    Ok(needed)
 }
 
 /// Finds `name` in the directories of `search` (a `PATH` value); an absolute `name`

@@ -10,6 +10,7 @@ mod cli;
 pub mod confine;
 mod connection;
 pub mod destinations;
+mod devices;
 mod doctor;
 pub mod executor;
 mod explain;

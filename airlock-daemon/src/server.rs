@@ -178,6 +178,7 @@ async fn serve(mut loaded: Loaded, config: ConfigArgs, sockets: PathBuf) -> CliR
     let mut listeners: BTreeMap<String, Listening> = BTreeMap::new();
     let current = shared.current();
     bind_agents(&current, &sockets, &shared, &tracker, &mut listeners)?;
+    warn_device_mounts(&current);
     println!(
         "airlock-daemon {}: enabled commands: {}",
         env!("CARGO_PKG_VERSION"),
@@ -252,6 +253,18 @@ fn start_ssh_agents(
         );
     }
     Ok(())
+}
+
+/// Warns, on stderr, of every agent mount whose file system honours device files
+/// ([`crate::devices`]).
+fn warn_device_mounts(loaded: &Loaded) {
+    for (name, agent) in &loaded.agents {
+        for root in &agent.mount_roots {
+            if let Some(warning) = crate::devices::warning(name, root) {
+                eprintln!("airlock-daemon: warning: {warning}");
+            }
+        }
+    }
 }
 
 /// A bound agent socket and its accept loop.
@@ -423,6 +436,7 @@ fn reload(
     if let Err(e) = bind_agents(&loaded, sockets, shared, tracker, listeners) {
         eprintln!("airlock-daemon: reload: {e}");
     }
+    warn_device_mounts(&loaded);
     match shared.loaded.write() {
         Ok(mut guard) => *guard = Arc::new(loaded),
         Err(poisoned) => *poisoned.into_inner() = Arc::new(loaded),

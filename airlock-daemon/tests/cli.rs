@@ -799,6 +799,43 @@ fn doctor_reports_the_confinement_in_force() {
 }
 
 #[test]
+fn doctor_warns_of_mounts_where_device_files_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    write(&root.join("config.toml"), "[commands]\nenable = [\"sh\"]\n");
+    let ws = root.join("ws");
+    std::fs::create_dir_all(&ws).unwrap();
+    write(
+        &root.join("a1/airlock.toml"),
+        &format!(
+            "commands = []\n[[mounts]]\ncontainer = \"/workspace\"\nhost = \"{}\"\n",
+            ws.display()
+        ),
+    );
+    write(&root.join("agents.toml"), "[a1]\npath = \"a1\"\n");
+    let config = root.to_str().unwrap();
+    let agents = root.join("agents.toml");
+    let output = run(&[
+        "doctor",
+        "--config",
+        config,
+        "--agents",
+        agents.to_str().unwrap(),
+    ]);
+    let report = text(&output.stdout);
+    assert!(output.status.success(), "{report}");
+    let honoured = !rustix::fs::statvfs(&ws)
+        .unwrap()
+        .f_flag
+        .contains(rustix::fs::StatVfsMountFlags::NODEV);
+    let warned = format!(
+        "warning  devices\tagent a1: the mount `{}` is on a file system that honours device files",
+        ws.display()
+    );
+    assert_eq!(report.contains(&warned), honoured, "{report}");
+}
+
+#[test]
 fn usage_errors_exit_2_and_help_exists() {
     assert_eq!(run(&["show", "no-such-builtin"]).status.code(), Some(2));
     assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
