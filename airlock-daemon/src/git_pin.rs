@@ -341,13 +341,13 @@ impl Pinned {
                 "gitdir: {}\n",
                 self.shadow.join("worktrees").join(&name).display()
             );
-            if small(&dot_git).is_some_and(|text| text == shadowed) {
-                let real = format!(
-                    "gitdir: {}\n",
-                    self.common.join("worktrees").join(&name).display()
-                );
-                let _ = std::fs::write(&dot_git, real);
-            }
+            let real = format!(
+                "gitdir: {}\n",
+                self.common.join("worktrees").join(&name).display()
+            );
+            // The file read is the file written: a path swapped after the check
+            // (a link to a file of the daemon user's) is not followed anew.
+            let _ = crate::small_file::replace_if(&dot_git, shadowed.as_bytes(), real.as_bytes());
         }
     }
 }

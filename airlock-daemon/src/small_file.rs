@@ -1,4 +1,4 @@
-//! Reading a small file the agent may have planted (a `.git` file, `commondir`, a
+//! Reading (and rewriting) a small file the agent may have planted (a `.git` file, `commondir`, a
 //! rebase todo list) without ever opening anything but a regular file: a FIFO would
 //! block the daemon, and opening a device can act on it (the daemon may run as root,
 //! and a symlink in the workspace can point anywhere).
@@ -62,6 +62,46 @@ fn read_held(
     flags: OFlags,
     max: u64,
 ) -> Result<Option<Vec<u8>>, SmallFileError> {
+    let Some((file, size)) = open_regular(dir, path, flags, false)? else {
+        return Ok(None);
+    };
+    read_from(file, size, path, max).map(Some)
+}
+
+/// Replaces what `path` (symlinks followed) holds with `new` when it is a regular file
+/// that holds exactly `expected` now, reading and writing the one file that was
+/// checked (a path swapped in between changes nothing). Returns whether it did;
+/// `Ok(false)` when there is no such file.
+pub fn replace_if(path: &Path, expected: &[u8], new: &[u8]) -> Result<bool, SmallFileError> {
+    use std::os::unix::fs::FileExt;
+    let io = |source: std::io::Error| SmallFileError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let Some((file, size)) = open_regular(rustix::fs::CWD, path, OFlags::empty(), true)? else {
+        return Ok(false);
+    };
+    let max = expected.len() as u64;
+    match read_from(&file, size, path, max) {
+        Ok(now) if now == expected => {}
+        Ok(_) | Err(SmallFileError::TooLong { .. }) => return Ok(false),
+        Err(e) => return Err(e),
+    }
+    file.set_len(0).map_err(io)?;
+    file.write_all_at(new, 0).map_err(io)?;
+    Ok(true)
+}
+
+/// Opens `path`, resolved from `dir` with `flags` added, for reading (and writing
+/// with `write`) if it is a regular file, with its size; `None` when it does not
+/// exist. The path is resolved once, to an `O_PATH` descriptor whose type is checked
+/// before that same inode is opened.
+fn open_regular(
+    dir: BorrowedFd<'_>,
+    path: &Path,
+    flags: OFlags,
+    write: bool,
+) -> Result<Option<(std::fs::File, u64)>, SmallFileError> {
     let io = |source: std::io::Error| SmallFileError::Io {
         path: path.to_owned(),
         source,
@@ -80,22 +120,33 @@ fn read_held(
     if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
         return Err(SmallFileError::NotRegular(path.to_owned()));
     }
-    let file = std::fs::File::open(format!("/proc/self/fd/{}", held.as_raw_fd())).map_err(io)?;
-    drop(held);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(write)
+        .open(format!("/proc/self/fd/{}", held.as_raw_fd()))
+        .map_err(io)?;
+    Ok(Some((file, u64::try_from(stat.st_size).unwrap_or(0))))
+}
+
+/// Reads at most `max` bytes of `file` (of `size` bytes when opened), from its start;
+/// more is [`SmallFileError::TooLong`].
+fn read_from(file: impl Read, size: u64, path: &Path, max: u64) -> Result<Vec<u8>, SmallFileError> {
     // Room for the size it has and a byte more, to see it grown: one read, and one
     // that sees the end (a buffer that grows from nothing reads a small file in four).
-    let expected = u64::try_from(stat.st_size).unwrap_or(0).min(max);
-    let mut bytes = Vec::with_capacity(usize::try_from(expected).unwrap_or(0) + 1);
+    let mut bytes = Vec::with_capacity(usize::try_from(size.min(max)).unwrap_or(0) + 1);
     file.take(max.saturating_add(1))
         .read_to_end(&mut bytes)
-        .map_err(io)?;
+        .map_err(|source| SmallFileError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
     if bytes.len() as u64 > max {
         return Err(SmallFileError::TooLong {
             path: path.to_owned(),
             max,
         });
     }
-    Ok(Some(bytes))
+    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -134,6 +185,25 @@ mod tests {
         .unwrap();
         assert!(matches!(
             read(&fifo, 64),
+            Err(SmallFileError::NotRegular(_))
+        ));
+    }
+
+    #[test]
+    fn replaces_only_a_regular_file_holding_what_was_expected() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, "gitdir: /shadow/x\n").unwrap();
+        assert!(!replace_if(&file, b"gitdir: /other\n", b"new\n").unwrap());
+        assert!(!replace_if(&file, b"gitdir: /shadow\n", b"new\n").unwrap());
+        assert_eq!(std::fs::read(&file).unwrap(), b"gitdir: /shadow/x\n");
+        assert!(replace_if(&file, b"gitdir: /shadow/x\n", b"gitdir: /real/x\n").unwrap());
+        assert_eq!(std::fs::read(&file).unwrap(), b"gitdir: /real/x\n");
+        assert!(!replace_if(&dir.path().join("missing"), b"", b"x").unwrap());
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        assert!(matches!(
+            replace_if(&link, b"", b"x"),
             Err(SmallFileError::NotRegular(_))
         ));
     }
