@@ -588,7 +588,8 @@ impl Confiner {
         let mut created = ruleset.create()?;
         // Nothing the daemon runs makes device files: one made in a writable place
         // (by a daemon running as root) would open the device it names past every
-        // rule here (`/dev/kmsg`, a disk), so making them is never granted.
+        // rule here (`/dev/kmsg`, a disk), so making them is never granted (and a
+        // device's own ioctls are not granted beneath a directory: see `narrow`).
         let no_devices = all & !(AccessFs::MakeChar | AccessFs::MakeBlock);
         let writable = if grants.exec_writable {
             no_devices
@@ -682,7 +683,10 @@ fn open_path(path: &Path, optional: bool) -> Result<Option<PathFd>, ConfineError
 
 /// `access` narrowed to what applies to a file when `fd` is not a directory (the
 /// kernel refuses directory rights on files), and what `fd` is (device and inode),
-/// when that can be told.
+/// when that can be told. Beneath a directory a device's own ioctls (ABI 5) are never
+/// granted: a device file in a granted directory was planted there (the agent's
+/// container can make one in a mount), and a terminal's ioctls type into it
+/// (`TIOCSTI`); a device the profile declares by its own path keeps them.
 fn narrow(
     fd: &PathFd,
     access: BitFlags<AccessFs>,
@@ -694,7 +698,7 @@ fn narrow(
     });
     let identity = stat.map(|st| (st.st_dev, st.st_ino));
     if is_dir {
-        (access, identity)
+        (access & !AccessFs::IoctlDev, identity)
     } else {
         (access & AccessFs::from_file(abi), identity)
     }

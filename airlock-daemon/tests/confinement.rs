@@ -362,10 +362,11 @@ fn a_module_without_rules_reaches_nothing_beyond_the_mounts() {
 }
 
 /// A device file opens the device it names wherever it lies, past every path rule: a
-/// daemon running as root may make them, so a program it runs must not. Needs root
-/// (`CAP_MKNOD`); fails under CI without it, skips loudly elsewhere.
+/// daemon running as root may make them, so a program it runs must not; and one the
+/// agent's container makes in a mount opens, but its device's own ioctls are refused.
+/// Needs root (`CAP_MKNOD`); fails under CI without it, skips loudly elsewhere.
 #[test]
-fn a_program_cannot_make_a_device_file() {
+fn device_files_are_neither_made_nor_driven() {
     if !rustix::process::getuid().is_root() {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -402,6 +403,38 @@ fn a_program_cannot_make_a_device_file() {
         assert!(output.stdout.is_empty(), "{dir}: {}", text(&output));
     }
     assert!(!h.ws.join("kmsg").exists());
+    // One the agent's container makes in the mount opens (Landlock governs paths, not
+    // devices; the daemon warns of such mounts), but its device's own ioctls are
+    // refused: a terminal's could type into it (`TIOCSTI`). `TCGETS` on a copy of
+    // `/dev/null`'s: refused by the device itself unconfined, by Landlock through the
+    // daemon.
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        h.ws.join("null"),
+        rustix::fs::FileType::CharacterDevice,
+        rustix::fs::Mode::from_raw_mode(0o666),
+        rustix::fs::makedev(1, 3),
+    )
+    .unwrap();
+    let script = "open(F, '+<', 'null') or die \"open: $!\\n\"; ioctl(F, 0x5401, my $b = \"\\0\" x 64) or die \"ioctl: $!\\n\"";
+    let control = Command::new("perl")
+        .args(["-e", script])
+        .current_dir(&h.ws)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&control.stderr),
+        "ioctl: Inappropriate ioctl for device\n",
+        "control: {}",
+        text(&control)
+    );
+    let output = h.run("perl", &["-e", script]);
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "ioctl: Permission denied\n",
+        "{}",
+        text(&output)
+    );
     // A FIFO is no device: programs still make them.
     let output = h.run("sh", &["-c", "mkfifo pipe && test -p pipe"]);
     assert!(output.status.success(), "{}", text(&output));
