@@ -2,8 +2,9 @@
 //!
 //! A device file opens the device it names wherever it lies, and Landlock has no right
 //! for opening one: a program confined to the mounts reads `/dev/kmsg` or a disk through
-//! a device file made in a mount. The daemon never lets its programs make one
-//! ([`crate::confine`]), but the agent's container can, unless its file system is
+//! a device file made in a mount. The daemon never lets its programs make one, nor use
+//! a device's own ioctls beneath a granted directory ([`crate::confine`]), but the
+//! agent's container can make one, unless its file system is
 //! mounted `nodev` or the container lacks `CAP_MKNOD` (Docker grants it by default;
 //! rootless containers cannot make devices). The daemon cannot tell what the container
 //! may do; it says so for every mount on a file system that allows device files.
