@@ -7,7 +7,9 @@
 //! when the mount's two sides differ); a relative one is relative to the working
 //! directory after the argv's own directory changes (`git -C dir`); symlinks that exist
 //! are followed. A path that lands outside the agent's mounts (or, for a read, the
-//! paths its profile declares for the command) refuses the request with a reason.
+//! paths its profile declares for the command) refuses the request with a reason, and so
+//! does a device file the profile does not declare by its own path (one the agent's
+//! container made in a mount opens its device, which Landlock does not stop).
 //!
 //! This layer explains; the kernel enforces. A path swapped after this check is still
 //! confined by Landlock (see `confine`).
@@ -145,6 +147,12 @@ fn resolve(
         (base.join(text), None)
     };
     let real = follow(&lexical).map_err(|why| format!("{what} `{text}` {why}"))?;
+    if is_device(&real) && !reach.read_write.contains(&real) && !reach.read.contains(&real) {
+        return Err(format!(
+            "{what} `{text}` is a device file (`{}`): a program would reach the device itself, which its confinement does not stop; only a device the profile declares by its own path may be named",
+            real.display()
+        ));
+    }
     let allowed = match path.access() {
         PathAccess::Read => within(&real, reach.read_write, reach.read),
         _ => within(&real, reach.read_write, &[]),
@@ -228,6 +236,16 @@ fn follow(path: &Path) -> Result<PathBuf, &'static str> {
         }
     }
     Ok(out)
+}
+
+/// Whether `path` is a character or block device (a device file the agent's container
+/// made in a mount opens the device it names; see `crate::devices`).
+fn is_device(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(path).is_ok_and(|meta| {
+        let kind = meta.file_type();
+        kind.is_char_device() || kind.is_block_device()
+    })
 }
 
 /// `path` with `.` and `..` resolved lexically.
@@ -381,5 +399,42 @@ operands = "read"
         assert!(run(&f, &["diff", "--no-index", &secret, "a"], &declared).is_ok());
         let output = format!("--output={secret}");
         assert!(run(&f, &["log", &output], &declared).is_err());
+    }
+
+    /// A device file the agent's container made in a mount is refused wherever the argv
+    /// names it (directly or through a link); a device the profile declares by its path
+    /// may be named. Needs root to make one (`CAP_MKNOD`): fails under CI without it.
+    #[test]
+    fn device_files_in_the_mounts_are_refused() {
+        if !rustix::process::getuid().is_root() {
+            assert!(std::env::var_os("CI").is_none(), "CI must run this as root");
+            eprintln!("SKIPPED: making a device file needs root");
+            return;
+        }
+        let f = fixture();
+        let device = f.ws.join("sub/kmsg");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &device,
+            rustix::fs::FileType::CharacterDevice,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            rustix::fs::makedev(1, 11),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("kmsg", f.ws.join("sub/link")).unwrap();
+        std::fs::write(f.ws.join("sub/file"), "x").unwrap();
+        // Control: a regular file in the same place passes.
+        assert!(run(&f, &["diff", "--no-index", "file", "a"], &[]).is_ok());
+        for argv in [
+            &["diff", "--no-index", "kmsg", "a"][..],
+            &["diff", "--no-index", "/workspace/sub/link", "a"],
+            &["log", "--output=kmsg"],
+        ] {
+            let why = run(&f, argv, &[]).unwrap_err();
+            assert!(why.contains("is a device file"), "{argv:?}: {why}");
+        }
+        assert!(run(&f, &["diff", "--no-index", "kmsg", "a"], &[device]).is_ok());
+        // The system's own null device stays nameable.
+        assert!(run(&f, &["diff", "--no-index", "/dev/null", "a"], &[]).is_ok());
     }
 }
