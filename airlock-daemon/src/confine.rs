@@ -864,6 +864,19 @@ mod tests {
         Some(Confiner::new(&config(ConfinementMode::Landlock)).unwrap())
     }
 
+    /// A first run of `key` (its directory and ruleset), and the scratch root of the kit
+    /// it had built ahead for the next run, once built.
+    async fn first_run(
+        confiner: &Confiner,
+        key: &str,
+        layout: Layout,
+        base: &Grants,
+    ) -> (Scratch, Option<OwnedFd>, PathBuf) {
+        let (first, ruleset, ahead) = confiner.prepare_run(key, &[], layout, base).unwrap();
+        ahead.unwrap().start();
+        (first, ruleset, kit_ahead(confiner, key).await)
+    }
+
     /// The scratch root of the kit built ahead for `key`, once there is one.
     async fn kit_ahead(confiner: &Confiner, key: &str) -> PathBuf {
         loop {
@@ -886,12 +899,8 @@ mod tests {
             read_write: vec![mount.clone()],
             ..Grants::default()
         };
-        let (first, ruleset, ahead) = confiner
-            .prepare_run("a1/x", &[], Layout::Plain, &base)
-            .unwrap();
+        let (first, ruleset, ahead) = first_run(&confiner, "a1/x", Layout::Plain, &base).await;
         assert!(ruleset.is_some());
-        ahead.unwrap().start();
-        let ahead = kit_ahead(&confiner, "a1/x").await;
         assert_ne!(ahead, first.root());
         // The next run with the same grants takes it: its own directory, never the first's.
         let (second, _, next) = confiner
@@ -945,11 +954,7 @@ mod tests {
             return;
         };
         let base = Grants::default();
-        let (_first, _, ahead) = confiner
-            .prepare_run("a1/x", &[], Layout::Plain, &base)
-            .unwrap();
-        ahead.unwrap().start();
-        let built = kit_ahead(&confiner, "a1/x").await;
+        let (_first, _, built) = first_run(&confiner, "a1/x", Layout::Plain, &base).await;
         // A kit whose system paths are fresh is left alone.
         confiner.keep_warm();
         assert_eq!(kit_ahead(&confiner, "a1/x").await, built);
@@ -980,11 +985,7 @@ mod tests {
         assert_eq!(second.root(), rebuilt);
 
         // A command idle for longer than KEEP_WARM: its kit is dropped, not rebuilt.
-        let (_third, _, ahead) = confiner
-            .prepare_run("a1/y", &[], Layout::Plain, &base)
-            .unwrap();
-        ahead.unwrap().start();
-        let idle = kit_ahead(&confiner, "a1/y").await;
+        let (_third, _, idle) = first_run(&confiner, "a1/y", Layout::Plain, &base).await;
         confiner.keep_warm_at(Instant::now() + KEEP_WARM);
         assert!(lock(&confiner.kits).get("a1/y").is_none());
         within_seconds(gone(&idle)).await;
@@ -998,13 +999,9 @@ mod tests {
             return;
         };
         let base = Grants::default();
-        let (first, _, ahead) = confiner
-            .prepare_run("a1/git", &[], Layout::GitShadow, &base)
-            .unwrap();
+        let (first, _, ahead) = first_run(&confiner, "a1/git", Layout::GitShadow, &base).await;
         // A directory made on the request's path is not laid out (the run does it).
         assert!(!first.root().join("git-common").exists());
-        ahead.unwrap().start();
-        let ahead = kit_ahead(&confiner, "a1/git").await;
         assert!(ahead.join("git-common/objects").is_symlink());
         let (second, _, next) = confiner
             .prepare_run("a1/git", &[], Layout::GitShadow, &base)
