@@ -115,13 +115,10 @@ pub fn judge_with_modules(
         Some((command, options)) => (command.as_str(), options),
         None => ("", options),
     };
-    let policy = match policy_for_line(modules, line, line_options) {
-        Ok(policy) => policy,
-        Err(e) => return Reply::Malformed(e.to_string()),
-    };
-    match call {
-        Some((command, options)) => reply_for(&check_line(&policy, &command, &options)),
-        None => Reply::Pass,
+    match decide_with_modules(modules, line, line_options) {
+        Ok((_, decision)) if call.is_some() => reply_for(&decision),
+        Ok(_) => Reply::Pass,
+        Err(e) => Reply::Malformed(e.to_string()),
     }
 }
 
@@ -287,6 +284,15 @@ pub fn policy_for_line(
     line: &str,
     options: &ShellOptions,
 ) -> Result<Policy, PolicyError> {
+    decide_with_modules(modules, line, options).map(|(policy, _)| policy)
+}
+
+/// [`policy_for_line`], and the decision on `line` its last round made.
+fn decide_with_modules(
+    modules: &[(String, String)],
+    line: &str,
+    options: &ShellOptions,
+) -> Result<(Policy, ShellDecision), PolicyError> {
     let mut builtins = BTreeMap::new();
     for (source_name, text) in modules {
         let header = airlock_policy::ModuleHeader::parse(source_name, text)?;
@@ -296,13 +302,13 @@ pub fn policy_for_line(
     }
     loop {
         let policy = assemble(&builtins, modules)?;
-        let (_, looked_for) = check_line_noting(&policy, line, options);
+        let (decision, looked_for) = check_line_noting(&policy, line, options);
         let mut compiled = false;
         for name in &looked_for {
             compiled |= compile_builtin(&mut builtins, name)?;
         }
         if !compiled {
-            return Ok(policy);
+            return Ok((policy, decision));
         }
     }
 }
