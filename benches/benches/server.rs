@@ -271,7 +271,7 @@ fn server(c: &mut Criterion) {
     // An agent thinks between commands, often for longer than the few seconds the
     // confinement's opened system paths are reused: the same request after each pause.
     let paused = Server::start(true);
-    for _ in 0..3 {
+    for _ in 0..PAUSED_WARM_UP {
         paused.exec_line(EXEC_GIT);
     }
     let mut walls: Vec<f64> = (0..PAUSED_RUNS)
@@ -287,7 +287,7 @@ fn server(c: &mut Criterion) {
     println!(
         "git status --short after {} s pauses ({PAUSED_RUNS} runs): exec {wall:.0} / {wall_p90:.0} µs (median / p90); daemon's own work by its own clock {}",
         PAUSE.as_secs(),
-        own_work(timings.get(3..).unwrap_or_default())
+        own_work(timings.get(PAUSED_WARM_UP..).unwrap_or_default())
     );
 }
 
@@ -297,6 +297,10 @@ const PAUSE: Duration = Duration::from_secs(6);
 
 /// How many requests the last part of the bench makes, each after a [`PAUSE`].
 const PAUSED_RUNS: usize = 8;
+
+/// How many requests the last part of the bench makes first, without pauses and left
+/// out of its figures (the caches of a fresh server).
+const PAUSED_WARM_UP: usize = 3;
 
 /// The daemon's own clock over `timings` (before the spawn, after the run), as
 /// `(median / p90): before the spawn ..., after the run ..., both ...`.
