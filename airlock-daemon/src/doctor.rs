@@ -135,8 +135,10 @@ pub fn run(config: &ConfigArgs, as_json: bool) -> CliResult {
             }
         }
     }
-    missing += ssh_agent_tools(config, &search, &mut findings);
-    device_mounts(config, &mut findings);
+    // The agents, read once for the checks that need them (`None`: no agents file).
+    let agents = config.agents.as_deref().map(agent_profiles);
+    missing += ssh_agent_tools(agents.as_ref(), &search, &mut findings);
+    device_mounts(agents.as_ref(), &mut findings);
     if as_json {
         println!(
             "{}",
@@ -252,15 +254,19 @@ fn version_number(line: &str) -> Option<String> {
 /// Checks `ssh-agent` and `ssh-add` when some agent of the agents file names keys
 /// (`[ssh_agent] keys`); returns how many are missing.
 fn ssh_agent_tools(
-    config: &ConfigArgs,
+    agents: Option<&Result<Vec<AgentEntry>, String>>,
     search: &std::ffi::OsStr,
     findings: &mut Vec<Finding>,
 ) -> usize {
-    let Some(agents_file) = &config.agents else {
+    let Some(agents) = agents else {
         return 0;
     };
-    let needed: Vec<String> = match needing_ssh_agent(agents_file) {
-        Ok(needed) => needed,
+    let needed: Vec<String> = match agents {
+        Ok(agents) => agents
+            .iter()
+            .filter(|(_, _, profile)| !profile.ssh_agent.keys.is_empty())
+            .map(|(name, _, _)| format!("`{name}`"))
+            .collect(),
         Err(e) => {
             findings.push(
                 Finding::new("unknown", "ssh-agent")
@@ -292,19 +298,11 @@ fn ssh_agent_tools(
     missing
 }
 
-/// The agents whose profiles name ssh-agent keys.
-fn needing_ssh_agent(agents_file: &Path) -> Result<Vec<String>, String> {
-    Ok(agent_profiles(agents_file)?
-        .into_iter()
-        .filter(|(_, _, profile)| !profile.ssh_agent.keys.is_empty())
-        .map(|(name, _, _)| format!("`{name}`"))
-        .collect())
-}
+/// An agent of the agents file: its name, directory and profile.
+type AgentEntry = (String, PathBuf, airlock_core::AgentProfile);
 
-/// The agents of `agents_file`: each one's name, directory and profile.
-fn agent_profiles(
-    agents_file: &Path,
-) -> Result<Vec<(String, PathBuf, airlock_core::AgentProfile)>, String> {
+/// The agents of `agents_file`.
+fn agent_profiles(agents_file: &Path) -> Result<Vec<AgentEntry>, String> {
     let text = load::read_text(agents_file).map_err(|e| e.to_string())?;
     let agents = airlock_core::AgentsFile::parse(&agents_file.display().to_string(), &text)
         .map_err(|e| e.to_string())?;
@@ -324,19 +322,16 @@ fn agent_profiles(
 /// Warns of every agent mount on a file system that honours device files
 /// ([`crate::devices`]). Agents that cannot be read are left to `ssh_agent_tools`'s
 /// finding and to `check`.
-fn device_mounts(config: &ConfigArgs, findings: &mut Vec<Finding>) {
-    let Some(agents_file) = &config.agents else {
+fn device_mounts(agents: Option<&Result<Vec<AgentEntry>, String>>, findings: &mut Vec<Finding>) {
+    let Some(Ok(agents)) = agents else {
         return;
     };
-    let Ok(profiles) = agent_profiles(agents_file) else {
-        return;
-    };
-    for (name, dir, profile) in profiles {
+    for (name, dir, profile) in agents {
         for mount in &profile.mounts {
             let Ok(root) = std::fs::canonicalize(dir.join(&mount.host)) else {
                 continue;
             };
-            if let Some(warning) = crate::devices::warning(&name, &root) {
+            if let Some(warning) = crate::devices::warning(name, &root) {
                 findings.push(Finding::new("warning", "devices").detail(warning));
             }
         }
