@@ -13,6 +13,8 @@
 //! An orphan's process group is watched by the guard ([`crate::guard`]) while the
 //! orphan is the daemon's child, so what a run left behind dies with the daemon too.
 
+mod held;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -204,11 +206,16 @@ pub struct AncestryError {
 /// everything above it are not the daemon.
 pub fn descends_from_daemon(pid: i32) -> Result<bool, AncestryError> {
     let daemon = rustix::process::getpid().as_raw_nonzero().get();
-    walk(pid, daemon, daemon_start(), stat_of)
+    walk(pid, daemon, daemon_start(), stat_of, &HELD)
 }
 
+/// The processes at which walks ended, held by a pidfd (see [`held`]).
+static HELD: held::Held = held::Held::new();
+
 /// [`descends_from_daemon`] for a daemon of pid `daemon` started at `daemon_start`,
-/// reading each process with `read`.
+/// reading each process with `read`, taking the answers of the processes `held`
+/// holds, and holding the process at which the walk ends with its answer (when it
+/// ends at a process that started before the daemon or whose answer was known).
 ///
 /// A parent read after the process that named it can be a stranger: the parent exited
 /// and its pid was given to a new process between the two reads. Such a stranger
@@ -221,6 +228,7 @@ fn walk(
     daemon: i32,
     daemon_start: Option<u64>,
     mut read: impl FnMut(i32) -> std::io::Result<Stat>,
+    held: &held::Held,
 ) -> Result<bool, AncestryError> {
     let mut current = pid;
     let mut walked: Vec<(i32, u64)> = Vec::new();
@@ -232,6 +240,9 @@ fn walk(
         }
         if current <= 1 {
             return Ok(remember(&walked, false));
+        }
+        if let Some(descends) = held.answer(current) {
+            return Ok(remember(&walked, descends));
         }
         let stat = read(current).map_err(|source| AncestryError {
             pid: current,
@@ -250,11 +261,16 @@ fn walk(
                 continue;
             }
         }
-        if daemon_start.is_some_and(|daemon_start| stat.start < daemon_start) {
-            return Ok(remember(&walked, false));
-        }
-        let known = lock_known().get(&(current, stat.start)).copied();
+        let older = daemon_start.is_some_and(|daemon_start| stat.start < daemon_start);
+        let known = if older {
+            Some(false)
+        } else {
+            lock_known().get(&(current, stat.start)).copied()
+        };
         if let Some(descends) = known {
+            held.hold(current, stat.start, descends, |pid| {
+                read(pid).ok().map(|stat| stat.start)
+            });
             return Ok(remember(&walked, descends));
         }
         walked.push((current, stat.start));
@@ -439,7 +455,18 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         };
         let shell_start = stat_of(shell_pid).unwrap().start;
-        assert!(descends_from_daemon(sleeper).unwrap());
+        let me = rustix::process::getpid().as_raw_nonzero().get();
+        // Walks with a table of held processes of their own, and a count of the reads.
+        let held = held::Held::new();
+        let reads = std::cell::Cell::new(0);
+        let walk_from_sleeper = |held: &held::Held| {
+            let read = |pid| {
+                reads.set(reads.get() + 1);
+                stat_of(pid)
+            };
+            walk(sleeper, me, daemon_start(), read, held).unwrap()
+        };
+        assert!(walk_from_sleeper(&held));
         // The walk kept the answer for every process it passed.
         let sleeper_start = stat_of(sleeper).unwrap().start;
         assert_eq!(lock_known().get(&(shell_pid, shell_start)), Some(&true));
@@ -447,15 +474,24 @@ mod tests {
         // An answer for another process that had the same pid does not count.
         lock_known().insert((shell_pid, shell_start + 1), false);
         lock_known().remove(&(sleeper, sleeper_start));
-        assert!(descends_from_daemon(sleeper).unwrap());
+        assert!(walk_from_sleeper(&held::Held::new()));
         // A kept answer ends the walk: the shell's, planted false, is what a walk
         // through it now finds (nothing in a real tree could make it so).
         lock_known().insert((shell_pid, shell_start), false);
         lock_known().remove(&(sleeper, sleeper_start));
-        assert!(!descends_from_daemon(sleeper).unwrap());
+        assert!(!walk_from_sleeper(&held));
+        // The shell, where that walk ended, is now held with its answer: the next walk
+        // reads the sleeper alone and takes the shell's answer from the held process
+        // (whatever is kept by pid and start time now).
         lock_known().insert((shell_pid, shell_start), true);
+        lock_known().remove(&(sleeper, sleeper_start));
+        reads.set(0);
+        assert!(!walk_from_sleeper(&held));
+        assert_eq!(reads.get(), 1, "only the sleeper was read");
+        // Once the shell is gone, its held answer counts no more.
         let _ = shell.kill();
         let _ = shell.wait();
+        assert_eq!(held.answer(shell_pid), None);
     }
 
     #[test]
@@ -492,7 +528,7 @@ mod tests {
         // The child was given to the daemon, its subreaper, but the walk read its
         // parent before that happened.
         let (read, reads) = table(300, (10, T + 300));
-        assert!(walk(300, 10, Some(T), read).unwrap());
+        assert!(walk(300, 10, Some(T), read, &held::Held::new()).unwrap());
         assert_eq!(
             reads.get(),
             2,
@@ -502,7 +538,7 @@ mod tests {
         // The child itself gone by then, its pid another process's: no answer rather
         // than a guess.
         let (read, _) = table(301, (1, T + 500));
-        let error = walk(301, 10, Some(T), read).unwrap_err();
+        let error = walk(301, 10, Some(T), read, &held::Held::new()).unwrap_err();
         assert_eq!(error.pid, 301);
     }
 
