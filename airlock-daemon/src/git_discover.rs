@@ -16,7 +16,8 @@
 //! git knows.
 
 use std::collections::BTreeMap;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -142,20 +143,43 @@ fn walk(start: &Path, roots: &[PathBuf]) -> Option<Discovery> {
 /// bare repository. `Some(None)`: nothing here, go on; `None`: ask git.
 fn at(dir: &Path) -> Option<Option<Discovery>> {
     let dot_git = dir.join(".git");
-    match std::fs::metadata(&dot_git) {
-        Ok(meta) if meta.is_file() => return gitfile(&dot_git, dir).map(Some),
-        Ok(meta) if meta.is_dir() => {
-            if let Some(found) = git_directory(&dot_git)? {
+    // A `.git` directory (the common case) is opened as itself, not through a link:
+    // its real path is then `dir`'s (a real path) and its name.
+    match open_directory(&dot_git, OFlags::NOFOLLOW) {
+        Ok(fd) => {
+            if let Some(found) = git_directory_at(fd, Some(dot_git))? {
                 return Some(Some(found));
             }
         }
-        // Neither file nor directory (a FIFO, a device): git's behaviour is not ours
-        // to guess.
-        Ok(_) => return None,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(rustix::io::Errno::NOENT) => {}
+        // A file or a link.
+        Err(rustix::io::Errno::NOTDIR | rustix::io::Errno::LOOP) => {
+            match std::fs::metadata(&dot_git) {
+                Ok(meta) if meta.is_file() => return gitfile(&dot_git, dir).map(Some),
+                Ok(meta) if meta.is_dir() => {
+                    if let Some(found) = git_directory(&dot_git)? {
+                        return Some(Some(found));
+                    }
+                }
+                // Neither file nor directory (a FIFO, a device): git's behaviour is not
+                // ours to guess.
+                Ok(_) => return None,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(_) => return None,
+            }
+        }
         Err(_) => return None,
     }
     git_directory(dir)
+}
+
+/// Opens the directory `path` (`O_PATH`, with `flags` added).
+fn open_directory(path: &Path, flags: OFlags) -> rustix::io::Result<OwnedFd> {
+    rustix::fs::open(
+        path,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC | flags,
+        Mode::empty(),
+    )
 }
 
 /// A `.git` file: `gitdir: PATH`, relative to the directory that holds it; git
@@ -174,37 +198,77 @@ fn gitfile(dot_git: &Path, dir: &Path) -> Option<Discovery> {
     git_directory(&target)?
 }
 
-/// git's `is_git_directory`: a valid `HEAD`, and `objects` and `refs` (of the common
-/// directory a `commondir` file names) that can be searched. `Some(None)`: not one.
+/// git's `is_git_directory` on the directory `suspect` (links followed): see
+/// [`git_directory_at`]. `Some(None)`: not one.
 fn git_directory(suspect: &Path) -> Option<Option<Discovery>> {
-    if !head_is_valid(&suspect.join("HEAD"))? {
+    match open_directory(suspect, OFlags::empty()) {
+        Ok(fd) => git_directory_at(fd, None),
+        Err(rustix::io::Errno::NOENT) => Some(None),
+        Err(_) => None,
+    }
+}
+
+/// git's `is_git_directory` on the open directory `suspect`: a valid `HEAD`, and
+/// `objects` and `refs` (of the common directory a `commondir` file names) that can be
+/// searched. `path` is its real path when the caller knows it (else the kernel is
+/// asked). `Some(None)`: not one.
+fn git_directory_at(suspect: OwnedFd, path: Option<PathBuf>) -> Option<Option<Discovery>> {
+    if !head_is_valid(suspect.as_fd())? {
         return Some(None);
     }
-    let common = match read_small_if_present(&suspect.join("commondir"))? {
-        None => suspect.to_owned(),
+    let named = match read_small_at(suspect.as_fd(), "commondir")? {
+        None => None,
         Some(bytes) => {
             let text = String::from_utf8(bytes).ok()?;
-            let named = text.strip_suffix('\n').unwrap_or(&text);
+            let named = text.strip_suffix('\n').unwrap_or(&text).to_owned();
             if named.is_empty() || named.contains('\n') {
                 return None;
             }
-            suspect.join(named)
+            Some(named)
         }
     };
-    let searchable =
-        |name: &str| rustix::fs::access(common.join(name), rustix::fs::Access::EXEC_OK).is_ok();
+    // The common directory, opened (relative to `suspect` unless absolute).
+    let common = match &named {
+        None => None,
+        Some(named) => match rustix::fs::openat(
+            &suspect,
+            named.as_str(),
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => Some(fd),
+            Err(_) => return Some(None),
+        },
+    };
+    let searchable = |name: &str| {
+        let dir = common.as_ref().unwrap_or(&suspect);
+        rustix::fs::accessat(
+            dir,
+            name,
+            rustix::fs::Access::EXEC_OK,
+            rustix::fs::AtFlags::empty(),
+        )
+        .is_ok()
+    };
     if !searchable("objects") || !searchable("refs") {
         return Some(None);
     }
-    // The real paths, as the kernel names the directories it opens (what
-    // `canonicalize` gives, in two system calls instead of one per component); the
+    // The real paths, as the kernel names the directories it opened (what
+    // `canonicalize` gives, in one system call instead of one per component); the
     // common directory stays open for the pin.
-    let opened = WorkDir::open(suspect).ok()?;
-    let git_dir = opened.path.clone();
-    let common_dir = if common == suspect {
-        opened
-    } else {
-        WorkDir::open(&common).ok()?
+    let git_dir = match path {
+        Some(path) => path,
+        None => crate::workdir::real_path(&suspect).ok()?,
+    };
+    let common_dir = match common {
+        None => WorkDir {
+            path: git_dir.clone(),
+            fd: suspect,
+        },
+        Some(fd) => WorkDir {
+            path: crate::workdir::real_path(&fd).ok()?,
+            fd,
+        },
     };
     Some(Some(Discovery::Found {
         git_dir,
@@ -212,23 +276,21 @@ fn git_directory(suspect: &Path) -> Option<Option<Discovery>> {
     }))
 }
 
-/// git's `validate_headref`: a symlink into `refs/`, `ref: refs/...`, or an object
-/// name. `Some(false)` when there is no `HEAD`; `None` when there is one git might
-/// read differently from this function.
-fn head_is_valid(head: &Path) -> Option<bool> {
-    let meta = match std::fs::symlink_metadata(head) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(false),
+/// git's `validate_headref` on `HEAD` in the git directory `dir`: a symlink into
+/// `refs/`, `ref: refs/...`, or an object name. `Some(false)` when there is no `HEAD`;
+/// `None` when there is one git might read differently from this function.
+fn head_is_valid(dir: BorrowedFd<'_>) -> Option<bool> {
+    let bytes = match crate::small_file::read_at(dir, "HEAD", MAX_SMALL_FILE) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Some(false),
+        // A link (read as such, not followed), or something git may read otherwise.
+        Err(crate::small_file::SmallFileError::NotRegular(_)) => {
+            let target = rustix::fs::readlinkat(dir, "HEAD", Vec::new()).ok()?;
+            let target = Path::new(std::ffi::OsStr::from_bytes(target.as_bytes()));
+            return target.starts_with("refs/").then_some(true);
+        }
         Err(_) => return None,
     };
-    if meta.file_type().is_symlink() {
-        let target = std::fs::read_link(head).ok()?;
-        return target.starts_with("refs/").then_some(true);
-    }
-    if !meta.is_file() {
-        return None;
-    }
-    let bytes = read_small(head)?;
     if let Some(rest) = bytes.strip_prefix(b"ref:") {
         let rest = rest.trim_ascii_start();
         return rest.starts_with(b"refs/").then_some(true);
@@ -237,12 +299,15 @@ fn head_is_valid(head: &Path) -> Option<bool> {
     matches!(hex, 40 | 64).then_some(true)
 }
 
-/// Reads a small regular file (never opening a FIFO or a device); `None`: ask git.
-fn read_small(path: &Path) -> Option<Vec<u8>> {
-    read_small_if_present(path)?
+/// Reads the small regular file `name` in `dir` (a link is not followed, and
+/// neither is a FIFO or a device opened); `Some(None)` for a missing file, `None`: ask
+/// git.
+fn read_small_at(dir: BorrowedFd<'_>, name: &str) -> Option<Option<Vec<u8>>> {
+    crate::small_file::read_at(dir, name, MAX_SMALL_FILE).ok()
 }
 
-/// [`read_small`], with `Some(None)` for a missing file.
-fn read_small_if_present(path: &Path) -> Option<Option<Vec<u8>>> {
-    crate::small_file::read(path, MAX_SMALL_FILE).ok()
+/// Reads a small regular file (never opening a FIFO or a device); `None`: ask git
+/// (also when there is no such file).
+fn read_small(path: &Path) -> Option<Vec<u8>> {
+    crate::small_file::read(path, MAX_SMALL_FILE).ok()?
 }

@@ -67,7 +67,7 @@ impl WorkDir {
 }
 
 /// The path the kernel gives an open descriptor (`/proc/self/fd/N`).
-fn real_path(fd: &OwnedFd) -> std::io::Result<PathBuf> {
+pub(crate) fn real_path(fd: &OwnedFd) -> std::io::Result<PathBuf> {
     use std::os::fd::AsRawFd;
     let link = format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd());
     let path = std::fs::read_link(link)?;
