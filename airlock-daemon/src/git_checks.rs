@@ -112,7 +112,7 @@ pub async fn check(request: GitRequest<'_>) -> Result<Option<Pinned>, Refusal> {
                 }
             },
         };
-    let pinned = Pinned::open(common, request.roots, request.scratch)
+    let mut pinned = Pinned::open(common, request.roots, request.scratch)
         .map_err(|e| refuse_config(e.to_string()))?;
     let judged = judge(&probe, &pinned).await?;
     if let Some(risk) = judged.refused.first() {
@@ -126,6 +126,15 @@ pub async fn check(request: GitRequest<'_>) -> Result<Option<Pinned>, Refusal> {
     }
     check_destinations(&request, &judged.remotes)?;
     check_rebase_todo(&todo)?;
+    // Only `git worktree` (or an alias, which may expand to it) writes the `.git` file
+    // of a worktree, which must then be pointed at the real common directory.
+    let worktrees = match &subcommand {
+        Some((_, sub)) => sub == "worktree" || judged.aliases.contains_key(sub.as_str()),
+        None => true,
+    };
+    if !worktrees {
+        pinned.leave_worktrees();
+    }
     shadow_env(request.env, pinned.shadow());
     Ok(Some(pinned))
 }

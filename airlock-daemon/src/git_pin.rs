@@ -190,6 +190,9 @@ pub struct Pinned {
     common_fd: OwnedFd,
     /// The bytes that were judged.
     judged: Vec<u8>,
+    /// Whether the worktrees are looked at after the run (see
+    /// [`Pinned::leave_worktrees`]).
+    repoint: bool,
 }
 
 impl Pinned {
@@ -247,7 +250,16 @@ impl Pinned {
             common: real,
             common_fd,
             judged,
+            repoint: true,
         })
+    }
+
+    /// Leaves the repository's worktrees alone after the run: for a run that cannot
+    /// add, move or repair one (only `git worktree` writes a worktree's `.git` file),
+    /// so that a repository with many worktrees does not cost a read of each after
+    /// every run.
+    pub fn leave_worktrees(&mut self) {
+        self.repoint = false;
     }
 
     /// The pinned configuration file (what git will read; judge this).
@@ -275,7 +287,9 @@ impl Pinned {
     /// writer), and repoints worktrees created during the run at the real common
     /// directory. Returns whether the configuration was written back.
     pub fn finish(self) -> std::io::Result<bool> {
-        self.repoint_worktrees();
+        if self.repoint {
+            self.repoint_worktrees();
+        }
         // The file as written, untouched: nothing to read.
         let now = rustix::fs::statat(&self.shadow_fd, "config", AtFlags::SYMLINK_NOFOLLOW);
         if now.is_ok_and(|now| Written::of(&now) == self.written) {
@@ -499,6 +513,51 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(wt.join(".git")).unwrap(),
             format!("gitdir: {}\n", repo.join(".git/worktrees/wt").display())
+        );
+    }
+
+    #[test]
+    fn worktrees_left_alone_are_not_repointed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ws, repo) = workspace(&dir);
+        git(&repo, &[], &["commit", "-q", "--allow-empty", "-m", "one"]);
+        let scratch = tempfile::tempdir().unwrap();
+        let shadowed = |pinned: &Pinned, name: &str| {
+            format!(
+                "gitdir: {}\n",
+                pinned.shadow().join("worktrees").join(name).display()
+            )
+        };
+        // Left alone: the `.git` file git wrote through the shadow stays as it is.
+        let mut pinned = pin(&repo, &ws, scratch.path());
+        git(
+            &repo,
+            &[("GIT_COMMON_DIR", pinned.shadow())],
+            &["worktree", "add", "-q", "../one"],
+        );
+        let written = shadowed(&pinned, "one");
+        pinned.leave_worktrees();
+        pinned.finish().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(ws.join("one/.git")).unwrap(),
+            written
+        );
+        // Control: by default the worktree is pointed at the real common directory.
+        let scratch = tempfile::tempdir().unwrap();
+        let pinned = pin(&repo, &ws, scratch.path());
+        git(
+            &repo,
+            &[("GIT_COMMON_DIR", pinned.shadow())],
+            &["worktree", "add", "-q", "../two"],
+        );
+        assert_eq!(
+            std::fs::read_to_string(ws.join("two/.git")).unwrap(),
+            shadowed(&pinned, "two")
+        );
+        pinned.finish().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(ws.join("two/.git")).unwrap(),
+            format!("gitdir: {}\n", repo.join(".git/worktrees/two").display())
         );
     }
 

@@ -236,6 +236,31 @@ fn a_swapped_repository_configuration_is_never_read_in_a_thousand_runs() {
 }
 
 #[test]
+fn a_worktree_added_through_the_daemon_works_after_the_run() {
+    let a = agent();
+    let wt = a.ws.join("wt");
+    let output = a.git(&["worktree", "add", "-q", "-b", "side", wt.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    // Its `.git` file names the real common directory, not the run's shadow (gone).
+    assert_eq!(
+        std::fs::read_to_string(wt.join(".git")).unwrap(),
+        format!("gitdir: {}\n", a.ws.join(".git/worktrees/wt").display())
+    );
+    let output = control(&wt, &["status", "--short", "--branch"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("side"));
+    // Other runs leave the worktree as it is, in the repository and in the worktree.
+    for dir in [&a.ws, &wt] {
+        let output = a.git_in(dir, &["status", "--short"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    let output = a.git_in(&wt, &["commit", "-q", "--allow-empty", "-m", "on side"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = control(&a.ws, &["log", "--format=%s", "-1", "side"]);
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "on side\n");
+}
+
+#[test]
 fn aliases_are_judged_by_their_expansion() {
     let a = agent();
     let marker = a.marker("rebase");
