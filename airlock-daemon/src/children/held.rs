@@ -101,6 +101,7 @@ fn lives(pidfd: &OwnedFd) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::start_time;
     use super::*;
 
     fn sleeper() -> (std::process::Child, i32) {
@@ -112,34 +113,61 @@ mod tests {
         (child, pid)
     }
 
+    /// Holds `pid` as it is now, with the answer `descends`.
+    fn hold_now(held: &Held, pid: i32, descends: bool) {
+        held.hold(pid, start_time(pid).unwrap(), descends, start_time);
+    }
+
+    /// Waits until `pid` has ended and is not yet reaped.
+    fn wait_for_zombie(pid: i32) {
+        loop {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+            if stat
+                .rsplit_once(')')
+                .unwrap()
+                .1
+                .trim_start()
+                .starts_with('Z')
+            {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
     #[test]
     fn a_held_process_answers_while_it_lives_and_is_let_go_once_it_ended() {
         let held = Held::new();
         let (mut child, pid) = sleeper();
-        let start = super::super::start_time(pid).unwrap();
         assert_eq!(held.answer(pid), None, "nothing held yet");
-        held.hold(pid, start, true, super::super::start_time);
+        hold_now(&held, pid, true);
         assert_eq!(held.answer(pid), Some(true));
         child.kill().unwrap();
-        child.wait().unwrap();
-        // Reaped: the pid is free and may be anyone's; the held answer no longer counts.
+        wait_for_zombie(pid);
+        // Ended: its pid is about to be free for anyone; the held answer no longer counts.
         assert_eq!(held.answer(pid), None);
         assert_eq!(held.len(), 0, "an ended process is let go");
+        child.wait().unwrap();
     }
 
     #[test]
     fn a_process_that_is_not_the_one_read_is_not_held() {
         let held = Held::new();
         let (mut child, pid) = sleeper();
-        let start = super::super::start_time(pid).unwrap();
+        let start = start_time(pid).unwrap();
         // The pid read with another start time: whoever has it now is someone else.
-        held.hold(pid, start + 1, false, super::super::start_time);
+        held.hold(pid, start + 1, false, start_time);
         assert_eq!(held.answer(pid), None);
-        // A process that ends before it is checked is not held either.
+        // A process that ended (its pid not yet free, its start time the same) is not
+        // held either: the pidfd opens, and says it ended.
         child.kill().unwrap();
-        let _ = child.wait();
-        held.hold(pid, start, false, |_| Some(start));
+        wait_for_zombie(pid);
+        held.hold(pid, start, false, start_time);
         assert_eq!(held.answer(pid), None);
+        assert_eq!(held.len(), 0);
+        child.wait().unwrap();
+        // Nor one that is gone.
+        held.hold(pid, start, false, |_| Some(start));
         assert_eq!(held.len(), 0);
     }
 
@@ -147,32 +175,15 @@ mod tests {
     fn a_full_table_lets_go_of_ended_processes_and_keeps_live_ones() {
         let held = Held::new();
         let (mut live, live_pid) = sleeper();
-        held.hold(
-            live_pid,
-            super::super::start_time(live_pid).unwrap(),
-            false,
-            super::super::start_time,
-        );
-        let mut ended = Vec::new();
+        hold_now(&held, live_pid, false);
         while held.len() < HELD_MAX {
             let (mut child, pid) = sleeper();
-            held.hold(
-                pid,
-                super::super::start_time(pid).unwrap(),
-                false,
-                super::super::start_time,
-            );
+            hold_now(&held, pid, false);
             child.kill().unwrap();
             child.wait().unwrap();
-            ended.push(pid);
         }
         let (mut another, another_pid) = sleeper();
-        held.hold(
-            another_pid,
-            super::super::start_time(another_pid).unwrap(),
-            true,
-            super::super::start_time,
-        );
+        hold_now(&held, another_pid, true);
         assert_eq!(held.len(), 2, "the ended ones were let go");
         assert_eq!(held.answer(live_pid), Some(false));
         assert_eq!(held.answer(another_pid), Some(true));
