@@ -24,7 +24,8 @@
 //!
 //! After the run, [`Pinned::finish`] writes back a configuration git changed
 //! (`git push -u`, `git remote add`) under git's own `config.lock`, and points the
-//! `.git` file of a worktree `git worktree add` created at the real common directory.
+//! `.git` file of a worktree `git worktree add` created at the real common directory
+//! (only after a run that may have written one: [`Pinned::leave_worktrees`]).
 //!
 //! Repositories are created unpinned (`clone`, `init` write their own configuration).
 
