@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 mod support;
-use support::{start_daemon, write};
+use support::{one_mount_profile, start_daemon, write};
 
 /// The log holds at most this much: `max_size_mb = 1` and one rotated file.
 const CAPACITY: u64 = 2 << 20;
@@ -94,10 +94,7 @@ fn a_flood_of_requests_does_not_rotate_the_history_out() {
         std::fs::create_dir_all(&ws).unwrap();
         write(
             &root.join(agent).join("airlock.toml"),
-            &format!(
-                "commands = []\n[[mounts]]\ncontainer = \"{0}\"\nhost = \"{0}\"\n",
-                ws.display()
-            ),
+            &one_mount_profile(&ws, &ws),
         );
         write(
             &root.join(agent).join("commands/sh.toml"),

@@ -13,7 +13,7 @@ use std::process::{Command, Output, Stdio};
 
 #[allow(dead_code, reason = "this file uses some of the helpers")]
 mod support;
-use support::write;
+use support::{one_mount_profile, write};
 
 fn daemon() -> Command {
     Command::new(env!("CARGO_BIN_EXE_airlock-daemon"))
@@ -807,10 +807,7 @@ fn doctor_warns_of_mounts_where_device_files_work() {
     std::fs::create_dir_all(&ws).unwrap();
     write(
         &root.join("a1/airlock.toml"),
-        &format!(
-            "commands = []\n[[mounts]]\ncontainer = \"/workspace\"\nhost = \"{}\"\n",
-            ws.display()
-        ),
+        &one_mount_profile(Path::new("/workspace"), &ws),
     );
     write(&root.join("agents.toml"), "[a1]\npath = \"a1\"\n");
     let config = root.to_str().unwrap();

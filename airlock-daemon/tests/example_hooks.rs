@@ -19,7 +19,7 @@ use airlock_rpc::base64;
 use serde_json::{Value, json};
 
 mod support;
-use support::{host_git, start_daemon, write};
+use support::{host_git, one_mount_profile, start_daemon, write};
 
 fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -63,8 +63,8 @@ fn agent_with(hooks: &[(&str, &str)], files: &[(&str, &str)], limits: &str) -> A
     write(
         &root.join("a1/airlock.toml"),
         &format!(
-            "commands = []\n[[mounts]]\ncontainer = \"{0}\"\nhost = \"{0}\"\n[access.git]\nwrite = [\"{1}\"]\n",
-            workspace.display(),
+            "{}[access.git]\nwrite = [\"{}\"]\n",
+            one_mount_profile(&workspace, &workspace),
             root.join("remotes").display()
         ),
     );

@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 mod support;
-use support::{host_git, start_daemon, write};
+use support::{host_git, one_mount_profile, start_daemon, write};
 
 struct Daemon {
     child: Child,
@@ -165,7 +165,7 @@ fn a_module_that_neither_extends_nor_replaces_does_not_load() {
     );
     write(
         &root.join("a1/airlock.toml"),
-        "commands = []\n[[mounts]]\ncontainer = \"/workspace\"\nhost = \"ws\"\n",
+        &one_mount_profile(Path::new("/workspace"), Path::new("ws")),
     );
     std::fs::create_dir_all(root.join("a1/ws")).unwrap();
     write(

@@ -16,7 +16,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod support;
-use support::{shim_binary, start_daemon, write};
+use support::{one_mount_profile, shim_binary, start_daemon, write};
 
 struct Host {
     _dir: tempfile::TempDir,
@@ -43,13 +43,7 @@ fn host(timeout_secs: u64) -> Host {
     );
     let ws = root.join("a1/ws");
     std::fs::create_dir_all(&ws).unwrap();
-    write(
-        &root.join("a1/airlock.toml"),
-        &format!(
-            "commands = []\n[[mounts]]\ncontainer = \"{0}\"\nhost = \"{0}\"\n",
-            ws.display()
-        ),
-    );
+    write(&root.join("a1/airlock.toml"), &one_mount_profile(&ws, &ws));
     write(
         &root.join("a1/commands/sh.toml"),
         &format!("[command]\nbin = \"sh\"\n[exec]\ntimeout_secs = {timeout_secs}\n"),

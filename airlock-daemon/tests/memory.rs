@@ -17,7 +17,7 @@ use std::process::Child;
 use std::time::Duration;
 
 mod support;
-use support::{peak_memory, start_daemon, write};
+use support::{one_mount_profile, peak_memory, start_daemon, write};
 
 const LIMIT: u64 = 256 << 20;
 
@@ -44,13 +44,7 @@ fn host() -> Host {
     );
     let ws = root.join("a1/ws");
     std::fs::create_dir_all(&ws).unwrap();
-    write(
-        &root.join("a1/airlock.toml"),
-        &format!(
-            "commands = []\n[[mounts]]\ncontainer = \"{0}\"\nhost = \"{0}\"\n",
-            ws.display()
-        ),
-    );
+    write(&root.join("a1/airlock.toml"), &one_mount_profile(&ws, &ws));
     write(
         &root.join("a1/commands/sh.toml"),
         "[command]\nbin = \"sh\"\n[exec]\ntimeout_secs = 30\n",

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 mod support;
-use support::{peak_memory, shim_binary, start_daemon, write};
+use support::{one_mount_profile, peak_memory, shim_binary, start_daemon, write};
 
 struct Setup {
     dir: tempfile::TempDir,
@@ -39,12 +39,10 @@ fn setup() -> Setup {
     let workspace = root.join("a1/ws");
     std::fs::create_dir_all(&workspace).unwrap();
     // The "container" sees the workspace at its real path: one mount, the same on both sides.
+    let real = workspace.canonicalize().unwrap();
     write(
         &root.join("a1/airlock.toml"),
-        &format!(
-            "commands = []\n[[mounts]]\ncontainer = \"{0}\"\nhost = \"{0}\"\n",
-            workspace.canonicalize().unwrap().display()
-        ),
+        &one_mount_profile(&real, &real),
     );
     write(
         &root.join("a1/commands/cat.toml"),

@@ -10,6 +10,18 @@ pub fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
+/// The `airlock.toml` of an agent with one mount, `container` in the container on
+/// `host` on the host, and no commands beyond the daemon's own list (`commands = []`);
+/// more of the profile can follow.
+#[allow(dead_code, reason = "not every test file writes such a profile")]
+pub fn one_mount_profile(container: &Path, host: &Path) -> String {
+    format!(
+        "commands = []\n[[mounts]]\ncontainer = \"{}\"\nhost = \"{}\"\n",
+        container.display(),
+        host.display()
+    )
+}
+
 /// Starts the real daemon on the scratch configuration under `root` (`config/`,
 /// `agents.toml`, sockets in `sockets/`) with `env` added, and returns once agent `a1`
 /// is listening, with the rest of its stdout.
