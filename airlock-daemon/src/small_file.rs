@@ -1,7 +1,7 @@
-//! Reading (and rewriting) a small file the agent may have planted (a `.git` file, `commondir`, a
-//! rebase todo list) without ever opening anything but a regular file: a FIFO would
-//! block the daemon, and opening a device can act on it (the daemon may run as root,
-//! and a symlink in the workspace can point anywhere).
+//! Reading (and rewriting) a small file the agent may have planted (a `.git` file,
+//! `commondir`, a rebase todo list) without ever opening anything but a regular file:
+//! a FIFO would block the daemon, and opening a device can act on it (the daemon may
+//! run as root, and a symlink in the workspace can point anywhere).
 //!
 //! The path is resolved once, to an `O_PATH` descriptor that opens nothing; its type is
 //! checked on that descriptor, and only then is that same inode opened for reading
@@ -74,10 +74,7 @@ fn read_held(
 /// `Ok(false)` when there is no such file.
 pub fn replace_if(path: &Path, expected: &[u8], new: &[u8]) -> Result<bool, SmallFileError> {
     use std::os::unix::fs::FileExt;
-    let io = |source: std::io::Error| SmallFileError::Io {
-        path: path.to_owned(),
-        source,
-    };
+    let io = io_error(path);
     let Some((file, size)) = open_regular(rustix::fs::CWD, path, OFlags::empty(), true)? else {
         return Ok(false);
     };
@@ -102,10 +99,7 @@ fn open_regular(
     flags: OFlags,
     write: bool,
 ) -> Result<Option<(std::fs::File, u64)>, SmallFileError> {
-    let io = |source: std::io::Error| SmallFileError::Io {
-        path: path.to_owned(),
-        source,
-    };
+    let io = io_error(path);
     let held = match rustix::fs::openat(
         dir,
         path,
@@ -136,10 +130,7 @@ fn read_from(file: impl Read, size: u64, path: &Path, max: u64) -> Result<Vec<u8
     let mut bytes = Vec::with_capacity(usize::try_from(size.min(max)).unwrap_or(0) + 1);
     file.take(max.saturating_add(1))
         .read_to_end(&mut bytes)
-        .map_err(|source| SmallFileError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+        .map_err(io_error(path))?;
     if bytes.len() as u64 > max {
         return Err(SmallFileError::TooLong {
             path: path.to_owned(),
@@ -147,6 +138,14 @@ fn read_from(file: impl Read, size: u64, path: &Path, max: u64) -> Result<Vec<u8
         });
     }
     Ok(bytes)
+}
+
+/// Turns an I/O error on `path` into a [`SmallFileError`].
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> SmallFileError + Copy + '_ {
+    |source| SmallFileError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 #[cfg(test)]
