@@ -619,18 +619,16 @@ mod tests {
     #[test]
     fn a_failed_write_leaves_no_partial_line() {
         // /dev/full refuses every write with ENOSPC, like a full disk.
+        let path = PathBuf::from("/dev/full");
+        let (file, identity, size) = open_append(&path).unwrap();
         let log = AuditLog {
-            path: PathBuf::from("/dev/full"),
+            path,
             max_size: 1 << 20,
             max_files: 1,
             state: Mutex::new(State {
-                file: OpenOptions::new().append(true).open("/dev/full").unwrap(),
-                identity: {
-                    use std::os::unix::fs::MetadataExt;
-                    let meta = std::fs::metadata("/dev/full").unwrap();
-                    (meta.dev(), meta.ino())
-                },
-                size: 0,
+                file,
+                identity,
+                size,
                 budget: Budget::for_capacity(1 << 20),
             }),
         };
