@@ -11,14 +11,18 @@
 //!
 //! A wrong answer here would not let the agent past the configuration check: git runs
 //! with `GIT_COMMON_DIR` at the shadow of the repository found here, so the only
-//! configuration it reads is the one that was judged. The differential tests
+//! configuration it reads is the one that was judged. What is found must be named by
+//! what was opened, though, since the pin reads the configuration of the directory
+//! found and checks its name against the mounts: a `.git` in the working directory is
+//! opened in the directory held (named by that directory's name), anything else is
+//! named by the kernel after it is opened, never by a path that the agent could have
+//! changed (a directory renamed, a link in its place) since it was checked. The differential tests
 //! (`tests/git_discover.rs`) compare every answer with `git rev-parse` on the layouts
 //! git knows.
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{Mode, OFlags};
@@ -74,15 +78,17 @@ pub fn discover(
     if DISCOVERY_ENV.iter().any(|name| env.contains_key(*name)) {
         return Discovery::AskGit;
     }
-    let Some(start) = enter(cwd, location) else {
+    let Some((held, start)) = enter(cwd, location) else {
         return Discovery::AskGit;
     };
-    walk(&start, roots).unwrap_or(Discovery::AskGit)
+    let held = held.as_ref().map_or(cwd.fd.as_fd(), |fd| fd.as_fd());
+    walk(held, &start, roots).unwrap_or(Discovery::AskGit)
 }
 
-/// The directory git starts in: `cwd`, then each `-C` in turn. `None` when the
-/// location holds anything else or a directory cannot be entered.
-fn enter(cwd: &WorkDir, location: &[String]) -> Option<PathBuf> {
+/// The directory git starts in: `cwd`, then each `-C` in turn, with its path (`None`
+/// for the directory: `cwd` itself). `None` when the location holds anything else or
+/// a directory cannot be entered.
+fn enter(cwd: &WorkDir, location: &[String]) -> Option<(Option<OwnedFd>, PathBuf)> {
     let mut held: Option<OwnedFd> = None;
     let mut words = location.iter();
     while let Some(word) = words.next() {
@@ -105,18 +111,23 @@ fn enter(cwd: &WorkDir, location: &[String]) -> Option<PathBuf> {
         held = Some(next);
     }
     match held {
-        None => Some(cwd.path.clone()),
-        Some(fd) => std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok(),
+        None => Some((None, cwd.path.clone())),
+        Some(fd) => {
+            let path = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
+            Some((Some(fd), path))
+        }
     }
 }
 
-/// git's walk from `start` (a real, absolute path) towards the root. `None`: ask git.
-fn walk(start: &Path, roots: &[PathBuf]) -> Option<Discovery> {
+/// git's walk from `start` (a real, absolute path, the directory `held` as it was
+/// named when opened) towards the root. `None`: ask git.
+fn walk(held: BorrowedFd<'_>, start: &Path, roots: &[PathBuf]) -> Option<Discovery> {
     if !start.is_absolute() {
         return None;
     }
-    let device = std::fs::metadata(start).ok()?.dev();
+    let device = rustix::fs::fstat(held).ok()?.st_dev;
     let mut dir = start.to_owned();
+    let mut held = Some(held);
     loop {
         if !roots.iter().any(|root| dir.starts_with(root)) {
             // Outside the mounts, what the confined git may read decides: anything
@@ -125,14 +136,15 @@ fn walk(start: &Path, roots: &[PathBuf]) -> Option<Discovery> {
             if present(".git") || present("HEAD") {
                 return None;
             }
-        } else if let Some(found) = at(&dir)? {
+        } else if let Some(found) = at(&dir, held)? {
             return Some(found);
         }
+        held = None;
         let Some(parent) = dir.parent().map(Path::to_owned) else {
             return Some(Discovery::NotARepository);
         };
         // git stops at a mount point unless GIT_DISCOVERY_ACROSS_FILESYSTEM is set.
-        if std::fs::metadata(&parent).ok()?.dev() != device {
+        if rustix::fs::stat(&parent).ok()?.st_dev != device {
             return Some(Discovery::NotARepository);
         }
         dir = parent;
@@ -140,14 +152,27 @@ fn walk(start: &Path, roots: &[PathBuf]) -> Option<Discovery> {
 }
 
 /// One step of the walk: `dir/.git` (a file or a directory), then `dir` itself as a
-/// bare repository. `Some(None)`: nothing here, go on; `None`: ask git.
-fn at(dir: &Path) -> Option<Option<Discovery>> {
+/// bare repository. `held` is `dir` open, when it is (the directory git starts in).
+/// `Some(None)`: nothing here, go on; `None`: ask git.
+fn at(dir: &Path, held: Option<BorrowedFd<'_>>) -> Option<Option<Discovery>> {
     let dot_git = dir.join(".git");
-    // A `.git` directory (the common case) is opened as itself, not through a link:
-    // its real path is then `dir`'s (a real path) and its name.
-    match open_directory(&dot_git, OFlags::NOFOLLOW) {
+    // A `.git` directory (the common case) is opened as itself, not through a link.
+    // Opened in the held directory, it is named by that directory's name and its own.
+    // Opened by its path, the kernel names it: the agent may have renamed a directory
+    // of the path since it was checked and put a link to anywhere in its place.
+    let opened = match held {
+        Some(held) => rustix::fs::openat(
+            held,
+            ".git",
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::empty(),
+        ),
+        None => open_directory(&dot_git, OFlags::NOFOLLOW),
+    };
+    match opened {
         Ok(fd) => {
-            if let Some(found) = git_directory_at(fd, Some(dot_git))? {
+            let named = held.map(|_| dot_git.clone());
+            if let Some(found) = git_directory_at(fd, named)? {
                 return Some(Some(found));
             }
         }

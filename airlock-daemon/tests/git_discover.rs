@@ -232,3 +232,53 @@ fn git_environment_and_paths_outside_the_mounts_are_left_to_git() {
         Discovery::NotARepository
     ));
 }
+
+/// The agent renames a directory after the daemon opened the working directory and
+/// puts a link to a repository outside the mounts in its place: whatever the walk
+/// finds is named by the directory it opened (so the pin refuses what lies outside),
+/// never by the old path, inside the mounts, that now leads out of them.
+#[test]
+fn a_directory_swapped_for_a_link_during_the_walk_is_named_by_what_was_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let (ws, outside) = (root.join("ws"), root.join("outside/proj"));
+    std::fs::create_dir_all(ws.join("proj/src")).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    git(&ws.join("proj"), &["init", "-q"]);
+    git(&outside, &["init", "-q"]);
+    let roots = vec![ws.clone()];
+    let swap = || {
+        std::fs::rename(ws.join("proj"), ws.join("moved")).unwrap();
+        std::os::unix::fs::symlink(&outside, ws.join("proj")).unwrap();
+    };
+    // What was found: its name, and the directory it really is.
+    let found_in = |discovery: Discovery| match discovery {
+        Discovery::Found { common_dir, .. } => {
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&common_dir.fd);
+            let opened = std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap();
+            Some((common_dir.path, opened))
+        }
+        _ => None,
+    };
+
+    // From the repository's top: the `.git` of the directory held (the agent's own,
+    // named as the directory was when it was opened, inside the mounts).
+    let cwd = WorkDir::open(&ws.join("proj")).unwrap();
+    swap();
+    let found = found_in(discover(&cwd, &[], &BTreeMap::new(), &roots));
+    assert_eq!(
+        found,
+        Some((ws.join("proj/.git"), ws.join("moved/.git"))),
+        "not the held directory's repository"
+    );
+
+    // From a subdirectory: the parent is looked at by its path, which now leads out;
+    // what is found there is named where it is, outside the mounts.
+    std::fs::remove_file(ws.join("proj")).unwrap();
+    std::fs::rename(ws.join("moved"), ws.join("proj")).unwrap();
+    let cwd = WorkDir::open(&ws.join("proj/src")).unwrap();
+    swap();
+    let found = found_in(discover(&cwd, &[], &BTreeMap::new(), &roots));
+    let outside_git = outside.join(".git");
+    assert_eq!(found, Some((outside_git.clone(), outside_git)));
+}

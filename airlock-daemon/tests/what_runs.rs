@@ -37,8 +37,19 @@ impl Drop for Agent {
 /// A daemon whose agent `a1` has the built-in git module and a workspace with a
 /// repository of one commit (`a.txt`).
 fn agent() -> Agent {
+    agent_with_hook(|_| None)
+}
+
+/// [`agent`], with the pre-exec hook `hook` writes (given the tests' root directory).
+fn agent_with_hook(hook: impl FnOnce(&Path) -> Option<String>) -> Agent {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().canonicalize().unwrap();
+    if let Some(script) = hook(&root) {
+        let path = root.join("a1/hooks/pre-exec");
+        write(&path, &script);
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
     write(
         &root.join("config/config.toml"),
         "[commands]\nenable = [\"git\"]\n",
@@ -154,6 +165,65 @@ fn the_repository_checked_is_the_one_git_uses_whatever_the_global_options() {
     }
     control(&a.ws, &["--attr-source", "HEAD", "-C", "sub", "st"]);
     assert!(marker.exists(), "control: the alias did not run");
+}
+
+/// The working directory is checked and held open; the repository is then looked for
+/// from the directory held, never by its path again: a directory renamed after the
+/// check, with a link to a repository outside the mounts put in its place, leads the
+/// checks nowhere else (they would read that repository's configuration, and git,
+/// pointed at the copy, would print it). A pre-exec hook makes the swap, at the moment
+/// a racing agent would have to win.
+#[test]
+fn a_working_directory_swapped_for_a_link_after_its_check_leads_nowhere_else() {
+    const SECRET: &str = "https://x:SECRET-TOKEN@example.invalid/r.git";
+    let a = agent_with_hook(|root| {
+        let (ws, outside) = (root.join("a1/ws"), root.join("outside/proj"));
+        Some(format!(
+            "#!/bin/sh\ncat >/dev/null\nif [ ! -L {0}/proj ]; then mv {0}/proj {0}/moved && ln -s {1} {0}/proj; fi\n",
+            ws.display(),
+            outside.display()
+        ))
+    });
+    let outside =
+        a.ws.parent()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .join("outside/proj");
+    std::fs::create_dir_all(&outside).unwrap();
+    host_git(&outside, &["init", "-q", "-b", "main"]);
+    host_git(&outside, &["remote", "add", "origin", SECRET]);
+    let proj = a.ws.join("proj");
+    std::fs::create_dir_all(&proj).unwrap();
+    host_git(&proj, &["init", "-q", "-b", "main"]);
+    host_git(
+        &proj,
+        &["remote", "add", "mine", "https://example.invalid/mine.git"],
+    );
+
+    let output = a.git_in(&proj, &["remote", "-v"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        std::fs::symlink_metadata(&proj)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        !stdout.contains("SECRET"),
+        "the outside configuration was read: {stdout}"
+    );
+    assert!(
+        stdout.contains("mine"),
+        "not the agent's own repository: {stdout}"
+    );
+    // Control: by its path, the directory now leads to the outside repository.
+    let control = control(&proj, &["remote", "-v"]);
+    assert!(
+        String::from_utf8_lossy(&control.stdout).contains("SECRET"),
+        "control: {control:?}"
+    );
 }
 
 #[test]
