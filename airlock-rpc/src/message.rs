@@ -414,7 +414,7 @@ impl ClientMessage {
                 };
             }
         }
-        Self::decode(line).map(|m| (m, None))
+        Self::decode_envelope(map).map(|m| (m, None))
     }
 
     /// Appends the message as a line, then its raw bytes when `raw` (stdin only).
@@ -446,7 +446,11 @@ impl ClientMessage {
 
     /// Reads one line (without its newline).
     pub fn decode(line: &[u8]) -> Result<Self, DecodeError> {
-        let map = envelope(line)?;
+        Self::decode_envelope(envelope(line)?)
+    }
+
+    /// Reads a message from its parsed line.
+    fn decode_envelope(map: Map<String, Value>) -> Result<Self, DecodeError> {
         let id = map.get("id").filter(|v| !v.is_null()).cloned();
         // An id is echoed back exactly: a string, or an integer JSON numbers keep
         // (10^40 would come back as `1e+40`; a fraction is not an id).
