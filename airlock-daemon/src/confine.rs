@@ -264,7 +264,7 @@ impl Ahead {
             return;
         }
         crate::background::run(move || {
-            let laid_out = confiner.scratch.take(&order.links).and_then(|scratch| {
+            let laid_out = confiner.scratch.take(&order.links).and_then(|mut scratch| {
                 scratch.lay_out(order.layout)?;
                 Ok(scratch)
             });

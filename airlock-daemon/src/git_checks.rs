@@ -51,6 +51,8 @@ pub struct GitRequest<'a> {
     pub timeout: Duration,
     /// The run's private directory (where the shadow goes).
     pub scratch: &'a Path,
+    /// The shadow made ahead in it, if it was.
+    pub shadow: Option<crate::git_pin::Shadow>,
     /// The canonical roots of the agent's mounts.
     pub roots: &'a [PathBuf],
     /// The agent's scope, to judge alias expansions.
@@ -64,7 +66,8 @@ pub struct GitRequest<'a> {
 
 /// Runs the checks; on success the environment points git at the pinned
 /// configuration and the pin is returned (finish it after the run).
-pub async fn check(request: GitRequest<'_>) -> Result<Option<Pinned>, Refusal> {
+pub async fn check(mut request: GitRequest<'_>) -> Result<Option<Pinned>, Refusal> {
+    let shadow = request.shadow.take();
     let location = airlock_builtins::git_location_args(request.args)
         .map_err(|e| Refusal::denied("airlock.git-location", e.to_string()))?;
     let subcommand = airlock_builtins::git_subcommand(request.args)
@@ -89,7 +92,7 @@ pub async fn check(request: GitRequest<'_>) -> Result<Option<Pinned>, Refusal> {
             } => (common_dir, git_dir.join("rebase-merge/git-rebase-todo")),
             Discovery::NotARepository => {
                 check_destinations(&request, &GitRemotes::default())?;
-                empty_shadow(request.env, request.scratch)?;
+                empty_shadow(request.env, request.scratch, shadow)?;
                 return Ok(None);
             }
             Discovery::AskGit => match ask_git(&probe).await? {
@@ -107,12 +110,12 @@ pub async fn check(request: GitRequest<'_>) -> Result<Option<Pinned>, Refusal> {
                 }
                 None => {
                     check_destinations(&request, &GitRemotes::default())?;
-                    empty_shadow(request.env, request.scratch)?;
+                    empty_shadow(request.env, request.scratch, shadow)?;
                     return Ok(None);
                 }
             },
         };
-    let mut pinned = Pinned::open(common, request.roots, request.scratch)
+    let mut pinned = Pinned::open(common, request.roots, request.scratch, shadow)
         .map_err(|e| refuse_config(e.to_string()))?;
     let judged = judge(&probe, &pinned).await?;
     if let Some(risk) = judged.refused.first() {
@@ -171,8 +174,12 @@ fn shadow_env(env: &mut BTreeMap<String, String>, dir: &Path) {
 
 /// Outside a repository git gets an empty shadow, so a repository the agent makes
 /// appear during the run has no configuration, objects or refs for git.
-fn empty_shadow(env: &mut BTreeMap<String, String>, scratch: &Path) -> Result<(), Refusal> {
-    let empty = crate::git_pin::empty_shadow(scratch)
+fn empty_shadow(
+    env: &mut BTreeMap<String, String>,
+    scratch: &Path,
+    made: Option<crate::git_pin::Shadow>,
+) -> Result<(), Refusal> {
+    let empty = crate::git_pin::empty_shadow(scratch, made)
         .map_err(|e| Refusal::internal(format!("cannot prepare git's directory: {e}")))?;
     shadow_env(env, &empty);
     Ok(())

@@ -85,42 +85,67 @@ enum Link {
     Ensure,
 }
 
+/// The shadow common directory made ahead of its run ([`prepare_shadow`]): its links and
+/// an empty `config`, held open, so that a request only writes the configuration into
+/// the file and links `git-real`.
+#[derive(Debug)]
+pub struct Shadow {
+    /// The run's private directory (where `git-real` goes), held open.
+    scratch: OwnedFd,
+    /// The shadow common directory, held open.
+    dir: OwnedFd,
+    /// Its `config`, empty, open for writing.
+    config: std::fs::File,
+}
+
+impl Shadow {
+    /// Writes `bytes` into the (empty) configuration; returns what the file is then.
+    fn write_config(&mut self, bytes: &[u8]) -> std::io::Result<Written> {
+        self.config.write_all(bytes)?;
+        Ok(Written::of(&rustix::fs::fstat(&self.config)?))
+    }
+}
+
 /// Makes the shadow common directory in the run's private directory `scratch`, with
-/// its links and without its configuration: what does not depend on the repository
-/// (see the module's documentation). [`Pinned::new`] makes it when the run's directory
-/// was not made with it.
-pub fn prepare_shadow(scratch: &Path) -> std::io::Result<()> {
+/// its links and an empty configuration: what does not depend on the repository (see
+/// the module's documentation). [`Pinned::open`] makes it when the run's directory was
+/// not made with it.
+pub fn prepare_shadow(scratch: &Path) -> std::io::Result<Shadow> {
     let shadow = scratch.join(SHADOW);
     let real = scratch.join(REAL);
     std::fs::create_dir(&shadow)?;
     for (name, _) in LINKED {
         std::os::unix::fs::symlink(real.join(name), shadow.join(name))?;
     }
-    Ok(())
-}
-
-/// The shadow for a run outside any repository: an empty configuration, and links
-/// that lead nowhere (there is no `git-real`), so a repository the agent makes appear
-/// during the run has no configuration, objects or refs for git. Returns the shadow.
-pub fn empty_shadow(scratch: &Path) -> std::io::Result<PathBuf> {
-    let shadow = scratch.join(SHADOW);
-    if !shadow.is_dir() {
-        std::fs::create_dir(&shadow)?;
-    }
-    create_config(&shadow, b"")?;
-    Ok(shadow)
-}
-
-/// Writes the shadow's `config`, which must not exist yet (nor be a link); returns
-/// what the file is once written.
-fn create_config(shadow: &Path, bytes: &[u8]) -> std::io::Result<Written> {
-    let mut file = std::fs::OpenOptions::new()
+    let config = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(shadow.join("config"))?;
-    file.write_all(bytes)?;
-    Ok(Written::of(&rustix::fs::fstat(&file)?))
+    let directory = |path: &Path| {
+        rustix::fs::open(
+            path,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+    };
+    Ok(Shadow {
+        scratch: directory(scratch)?,
+        dir: directory(&shadow)?,
+        config,
+    })
+}
+
+/// The shadow for a run outside any repository: an empty configuration, and links
+/// that lead nowhere (there is no `git-real`), so a repository the agent makes appear
+/// during the run has no configuration, objects or refs for git. `made` is the shadow
+/// made ahead, if it was. Returns the shadow.
+pub fn empty_shadow(scratch: &Path, made: Option<Shadow>) -> std::io::Result<PathBuf> {
+    let shadow = scratch.join(SHADOW);
+    if made.is_none() {
+        prepare_shadow(scratch)?;
+    }
+    Ok(shadow)
 }
 
 /// What the shadow's `config` was when the daemon wrote it: the same file, the same
@@ -198,20 +223,25 @@ pub struct Pinned {
 
 impl Pinned {
     /// Pins the repository whose common directory is `common`: opens it, then as
-    /// [`Pinned::open`].
+    /// [`Pinned::open`] (with no shadow made ahead).
     pub fn new(common: &Path, roots: &[PathBuf], scratch: &Path) -> Result<Self, PinError> {
         let opened = WorkDir::open(common).map_err(|source| PinError::Open {
             path: common.to_owned(),
             source,
         })?;
-        Self::open(opened, roots, scratch)
+        Self::open(opened, roots, scratch, None)
     }
 
     /// Pins the repository whose common directory is `common` (open, with the path
     /// the kernel gives it): checks that it lies inside one of `roots`, reads its
-    /// configuration once and completes the shadow in `scratch` (made there now if it
-    /// was not made ahead).
-    pub fn open(common: WorkDir, roots: &[PathBuf], scratch: &Path) -> Result<Self, PinError> {
+    /// configuration once and completes the shadow in `scratch`: `made`, the one made
+    /// ahead there, or one made now.
+    pub fn open(
+        common: WorkDir,
+        roots: &[PathBuf],
+        scratch: &Path,
+        made: Option<Shadow>,
+    ) -> Result<Self, PinError> {
         let WorkDir {
             path: real,
             fd: common_fd,
@@ -227,26 +257,17 @@ impl Pinned {
                 let _ = rustix::fs::mkdirat(&common_fd, *name, Mode::from_raw_mode(0o755));
             }
         }
-        std::os::unix::fs::symlink(&real, scratch.join(REAL)).map_err(PinError::Shadow)?;
         // The shadow is made with the run's directory as a rule; made now when not.
-        let shadow = scratch.join(SHADOW);
-        let written = match create_config(&shadow, &judged) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                prepare_shadow(scratch).map_err(PinError::Shadow)?;
-                create_config(&shadow, &judged)
-            }
-            written => written,
-        }
-        .map_err(PinError::Shadow)?;
-        let shadow_fd = rustix::fs::open(
-            &shadow,
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| PinError::Shadow(e.into()))?;
+        let mut made = match made {
+            Some(made) => made,
+            None => prepare_shadow(scratch).map_err(PinError::Shadow)?,
+        };
+        rustix::fs::symlinkat(&real, &made.scratch, REAL)
+            .map_err(|e| PinError::Shadow(e.into()))?;
+        let written = made.write_config(&judged).map_err(PinError::Shadow)?;
         Ok(Self {
-            shadow,
-            shadow_fd,
+            shadow: scratch.join(SHADOW),
+            shadow_fd: made.dir,
             written,
             common: real,
             common_fd,
@@ -581,8 +602,10 @@ mod tests {
 
         // The run's directory as the kit makes it: the links without the repository.
         let scratch = tempfile::tempdir().unwrap();
-        prepare_shadow(scratch.path()).unwrap();
-        let pinned = pin(&repo, &ws, scratch.path());
+        let made = prepare_shadow(scratch.path()).unwrap();
+        let common = WorkDir::open(&repo.join(".git")).unwrap();
+        let roots = std::slice::from_ref(&ws);
+        let pinned = Pinned::open(common, roots, scratch.path(), Some(made)).unwrap();
         assert_eq!(pinned.shadow(), scratch.path().join(SHADOW));
         assert_eq!(std::fs::read(pinned.config()).unwrap(), pinned.judged());
         let env = [("GIT_COMMON_DIR", pinned.shadow())];
@@ -645,10 +668,8 @@ mod tests {
     fn outside_a_repository_the_shadow_leads_nowhere() {
         for made_ahead in [false, true] {
             let scratch = tempfile::tempdir().unwrap();
-            if made_ahead {
-                prepare_shadow(scratch.path()).unwrap();
-            }
-            let shadow = empty_shadow(scratch.path()).unwrap();
+            let made = made_ahead.then(|| prepare_shadow(scratch.path()).unwrap());
+            let shadow = empty_shadow(scratch.path(), made).unwrap();
             assert_eq!(std::fs::read(shadow.join("config")).unwrap(), b"");
             assert!(!scratch.path().join(REAL).exists());
             // A repository that appears in the run is not one git can use through it.

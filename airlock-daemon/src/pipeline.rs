@@ -153,7 +153,7 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
     } else {
         crate::scratch::Layout::Plain
     };
-    let (scratch, ruleset, ahead) = loaded
+    let (mut scratch, ruleset, ahead) = loaded
         .confiner
         .prepare_run(
             &format!("{name}/{}", request.command),
@@ -173,6 +173,7 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
         }
     }
     let git_pin = if git {
+        let shadow = scratch.take_shadow();
         crate::git_checks::check(crate::git_checks::GitRequest {
             git: &program,
             args: &checked_args,
@@ -181,6 +182,7 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
             env: &mut env,
             timeout: loaded.config.limits.hook_timeout,
             scratch: scratch.root(),
+            shadow,
             roots: &agent.mount_roots,
             scope: &agent.scope,
             command: &request.command,

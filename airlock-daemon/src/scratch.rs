@@ -40,6 +40,9 @@ pub enum Layout {
 #[derive(Debug)]
 pub struct Scratch {
     dir: tempfile::TempDir,
+    /// git's shadow common directory, when it was laid out ([`Layout::GitShadow`])
+    /// and not yet taken.
+    shadow: Option<crate::git_pin::Shadow>,
 }
 
 impl Scratch {
@@ -58,7 +61,7 @@ impl Scratch {
             .prefix(owned_prefix())
             .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir_in(base)?;
-        let scratch = Self { dir };
+        let scratch = Self { dir, shadow: None };
         std::fs::create_dir(scratch.home())?;
         std::fs::create_dir(scratch.tmp())?;
         Ok(scratch)
@@ -77,11 +80,19 @@ impl Scratch {
     }
 
     /// Adds what `layout` asks for to the directory.
-    pub fn lay_out(&self, layout: Layout) -> io::Result<()> {
+    pub fn lay_out(&mut self, layout: Layout) -> io::Result<()> {
         match layout {
             Layout::Plain => Ok(()),
-            Layout::GitShadow => crate::git_pin::prepare_shadow(self.root()),
+            Layout::GitShadow => {
+                self.shadow = Some(crate::git_pin::prepare_shadow(self.root())?);
+                Ok(())
+            }
         }
+    }
+
+    /// git's shadow common directory, if it was laid out (once).
+    pub fn take_shadow(&mut self) -> Option<crate::git_pin::Shadow> {
+        self.shadow.take()
     }
 
     /// The whole directory (what the confinement grants read and write).
