@@ -21,7 +21,7 @@
 //! git knows.
 
 use std::collections::BTreeMap;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -113,7 +113,7 @@ fn enter(cwd: &WorkDir, location: &[String]) -> Option<(Option<OwnedFd>, PathBuf
     match held {
         None => Some((None, cwd.path.clone())),
         Some(fd) => {
-            let path = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
+            let path = crate::fd_path::real_path(fd.as_fd()).ok()?;
             Some((Some(fd), path))
         }
     }
@@ -283,7 +283,7 @@ fn git_directory_at(suspect: OwnedFd, path: Option<PathBuf>) -> Option<Option<Di
     // common directory stays open for the pin.
     let git_dir = match path {
         Some(path) => path,
-        None => crate::workdir::real_path(&suspect).ok()?,
+        None => crate::fd_path::real_path(suspect.as_fd()).ok()?,
     };
     let common_dir = match common {
         None => WorkDir {
@@ -291,7 +291,7 @@ fn git_directory_at(suspect: OwnedFd, path: Option<PathBuf>) -> Option<Option<Di
             fd: suspect,
         },
         Some(fd) => WorkDir {
-            path: crate::workdir::real_path(&fd).ok()?,
+            path: crate::fd_path::real_path(fd.as_fd()).ok()?,
             fd,
         },
     };

@@ -14,6 +14,7 @@ mod devices;
 mod doctor;
 pub mod executor;
 mod explain;
+mod fd_path;
 pub mod git_checks;
 pub mod git_discover;
 pub mod git_pin;

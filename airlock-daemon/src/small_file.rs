@@ -8,7 +8,7 @@
 //! (through `/proc/self/fd`), so a swap of the path in between changes nothing.
 
 use std::io::Read;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{FileType, Mode, OFlags};
@@ -114,23 +114,35 @@ fn open_regular(
     if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
         return Err(SmallFileError::NotRegular(path.to_owned()));
     }
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(write)
-        .open(format!("/proc/self/fd/{}", held.as_raw_fd()))
-        .map_err(io)?;
+    let file = crate::fd_path::reopen(held.as_fd(), write).map_err(io)?;
     Ok(Some((file, u64::try_from(stat.st_size).unwrap_or(0))))
 }
 
 /// Reads at most `max` bytes of `file` (of `size` bytes when opened), from its start;
 /// more is [`SmallFileError::TooLong`].
-fn read_from(file: impl Read, size: u64, path: &Path, max: u64) -> Result<Vec<u8>, SmallFileError> {
-    // Room for the size it has and a byte more, to see it grown: one read, and one
-    // that sees the end (a buffer that grows from nothing reads a small file in four).
-    let mut bytes = Vec::with_capacity(usize::try_from(size.min(max)).unwrap_or(0) + 1);
-    file.take(max.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(io_error(path))?;
+fn read_from(
+    mut file: impl Read,
+    size: u64,
+    path: &Path,
+    max: u64,
+) -> Result<Vec<u8>, SmallFileError> {
+    let io = io_error(path);
+    // Room for the size it has and a byte more, to see it grown. One read that gives
+    // the size the file had is the whole file; anything else (a file that grew or
+    // shrank, a file system that reads less) is read on to its end.
+    let mut bytes = vec![0; usize::try_from(size.min(max)).unwrap_or(0) + 1];
+    let read = loop {
+        match file.read(&mut bytes) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            read => break read.map_err(io)?,
+        }
+    };
+    bytes.truncate(read);
+    if read as u64 != size {
+        file.take(max.saturating_add(1).saturating_sub(read as u64))
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+    }
     if bytes.len() as u64 > max {
         return Err(SmallFileError::TooLong {
             path: path.to_owned(),
@@ -152,6 +164,38 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> SmallFileError + Copy + '
 #[allow(clippy::unwrap_used, reason = "test")]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_that_is_not_the_size_it_had_is_read_to_its_end() {
+        /// Gives one byte a read, as a file system may.
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.0.len().min(buf.len()).min(1);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let path = Path::new("f");
+        let read = |file: &mut dyn Read, size| read_from(file, size, path, 16);
+        // Grown since its size was read, shrunk, read a byte at a time: all of it.
+        assert_eq!(
+            read(&mut &b"ref: refs/x\n"[..], 4).unwrap(),
+            b"ref: refs/x\n"
+        );
+        assert_eq!(read(&mut &b"ref"[..], 12).unwrap(), b"ref");
+        assert_eq!(read(&mut Trickle(b"ref: x"), 6).unwrap(), b"ref: x");
+        // Grown past what the caller reads.
+        assert!(matches!(
+            read(&mut &[b'x'; 40][..], 4),
+            Err(SmallFileError::TooLong { .. })
+        ));
+        assert!(matches!(
+            read(&mut Trickle(&[b'x'; 17]), 17),
+            Err(SmallFileError::TooLong { .. })
+        ));
+    }
 
     #[test]
     fn only_regular_files_are_opened() {
