@@ -16,9 +16,9 @@
 //! found and checks its name against the mounts: a `.git` in the working directory is
 //! opened in the directory held (named by that directory's name), anything else is
 //! named by the kernel after it is opened, never by a path that the agent could have
-//! changed (a directory renamed, a link in its place) since it was checked. The differential tests
-//! (`tests/git_discover.rs`) compare every answer with `git rev-parse` on the layouts
-//! git knows.
+//! changed (a directory renamed, a link in its place) since it was checked. The
+//! differential tests (`tests/git_discover.rs`) compare every answer with `git
+//! rev-parse` on the layouts git knows.
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};

@@ -1,6 +1,8 @@
 //! The program's working directory, held open: the request's cwd is translated
 //! through the agent's mounts, opened, and the directory the descriptor really is
-//! (read back from the kernel, after the open) must lie inside a mount. The child
+//! (read back from the kernel after the open; or, for a path with no `..`, opened
+//! without following any link, so that the path is its name) must lie inside a
+//! mount. The child
 //! enters it with `fchdir`, so swapping a symlink or directory after the check cannot
 //! move the program anywhere else.
 
