@@ -16,12 +16,7 @@ fn directory() -> Option<BorrowedFd<'static>> {
     static DIRECTORY: OnceLock<Option<OwnedFd>> = OnceLock::new();
     DIRECTORY
         .get_or_init(|| {
-            rustix::fs::open(
-                "/proc/self/fd",
-                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-            )
-            .ok()
+            crate::workdir::open_directory(rustix::fs::CWD, "/proc/self/fd", OFlags::empty()).ok()
         })
         .as_ref()
         .map(AsFd::as_fd)

@@ -25,9 +25,9 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{Mode, OFlags};
+use rustix::fs::OFlags;
 
-use crate::workdir::WorkDir;
+use crate::workdir::{WorkDir, open_directory};
 
 /// Environment variables that change how git finds its repository: when the program's
 /// environment holds one, git is asked.
@@ -101,13 +101,7 @@ fn enter(cwd: &WorkDir, location: &[String]) -> Option<(Option<OwnedFd>, PathBuf
             continue;
         }
         let base = held.as_ref().map_or(cwd.fd.as_fd(), |fd| fd.as_fd());
-        let next = rustix::fs::openat(
-            base,
-            dir.as_str(),
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .ok()?;
+        let next = open_directory(base, dir.as_str(), OFlags::empty()).ok()?;
         held = Some(next);
     }
     match held {
@@ -161,13 +155,8 @@ fn at(dir: &Path, held: Option<BorrowedFd<'_>>) -> Option<Option<Discovery>> {
     // Opened by its path, the kernel names it: the agent may have renamed a directory
     // of the path since it was checked and put a link to anywhere in its place.
     let opened = match held {
-        Some(held) => rustix::fs::openat(
-            held,
-            ".git",
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-            Mode::empty(),
-        ),
-        None => open_directory(&dot_git, OFlags::NOFOLLOW),
+        Some(held) => open_directory(held, ".git", OFlags::NOFOLLOW),
+        None => open_directory(rustix::fs::CWD, &dot_git, OFlags::NOFOLLOW),
     };
     match opened {
         Ok(fd) => {
@@ -198,15 +187,6 @@ fn at(dir: &Path, held: Option<BorrowedFd<'_>>) -> Option<Option<Discovery>> {
     git_directory(dir)
 }
 
-/// Opens the directory `path` (`O_PATH`, with `flags` added).
-fn open_directory(path: &Path, flags: OFlags) -> rustix::io::Result<OwnedFd> {
-    rustix::fs::open(
-        path,
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC | flags,
-        Mode::empty(),
-    )
-}
-
 /// A `.git` file: `gitdir: PATH`, relative to the directory that holds it; git
 /// refuses the repository when `PATH` is not a git directory.
 fn gitfile(dot_git: &Path, dir: &Path) -> Option<Discovery> {
@@ -226,7 +206,7 @@ fn gitfile(dot_git: &Path, dir: &Path) -> Option<Discovery> {
 /// git's `is_git_directory` on the directory `suspect` (links followed): see
 /// [`git_directory_at`]. `Some(None)`: not one.
 fn git_directory(suspect: &Path) -> Option<Option<Discovery>> {
-    match open_directory(suspect, OFlags::empty()) {
+    match open_directory(rustix::fs::CWD, suspect, OFlags::empty()) {
         Ok(fd) => git_directory_at(fd, None),
         Err(rustix::io::Errno::NOENT) => Some(None),
         Err(_) => None,
@@ -255,12 +235,7 @@ fn git_directory_at(suspect: OwnedFd, path: Option<PathBuf>) -> Option<Option<Di
     // The common directory, opened (relative to `suspect` unless absolute).
     let common = match &named {
         None => None,
-        Some(named) => match rustix::fs::openat(
-            &suspect,
-            named.as_str(),
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        ) {
+        Some(named) => match open_directory(suspect.as_fd(), named.as_str(), OFlags::empty()) {
             Ok(fd) => Some(fd),
             Err(_) => return Some(None),
         },

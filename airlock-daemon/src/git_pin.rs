@@ -122,13 +122,8 @@ pub fn prepare_shadow(scratch: &Path) -> std::io::Result<Shadow> {
         .create_new(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(shadow.join("config"))?;
-    let directory = |path: &Path| {
-        rustix::fs::open(
-            path,
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-    };
+    let directory =
+        |path: &Path| crate::workdir::open_directory(rustix::fs::CWD, path, OFlags::NOFOLLOW);
     Ok(Shadow {
         scratch: directory(scratch)?,
         dir: directory(&shadow)?,

@@ -6,7 +6,7 @@
 //! enters it with `fchdir`, so swapping a symlink or directory after the check cannot
 //! move the program anywhere else.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 use airlock_core::{CwdError, Mount, confine, translate};
@@ -82,14 +82,25 @@ impl WorkDir {
     /// Opens `path` (symlinks followed) as a directory and reads back which directory
     /// it is. No confinement check: for callers that chose the path themselves.
     pub fn open(path: &Path) -> std::io::Result<Self> {
-        let fd = rustix::fs::open(
-            path,
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )?;
+        let fd = open_directory(rustix::fs::CWD, path, OFlags::empty())?;
         let path = crate::fd_path::real_path(fd.as_fd())?;
         Ok(Self { path, fd })
     }
+}
+
+/// Opens the directory `path`, from `base`, as a descriptor that opens nothing
+/// (`O_PATH`, close-on-exec), with `flags` added.
+pub(crate) fn open_directory<P: rustix::path::Arg>(
+    base: BorrowedFd<'_>,
+    path: P,
+    flags: OFlags,
+) -> rustix::io::Result<OwnedFd> {
+    rustix::fs::openat(
+        base,
+        path,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC | flags,
+        Mode::empty(),
+    )
 }
 
 #[cfg(test)]
