@@ -128,7 +128,7 @@ pub async fn check(mut request: GitRequest<'_>) -> Result<Option<Pinned>, Refusa
         check_alias(&request, &judged.aliases, *index, sub, &probe).await?;
     }
     check_destinations(&request, &judged.remotes)?;
-    check_rebase_todo(&todo)?;
+    check_rebase_todo(&todo, request.roots)?;
     // Only `git worktree` (or an alias, which may expand to it) writes the `.git` file
     // of a worktree, which must then be pointed at the real common directory.
     let worktrees = match &subcommand {
@@ -399,10 +399,21 @@ const MAX_TODO: u64 = 1 << 20;
 /// Refuses to run git while the repository's rebase todo list (which the agent can
 /// write) holds a line that runs a program (`exec make`): `git rebase --continue`
 /// would run it. See `airlock_builtins::git_todo_risks`.
-fn check_rebase_todo(path: &Path) -> Result<(), Refusal> {
+///
+/// The list is named by the file opened, not by `path`: one that a planted link
+/// (`.git/rebase-merge` pointing at another repository) leads outside the agent's
+/// mounts (`roots`) is refused without a word of what it holds, so the daemon never
+/// shows an agent a list it could not read itself (another agent's rebase, say).
+fn check_rebase_todo(path: &Path, roots: &[PathBuf]) -> Result<(), Refusal> {
     let refuse = |why: String| Refusal::denied("airlock.git-rebase-todo", why);
     let todo = match read_todo(path) {
-        Ok(Some(todo)) => todo,
+        Ok(Some((_, name))) if !roots.iter().any(|root| name.starts_with(root)) => {
+            return Err(refuse(format!(
+                "the repository's rebase todo list `{}` leads outside the agent's mounts; remove the link",
+                path.display()
+            )));
+        }
+        Ok(Some((todo, _))) => todo,
         Ok(None) => return Ok(()),
         Err(why) => return Err(refuse(why)),
     };
@@ -416,12 +427,13 @@ fn check_rebase_todo(path: &Path) -> Result<(), Refusal> {
     }
 }
 
-/// Reads a todo list the agent may have planted: never blocks on a FIFO, never opens a
-/// device, never reads more than [`MAX_TODO`] (see [`crate::small_file`]).
-fn read_todo(path: &Path) -> Result<Option<String>, String> {
+/// Reads a todo list the agent may have planted (never blocks on a FIFO, never opens a
+/// device, never reads more than [`MAX_TODO`], see [`crate::small_file`]), with the
+/// path the kernel gives the file read.
+fn read_todo(path: &Path) -> Result<Option<(String, PathBuf)>, String> {
     use crate::small_file::SmallFileError;
-    match crate::small_file::read(path, MAX_TODO) {
-        Ok(bytes) => Ok(bytes.map(|b| String::from_utf8_lossy(&b).into_owned())),
+    match crate::small_file::read_named(path, MAX_TODO) {
+        Ok(read) => Ok(read.map(|(b, name)| (String::from_utf8_lossy(&b).into_owned(), name))),
         Err(SmallFileError::TooLong { .. }) => Err(format!(
             "the rebase todo list is longer than {MAX_TODO} bytes"
         )),

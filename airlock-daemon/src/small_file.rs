@@ -8,7 +8,7 @@
 //! (through `/proc/self/fd`), so a swap of the path in between changes nothing.
 
 use std::io::Read;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{FileType, Mode, OFlags};
@@ -42,6 +42,19 @@ pub enum SmallFileError {
 /// `None` when it does not exist.
 pub fn read(path: &Path, max: u64) -> Result<Option<Vec<u8>>, SmallFileError> {
     read_held(rustix::fs::CWD, path, OFlags::empty(), max)
+}
+
+/// [`read`], with the path the kernel gives the file read (symlinks resolved): the
+/// file is named by what was opened, so a caller can check where a path an agent may
+/// have planted links to really leads.
+pub fn read_named(path: &Path, max: u64) -> Result<Option<(Vec<u8>, PathBuf)>, SmallFileError> {
+    let io = io_error(path);
+    let Some((held, size)) = open_held(rustix::fs::CWD, path, OFlags::empty())? else {
+        return Ok(None);
+    };
+    let name = crate::fd_path::real_path(held.as_fd()).map_err(io)?;
+    let file = crate::fd_path::reopen(held.as_fd(), false).map_err(io)?;
+    Ok(Some((read_from(file, size, path, max)?, name)))
 }
 
 /// Reads `name` in the directory `dir` without following a symlink in its last
@@ -99,6 +112,21 @@ fn open_regular(
     flags: OFlags,
     write: bool,
 ) -> Result<Option<(std::fs::File, u64)>, SmallFileError> {
+    let Some((held, size)) = open_held(dir, path, flags)? else {
+        return Ok(None);
+    };
+    let file = crate::fd_path::reopen(held.as_fd(), write).map_err(io_error(path))?;
+    Ok(Some((file, size)))
+}
+
+/// Resolves `path` from `dir` with `flags` added, once, to an `O_PATH` descriptor that
+/// opens nothing, if it is a regular file; with its size. `None` when it does not
+/// exist.
+fn open_held(
+    dir: BorrowedFd<'_>,
+    path: &Path,
+    flags: OFlags,
+) -> Result<Option<(OwnedFd, u64)>, SmallFileError> {
     let io = io_error(path);
     let held = match rustix::fs::openat(
         dir,
@@ -114,8 +142,7 @@ fn open_regular(
     if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
         return Err(SmallFileError::NotRegular(path.to_owned()));
     }
-    let file = crate::fd_path::reopen(held.as_fd(), write).map_err(io)?;
-    Ok(Some((file, u64::try_from(stat.st_size).unwrap_or(0))))
+    Ok(Some((held, u64::try_from(stat.st_size).unwrap_or(0))))
 }
 
 /// Reads at most `max` bytes of `file` (of `size` bytes when opened), from its start;
@@ -164,6 +191,25 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> SmallFileError + Copy + '
 #[allow(clippy::unwrap_used, reason = "test")]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_read_through_a_link_is_named_by_what_was_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::create_dir(root.join("real")).unwrap();
+        std::fs::write(root.join("real/f"), "text").unwrap();
+        std::os::unix::fs::symlink(root.join("real"), root.join("link")).unwrap();
+        let (bytes, name) = read_named(&root.join("link/f"), 100).unwrap().unwrap();
+        assert_eq!(
+            (bytes.as_slice(), name),
+            (&b"text"[..], root.join("real/f"))
+        );
+        assert!(read_named(&root.join("link/none"), 100).unwrap().is_none());
+        assert!(matches!(
+            read_named(&root.join("link"), 100),
+            Err(SmallFileError::NotRegular(_))
+        ));
+    }
 
     #[test]
     fn a_file_that_is_not_the_size_it_had_is_read_to_its_end() {

@@ -226,6 +226,44 @@ fn a_working_directory_swapped_for_a_link_after_its_check_leads_nowhere_else() {
     );
 }
 
+/// The rebase todo list is named by the file the daemon opened: a `.git/rebase-merge`
+/// link to another repository in the middle of a rebase (another agent's, outside this
+/// agent's mounts) is refused without the daemon quoting a line of that list. The
+/// control: the same list inside the repository is read, and its line quoted.
+#[test]
+fn a_rebase_todo_list_outside_the_mounts_is_refused_unquoted() {
+    const LINE: &str = "exec echo OTHER-AGENTS-LINE";
+    let a = agent();
+    let root = a.ws.parent().unwrap().parent().unwrap();
+    let elsewhere = root.join("b1/repo/.git/rebase-merge");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("git-rebase-todo"), format!("{LINE}\n")).unwrap();
+    let planted = a.ws.join(".git/rebase-merge");
+    std::os::unix::fs::symlink(&elsewhere, &planted).unwrap();
+
+    let output = a.git(&["status", "--short"]);
+    assert_eq!(output.status.code(), Some(126), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("airlock.git-rebase-todo")
+            && stderr(&output).contains("outside the agent's mounts"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        !stderr(&output).contains("OTHER-AGENTS-LINE"),
+        "the outside list was quoted: {}",
+        stderr(&output)
+    );
+
+    // Control: the same list in the repository itself is read and quoted.
+    std::fs::remove_file(&planted).unwrap();
+    std::fs::create_dir(&planted).unwrap();
+    std::fs::write(planted.join("git-rebase-todo"), format!("{LINE}\n")).unwrap();
+    let output = a.git(&["status", "--short"]);
+    assert_eq!(output.status.code(), Some(126), "{}", stderr(&output));
+    assert!(stderr(&output).contains(LINE), "{}", stderr(&output));
+}
+
 #[test]
 fn a_swapped_repository_configuration_is_never_read_in_a_thousand_runs() {
     let a = agent();
