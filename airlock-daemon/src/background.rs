@@ -25,7 +25,7 @@ fn queue() -> Option<&'static mpsc::Sender<Job>> {
             std::thread::Builder::new()
                 .name("airlock-ahead".to_owned())
                 .spawn(move || {
-                    lowest_priority();
+                    crate::scheduling::idle();
                     for job in receiver {
                         job();
                     }
@@ -46,19 +46,6 @@ pub fn run(job: impl FnOnce() + Send + 'static) {
             }
         }
         None => job(),
-    }
-}
-
-/// Puts the calling thread under `SCHED_IDLE` (best effort: a kernel or container that
-/// refuses leaves it at its normal priority).
-fn lowest_priority() {
-    let param = libc::sched_param { sched_priority: 0 };
-    #[expect(
-        unsafe_code,
-        reason = "sched_setscheduler reads one plain struct; pid 0 is the calling thread"
-    )]
-    unsafe {
-        libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
     }
 }
 

@@ -27,6 +27,7 @@ mod paths;
 pub mod pipeline;
 pub mod post_exec;
 pub mod reading_json;
+pub mod scheduling;
 pub mod scratch;
 mod server;
 pub mod small_file;

@@ -72,7 +72,11 @@ pub fn start(config: &ConfigArgs, sockets: Option<&Path>) -> CliResult {
     crate::guard::start().map_err(|e| {
         format!("error: cannot start the guard that stops runs with the daemon: {e}")
     })?;
+    // The daemon's threads never take a processor from a program on waking (see
+    // `scheduling`); the guard, forked above, keeps the normal policy.
+    crate::scheduling::batch();
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .on_thread_start(crate::scheduling::batch)
         .enable_all()
         .build()
         .map_err(|e| format!("error: cannot start the runtime: {e}"))?;

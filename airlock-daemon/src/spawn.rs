@@ -12,7 +12,8 @@
 //! and nothing else: no allocation, no lock, no destructor. What it does, in order:
 //! 1. every signal that has a handler in the daemon, and `SIGPIPE` (which the daemon
 //!    ignores), gets its default action back; the calling thread blocked every signal
-//!    before the clone, so no handler of the daemon's can run on the child's stack;
+//!    before the clone, so no handler of the daemon's can run on the child's stack; the
+//!    normal scheduling policy comes back too ([`crate::scheduling`]);
 //! 2. the pipes become its stdin, stdout and stderr;
 //! 3. it leads a new process group;
 //! 4. [`crate::confine::enter`]: the held working directory, the parent-death signal,
@@ -350,6 +351,7 @@ extern "C" fn child_main(data: *mut c_void) -> c_int {
     if let Err(errno) = reset_signals() {
         return fail(0, errno);
     }
+    crate::scheduling::normal();
     if let Err(errno) = standard_streams(prepared.stdio) {
         return fail(1, errno.raw_os_error());
     }
@@ -592,6 +594,38 @@ mod tests {
                 assert_eq!(bits, 0, "{line}");
             }
         }
+    }
+
+    #[test]
+    fn the_program_runs_under_the_normal_policy_whatever_the_daemons_thread_has() {
+        /// The scheduling policy in a `/proc/PID/stat` line (its 41st field).
+        fn policy(stat: &str) -> i32 {
+            let after_name = &stat[stat.rfind(')').unwrap() + 1..];
+            after_name
+                .split_whitespace()
+                .nth(38)
+                .unwrap()
+                .parse()
+                .unwrap()
+        }
+        let thread = std::thread::spawn(|| {
+            crate::scheduling::batch();
+            let own = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let _inside = runtime.enter();
+            let dir = cwd();
+            let args = strings(&["/proc/self/stat"]);
+            let spawned = spawn(&launch(Path::new("/bin/cat"), &args, &dir)).unwrap();
+            let (exit, out, _) = runtime.block_on(output(spawned));
+            assert_eq!(exit, Exit::Code(0));
+            (policy(&own), policy(&String::from_utf8(out).unwrap()))
+        });
+        let (daemon, program) = thread.join().unwrap();
+        assert_eq!(daemon, libc::SCHED_BATCH, "control: the spawning thread's");
+        assert_eq!(program, libc::SCHED_OTHER);
     }
 
     #[tokio::test]
