@@ -47,6 +47,7 @@ fn set(policy: libc::c_int) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "test")]
 mod tests {
     use super::*;
 
@@ -66,7 +67,6 @@ mod tests {
             assert_eq!(policy(), libc::SCHED_OTHER);
         })
         .join()
-        .map_err(|_| "the thread panicked")
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     }
 }
