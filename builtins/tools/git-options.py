@@ -25,8 +25,10 @@ Every option is put in a class (see CLASSES); the dangerous ones have rules in
 modules/git.toml. Run `check` when moving to a new git and classify what it reports;
 builtins/tests/git_options.rs runs it in CI.
 """
+import atexit
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -226,6 +228,7 @@ OPERANDS["ls-remote"] = "[%s]" % URL_READ
 OPTIONS_UNTIL = {"ls-remote": 1}
 
 WORK = tempfile.mkdtemp(prefix="git-options.")
+atexit.register(shutil.rmtree, WORK, ignore_errors=True)
 ENV = {
     "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
     "HOME": WORK,

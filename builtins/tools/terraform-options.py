@@ -20,9 +20,11 @@ no CLI configuration, so nothing is read or reached. Run it when moving to a new
 terraform and classify what it reports in modules/terraform.toml;
 builtins/tests/terraform_options.rs runs `check` in CI.
 """
+import atexit
 import concurrent.futures
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,6 +33,7 @@ import tomllib
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODULE = os.path.join(HERE, "..", "modules", "terraform.toml")
 WORK = tempfile.mkdtemp(prefix="terraform-options.")
+atexit.register(shutil.rmtree, WORK, ignore_errors=True)
 ENV = {
     "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
     "HOME": WORK,
