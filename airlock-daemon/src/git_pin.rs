@@ -241,7 +241,7 @@ impl Pinned {
             path: real,
             fd: common_fd,
         } = common;
-        if !roots.iter().any(|root| real.starts_with(root)) {
+        if airlock_core::confine(roots, &real).is_err() {
             return Err(PinError::Outside { path: real });
         }
         let judged = read_config(&common_fd)?;
