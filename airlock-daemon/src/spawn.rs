@@ -33,6 +33,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use rustix::process::{Pid, PidfdFlags, Signal, WaitIdOptions};
@@ -186,11 +187,41 @@ fn prepare(launch: &Launch<'_>, stdio: [RawFd; 3]) -> io::Result<Prepared> {
 
 /// A mapped stack for the child with a guard page below it, unmapped when dropped.
 struct Stack {
-    base: *mut c_void,
+    /// The mapping's address (an integer, so that a spare stack can be kept in a
+    /// `static`).
+    base: usize,
     len: usize,
 }
 
+/// Stacks whose children have called `execve` or ended, for the next clones: mapping
+/// and unmapping a stack per run costs three system calls, page faults in the child,
+/// and an unmap that interrupts every processor the daemon's threads ran on.
+static SPARE_STACKS: Mutex<Vec<Stack>> = Mutex::new(Vec::new());
+
+/// The most stacks kept spare (one per run starting at the same moment).
+const MAX_SPARE_STACKS: usize = 8;
+
 impl Stack {
+    /// A spare stack, or a new one.
+    fn take() -> io::Result<Self> {
+        let spare = SPARE_STACKS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        spare.map_or_else(Self::new, Ok)
+    }
+
+    /// Keeps the stack for a later clone (its child no longer runs on it), unless
+    /// enough are kept.
+    fn give_back(self) {
+        let mut spare = SPARE_STACKS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if spare.len() < MAX_SPARE_STACKS {
+            spare.push(self);
+        }
+    }
+
     fn new() -> io::Result<Self> {
         let page = rustix::param::page_size();
         let len = STACK + page;
@@ -206,7 +237,10 @@ impl Stack {
                 rustix::mm::MapFlags::PRIVATE | rustix::mm::MapFlags::STACK,
             )?
         };
-        let stack = Self { base, len };
+        let stack = Self {
+            base: base.expose_provenance(),
+            len,
+        };
         // The lowest page faults instead of letting an overflow run into other memory.
         #[expect(unsafe_code, reason = "the page is inside the mapping made above")]
         unsafe {
@@ -217,8 +251,8 @@ impl Stack {
 
     /// The top of the stack (stacks grow down), 16-byte aligned.
     fn top(&self) -> *mut c_void {
-        let top = self.base as usize + self.len;
-        (top & !15) as *mut c_void
+        let top = self.base + self.len;
+        std::ptr::with_exposed_provenance_mut(top & !15)
     }
 }
 
@@ -229,7 +263,7 @@ impl Drop for Stack {
             reason = "the mapping is this value's own and the child no longer runs on it"
         )]
         unsafe {
-            let _ = rustix::mm::munmap(self.base, self.len);
+            let _ = rustix::mm::munmap(std::ptr::with_exposed_provenance_mut(self.base), self.len);
         }
     }
 }
@@ -237,7 +271,7 @@ impl Drop for Stack {
 /// Clones the child, waits (suspended by `CLONE_VFORK`) until it has called `execve`
 /// or ended, and returns it registered and watched, or the error of its failed step.
 fn start(prepared: &Prepared) -> io::Result<Process> {
-    let stack = Stack::new()?;
+    let stack = Stack::take()?;
     let blocked = BlockedSignals::all()?;
     let registry = crate::children::register_lock();
     #[expect(
@@ -254,7 +288,8 @@ fn start(prepared: &Prepared) -> io::Result<Process> {
     };
     let clone_error = io::Error::last_os_error();
     drop(blocked);
-    drop(stack);
+    // The child has called `execve` or ended: it no longer runs on the stack.
+    stack.give_back();
     let Some(pid) = Pid::from_raw(pid.max(0)) else {
         return Err(clone_error);
     };
@@ -594,6 +629,19 @@ mod tests {
                 assert_eq!(bits, 0, "{line}");
             }
         }
+    }
+
+    #[test]
+    fn spare_stacks_are_kept_up_to_a_bound() {
+        let stacks: Vec<Stack> = (0..MAX_SPARE_STACKS + 3)
+            .map(|_| Stack::new().unwrap())
+            .collect();
+        for stack in stacks {
+            stack.give_back();
+        }
+        // Other tests' runs may take and give back stacks meanwhile: never more.
+        let spare = SPARE_STACKS.lock().unwrap().len();
+        assert!(spare <= MAX_SPARE_STACKS, "{spare} spare stacks");
     }
 
     #[test]
