@@ -622,8 +622,14 @@ impl Session {
         if let Some(ahead) = ahead {
             ahead.start();
         }
+        // Started here, by this task: handed to the runtime as a task of its own, the
+        // start waited whenever the runtime's other thread took that task (the kernel
+        // had to wake that thread first).
+        let started = executor::start(prepared.spec);
         let run = tokio::spawn(async move {
-            executor::run(prepared.spec, input_rx, output_tx, token)
+            started
+                .map_err(RunError::Start)?
+                .finish(input_rx, output_tx, token)
                 .await
                 .map_err(RunError::Start)
         });

@@ -114,13 +114,30 @@ pub struct Finished {
 
 /// Runs `spec`, forwarding `input` and streaming output into `output` (a bounded
 /// channel: a slow client slows the program instead of growing memory). Fails only
-/// when the program cannot be started.
+/// when the program cannot be started. [`start`] then [`Started::finish`].
 pub async fn run(
     spec: Spec,
-    mut input: mpsc::Receiver<Input>,
+    input: mpsc::Receiver<Input>,
     output: mpsc::Sender<(Stream, Vec<u8>)>,
     cancel: CancellationToken,
 ) -> std::io::Result<Finished> {
+    start(spec)?.finish(input, output, cancel).await
+}
+
+/// A started program whose output is not read yet ([`start`]).
+#[derive(Debug)]
+pub struct Started {
+    spawned: crate::spawn::Spawned,
+    /// The program's process group, watched by the guard until the run is over.
+    watched: crate::guard::Watched,
+    timeout: Duration,
+}
+
+/// Starts `spec` now, on the calling thread: a request's task calls this itself, so
+/// that nothing between the request and the program's start waits for another thread
+/// to wake up (a task handed to the runtime can be taken by its other thread, which the
+/// kernel must wake first). Fails only when the program cannot be started.
+pub fn start(spec: Spec) -> std::io::Result<Started> {
     let spawned = crate::spawn::spawn(&crate::spawn::Launch {
         program: &spec.program,
         args: &spec.args,
@@ -134,12 +151,47 @@ pub async fn run(
     })?;
     // The child has its own copies: the ruleset is no longer needed here.
     drop(spec.ruleset);
+    // The program leads its own process group, which dies with the daemon, whatever
+    // ends the daemon (until this is dropped, after the group was killed).
+    let watched = crate::guard::watch(spawned.process.pid());
+    Ok(Started {
+        spawned,
+        watched,
+        timeout: spec.timeout,
+    })
+}
+
+impl Started {
+    /// Forwards `input` to the started program and streams its output into `output`
+    /// until it has ended (see [`run`]). Fails only when the program's end cannot be
+    /// waited for.
+    pub async fn finish(
+        self,
+        input: mpsc::Receiver<Input>,
+        output: mpsc::Sender<(Stream, Vec<u8>)>,
+        cancel: CancellationToken,
+    ) -> std::io::Result<Finished> {
+        let Started {
+            spawned,
+            watched,
+            timeout,
+        } = self;
+        let finished = stream_until_exit(spawned, timeout, input, output, cancel).await;
+        drop(watched);
+        finished
+    }
+}
+
+/// [`Started::finish`]: the loop of a run, from its start to its end.
+async fn stream_until_exit(
+    spawned: crate::spawn::Spawned,
+    timeout: Duration,
+    mut input: mpsc::Receiver<Input>,
+    output: mpsc::Sender<(Stream, Vec<u8>)>,
+    cancel: CancellationToken,
+) -> std::io::Result<Finished> {
     let mut child = spawned.process;
-    // The program leads its own process group.
     let group = child.pid();
-    // The group dies with the daemon, whatever ends the daemon (until this is dropped,
-    // after the group was killed below).
-    let _watched = crate::guard::watch(group);
     let bytes_out = Arc::new(AtomicU64::new(0));
     for pipe in [spawned.stdout.as_fd(), spawned.stderr.as_fd()] {
         // Only a hint: a smaller pipe (the system's limit) works the same, slower.
@@ -174,7 +226,7 @@ pub async fn run(
     // the deadline, the cancellation or the program's exit.
     let mut pending: Option<Vec<u8>> = None;
 
-    let deadline = tokio::time::sleep(spec.timeout);
+    let deadline = tokio::time::sleep(timeout);
     tokio::pin!(deadline);
     let mut timed_out = false;
     let mut cancelled = false;
