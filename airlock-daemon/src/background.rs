@@ -59,8 +59,7 @@ mod tests {
         for n in 0..3 {
             let done = done.clone();
             run(move || {
-                #[expect(unsafe_code, reason = "sched_getscheduler takes a pid")]
-                let policy = unsafe { libc::sched_getscheduler(0) };
+                let policy = crate::scheduling::current();
                 let name = std::thread::current().name().map(str::to_owned);
                 let _ = done.send((n, policy, name));
             });

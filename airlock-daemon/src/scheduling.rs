@@ -35,6 +35,18 @@ pub fn normal() {
     set(libc::SCHED_OTHER);
 }
 
+/// The calling thread's policy (for tests).
+#[cfg(test)]
+pub(crate) fn current() -> libc::c_int {
+    #[expect(
+        unsafe_code,
+        reason = "sched_getscheduler takes a pid; 0 is the calling thread"
+    )]
+    unsafe {
+        libc::sched_getscheduler(0)
+    }
+}
+
 fn set(policy: libc::c_int) {
     let param = libc::sched_param { sched_priority: 0 };
     #[expect(
@@ -51,20 +63,13 @@ fn set(policy: libc::c_int) {
 mod tests {
     use super::*;
 
-    fn policy() -> libc::c_int {
-        #[expect(unsafe_code, reason = "sched_getscheduler takes a pid")]
-        unsafe {
-            libc::sched_getscheduler(0)
-        }
-    }
-
     #[test]
     fn a_thread_moves_between_the_policies() {
         std::thread::spawn(|| {
             batch();
-            assert_eq!(policy(), libc::SCHED_BATCH);
+            assert_eq!(current(), libc::SCHED_BATCH);
             normal();
-            assert_eq!(policy(), libc::SCHED_OTHER);
+            assert_eq!(current(), libc::SCHED_OTHER);
         })
         .join()
         .unwrap();

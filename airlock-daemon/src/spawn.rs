@@ -549,12 +549,8 @@ mod tests {
     }
 
     fn cwd() -> OwnedFd {
-        rustix::fs::open(
-            "/tmp",
-            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )
-        .unwrap()
+        crate::workdir::open_directory(rustix::fs::CWD, "/tmp", rustix::fs::OFlags::empty())
+            .unwrap()
     }
 
     async fn output(mut spawned: Spawned) -> (Exit, Vec<u8>, Vec<u8>) {
