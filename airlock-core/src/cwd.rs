@@ -59,11 +59,18 @@ pub fn translate(mounts: &[Mount], container_cwd: &str) -> Result<PathBuf, CwdEr
 /// Checks that `resolved` (the canonical host path the daemon resolved) lies inside
 /// one of `roots` (the canonical host paths of the mounts).
 pub fn confine(roots: &[PathBuf], resolved: &Path) -> Result<(), CwdError> {
-    if roots.iter().any(|root| resolved.starts_with(root)) {
+    if inside(roots, resolved) {
         Ok(())
     } else {
         Err(CwdError::EscapesMounts(resolved.display().to_string()))
     }
+}
+
+/// Whether `path` lies inside one of `roots`, each compared whole component by whole
+/// component (`/ws` holds `/ws/a`, not `/wsx`); [`confine`] without its error, for a
+/// test repeated on a walk.
+pub fn inside(roots: &[PathBuf], path: &Path) -> bool {
+    roots.iter().any(|root| path.starts_with(root))
 }
 
 /// Resolves `.` and `..` lexically; `None` when `..` climbs above the root.
@@ -163,6 +170,9 @@ mod tests {
         assert!(confine(&roots, Path::new("/srv/a1/ws/x")).is_ok());
         assert!(confine(&roots, Path::new("/srv/a1/wsx")).is_err());
         assert!(confine(&roots, Path::new("/etc")).is_err());
+        assert!(inside(&roots, Path::new("/srv/a1/ws")));
+        assert!(!inside(&roots, Path::new("/srv/a1/wsx/y")));
+        assert!(!inside(&[], Path::new("/srv/a1/ws")));
     }
 
     proptest! {

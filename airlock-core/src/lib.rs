@@ -19,7 +19,7 @@ pub use access::{CommandAccess, HostPath, SshAgentSpec};
 pub use agents::{AgentProfile, AgentsFile};
 pub use audit::{AuditDecision, AuditRecord, Peer};
 pub use config::{ConfinementConfig, ConfinementMode, DaemonConfig, Limits, LogConfig};
-pub use cwd::{CwdError, Mount, confine, translate};
+pub use cwd::{CwdError, Mount, confine, inside, translate};
 pub use env::{EnvPlan, PASS as ENV_PASS};
 pub use gate::{AgentScope, GateOutcome, ScopeError};
 pub use overrides::{BUILTIN_PREFIX, GivenUp, compile_module};

@@ -123,7 +123,7 @@ fn walk(held: BorrowedFd<'_>, start: &Path, roots: &[PathBuf]) -> Option<Discove
     let mut dir = start.to_owned();
     let mut held = Some(held);
     loop {
-        if !roots.iter().any(|root| dir.starts_with(root)) {
+        if !airlock_core::inside(roots, &dir) {
             // Outside the mounts, what the confined git may read decides: anything
             // that looks like a repository is git's to judge.
             let present = |name: &str| std::fs::symlink_metadata(dir.join(name)).is_ok();

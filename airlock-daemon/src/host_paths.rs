@@ -201,10 +201,7 @@ fn mount_list(mounts: &[Mount]) -> String {
 
 /// Whether `path` is inside one of `read_write` or `read`.
 fn within(path: &Path, read_write: &[PathBuf], read: &[PathBuf]) -> bool {
-    read_write
-        .iter()
-        .chain(read)
-        .any(|root| path.starts_with(root))
+    airlock_core::inside(read_write, path) || airlock_core::inside(read, path)
 }
 
 /// Resolves `path` component by component as the kernel will: `..` after a symlink
