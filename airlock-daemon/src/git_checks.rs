@@ -407,7 +407,7 @@ const MAX_TODO: u64 = 1 << 20;
 fn check_rebase_todo(path: &Path, roots: &[PathBuf]) -> Result<(), Refusal> {
     let refuse = |why: String| Refusal::denied("airlock.git-rebase-todo", why);
     let todo = match read_todo(path) {
-        Ok(Some((_, name))) if airlock_core::confine(roots, &name).is_err() => {
+        Ok(Some((_, name))) if !airlock_core::inside(roots, &name) => {
             return Err(refuse(format!(
                 "the repository's rebase todo list `{}` leads outside the agent's mounts; remove the link",
                 path.display()

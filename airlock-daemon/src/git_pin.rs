@@ -241,7 +241,7 @@ impl Pinned {
             path: real,
             fd: common_fd,
         } = common;
-        if airlock_core::confine(roots, &real).is_err() {
+        if !airlock_core::inside(roots, &real) {
             return Err(PinError::Outside { path: real });
         }
         let judged = read_config(&common_fd)?;
