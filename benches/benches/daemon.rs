@@ -84,6 +84,8 @@ struct Setup {
     workspace: PathBuf,
     bin: PathBuf,
     input: PathBuf,
+    /// The variables every command starts with (see [`Setup::command`]).
+    env: Vec<(&'static str, std::ffi::OsString)>,
 }
 
 impl Drop for Setup {
@@ -151,6 +153,7 @@ fn setup(confinement: &str) -> Setup {
         workspace,
         bin,
         input,
+        env: passed_environment(),
     }
 }
 
@@ -177,7 +180,7 @@ impl Setup {
         command
             .current_dir(&self.workspace)
             .env_clear()
-            .envs(passed_environment())
+            .envs(self.env.iter().map(|(name, value)| (name, value)))
             .env("AIRLOCK_SOCKET", &self.socket);
         command
     }
@@ -205,10 +208,10 @@ impl Setup {
 }
 
 /// The variables of the bench's environment that the daemon passes to its programs.
-fn passed_environment() -> Vec<(String, std::ffi::OsString)> {
+fn passed_environment() -> Vec<(&'static str, std::ffi::OsString)> {
     airlock_core::ENV_PASS
         .iter()
-        .filter_map(|name| Some((name.to_string(), std::env::var_os(name)?)))
+        .filter_map(|name| Some((*name, std::env::var_os(name)?)))
         .collect()
 }
 
