@@ -534,15 +534,6 @@ fn every_plausible_reading_is_given_and_undeclared_letters_keep_their_spelling()
         ))
     );
 }
-#[test]
-fn zz_sizes() {
-    eprintln!(
-        "reading {} token {} decision {}",
-        std::mem::size_of::<crate::Reading<'static, 'static>>(),
-        std::mem::size_of::<crate::reading::Token<'static>>(),
-        std::mem::size_of::<crate::Decision<'static, 'static>>()
-    );
-}
 
 // ---------------------------------------------------------------------------------
 // Path declarations.
