@@ -893,8 +893,10 @@ impl Session {
         // A client that stopped reading gets a moment, not for ever (see
         // `send_or_give_way`); one that is gone gets nothing.
         if self.send_or_give_way(&reply, &kill).await {
-            let _ = self.writer.half.shutdown().await;
+            // The reply is written: the run is answered (the shim stops reading at it).
+            // The end of the stream after it closes the connection, not the run.
             self.marks.replied();
+            let _ = self.writer.half.shutdown().await;
         }
     }
 }
