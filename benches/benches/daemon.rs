@@ -85,7 +85,7 @@ struct Setup {
     bin: PathBuf,
     input: PathBuf,
     /// The variables every command starts with (see [`Setup::command`]).
-    env: Vec<(&'static str, std::ffi::OsString)>,
+    env: std::collections::BTreeMap<String, String>,
 }
 
 impl Drop for Setup {
@@ -180,7 +180,7 @@ impl Setup {
         command
             .current_dir(&self.workspace)
             .env_clear()
-            .envs(self.env.iter().map(|(name, value)| (name, value)))
+            .envs(&self.env)
             .env("AIRLOCK_SOCKET", &self.socket);
         command
     }
@@ -207,12 +207,15 @@ impl Setup {
     }
 }
 
-/// The variables of the bench's environment that the daemon passes to its programs.
-fn passed_environment() -> Vec<(&'static str, std::ffi::OsString)> {
-    airlock_core::ENV_PASS
-        .iter()
-        .filter_map(|name| Some((*name, std::env::var_os(name)?)))
-        .collect()
+/// The variables of the bench's environment that the daemon passes to its programs:
+/// the daemon's own plan for a module and a profile that add nothing.
+fn passed_environment() -> std::collections::BTreeMap<String, String> {
+    airlock_core::EnvPlan::new(
+        &airlock_policy::EnvSpec::default(),
+        &Default::default(),
+        &Default::default(),
+    )
+    .apply(std::env::vars_os())
 }
 
 fn daemon_targets(c: &mut Criterion) {
