@@ -49,10 +49,18 @@ pub(crate) fn real_path(fd: BorrowedFd<'_>) -> std::io::Result<PathBuf> {
 
 /// The file `fd` (typically an `O_PATH` descriptor) opened again, for reading and, with
 /// `write`, writing: the same inode, whatever its path now leads to.
+///
+/// Never waits: the open is non-blocking, so a file another process holds under a
+/// lease (`F_SETLEASE`, which the owner of a file may take without privilege) fails at
+/// once with [`std::io::ErrorKind::WouldBlock`]. A blocking open would wait for the
+/// holder to let go, up to the kernel's `lease-break-time` (45 s by default), on one of
+/// the daemon's few runtime threads. On a regular file a non-blocking descriptor reads
+/// and writes as any other.
 pub(crate) fn reopen(fd: BorrowedFd<'_>, write: bool) -> std::io::Result<std::fs::File> {
     let (dir, name) = entry(fd);
     let access = if write { OFlags::RDWR } else { OFlags::RDONLY };
-    let file = rustix::fs::openat(dir, name.as_str(), access | OFlags::CLOEXEC, Mode::empty())?;
+    let flags = access | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let file = rustix::fs::openat(dir, name.as_str(), flags, Mode::empty())?;
     Ok(std::fs::File::from(file))
 }
 

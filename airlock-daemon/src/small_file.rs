@@ -6,6 +6,11 @@
 //! The path is resolved once, to an `O_PATH` descriptor that opens nothing; its type is
 //! checked on that descriptor, and only then is that same inode opened for reading
 //! (through `/proc/self/fd`), so a swap of the path in between changes nothing.
+//!
+//! Nor does a read wait on the agent: a regular file the agent holds under a lease
+//! (`F_SETLEASE`, which needs no privilege on a file one owns) would make an open wait
+//! until the lease is given up or broken, 45 s by default, on one of the daemon's
+//! runtime threads. The open does not wait ([`SmallFileError::Leased`]).
 
 use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -20,6 +25,12 @@ pub enum SmallFileError {
     /// It is not a regular file (a FIFO, a device, a directory).
     #[error("`{}` is not a regular file", .0.display())]
     NotRegular(PathBuf),
+    /// Another process holds it under a lease: opening it would wait for that process.
+    #[error(
+        "`{}` is held under a lease by another process; the daemon does not wait for it (try again once that process has let it go)",
+        .0.display()
+    )]
+    Leased(PathBuf),
     /// It is longer than the caller reads.
     #[error("`{}` is longer than {max} bytes", path.display())]
     TooLong {
@@ -53,7 +64,7 @@ pub fn read_named(path: &Path, max: u64) -> Result<Option<(Vec<u8>, PathBuf)>, S
         return Ok(None);
     };
     let name = crate::fd_path::real_path(held.as_fd()).map_err(io)?;
-    let file = crate::fd_path::reopen(held.as_fd(), false).map_err(io)?;
+    let file = reopen(held.as_fd(), path, false)?;
     Ok(Some((read_from(file, size, path, max)?, name)))
 }
 
@@ -115,8 +126,20 @@ fn open_regular(
     let Some((held, size)) = open_held(dir, path, flags)? else {
         return Ok(None);
     };
-    let file = crate::fd_path::reopen(held.as_fd(), write).map_err(io_error(path))?;
+    let file = reopen(held.as_fd(), path, write)?;
     Ok(Some((file, size)))
+}
+
+/// The checked descriptor `held` (of `path`) opened for reading (and writing with
+/// `write`), without waiting for a lease ([`crate::fd_path::reopen`]).
+fn reopen(held: BorrowedFd<'_>, path: &Path, write: bool) -> Result<std::fs::File, SmallFileError> {
+    crate::fd_path::reopen(held, write).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::WouldBlock {
+            SmallFileError::Leased(path.to_owned())
+        } else {
+            io_error(path)(source)
+        }
+    })
 }
 
 /// Resolves `path` from `dir` with `flags` added, once, to an `O_PATH` descriptor that
@@ -276,6 +299,56 @@ mod tests {
             read(&fifo, 64),
             Err(SmallFileError::NotRegular(_))
         ));
+    }
+
+    /// Holds `path` under a write lease, as a process that owns the file can; the lease
+    /// is given up when the descriptor returned is closed.
+    fn lease(path: &Path) -> OwnedFd {
+        use std::os::fd::AsRawFd;
+        let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).unwrap();
+        #[expect(
+            unsafe_code,
+            reason = "a signal's disposition set to SIG_IGN and an fcntl on a descriptor held here: plain system calls"
+        )]
+        // SAFETY: no handler is installed; the descriptor is open for the call.
+        let set = unsafe {
+            // The holder of a lease is told with SIGIO, which would end this process.
+            libc::signal(libc::SIGIO, libc::SIG_IGN);
+            libc::fcntl(fd.as_raw_fd(), libc::F_SETLEASE, libc::F_WRLCK)
+        };
+        assert_eq!(set, 0, "F_SETLEASE: {}", std::io::Error::last_os_error());
+        fd
+    }
+
+    #[test]
+    fn a_file_held_under_a_lease_is_refused_not_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config");
+        std::fs::write(&file, "[core]\n").unwrap();
+        let held = lease(&file);
+        assert!(matches!(read(&file, 64), Err(SmallFileError::Leased(_))));
+        assert!(matches!(
+            replace_if(&file, b"[core]\n", b"x"),
+            Err(SmallFileError::Leased(_))
+        ));
+        // Control: an open that may wait does wait, for as long as the lease is held.
+        let (opened, waiting) = std::sync::mpsc::channel();
+        let path = file.clone();
+        let opener = std::thread::spawn(move || {
+            let file = std::fs::File::open(path);
+            let _ = opened.send(());
+            file.map(drop)
+        });
+        assert!(
+            waiting
+                .recv_timeout(std::time::Duration::from_millis(500))
+                .is_err(),
+            "a blocking open did not wait for the lease"
+        );
+        drop(held);
+        opener.join().unwrap().unwrap();
+        // Let go, the file reads as it did.
+        assert_eq!(read(&file, 64).unwrap().unwrap(), b"[core]\n");
     }
 
     #[test]

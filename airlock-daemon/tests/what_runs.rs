@@ -581,3 +581,69 @@ fn paths_in_the_argv_are_translated_and_confined() {
         "one\n"
     );
 }
+
+/// Holds `path` under a write lease, as an agent that owns the file can (`F_SETLEASE`
+/// needs no privilege on one's own file); the lease is given up when the descriptor
+/// returned is closed.
+fn lease(path: &Path) -> std::os::fd::OwnedFd {
+    use std::os::fd::AsRawFd;
+    let fd: std::os::fd::OwnedFd = std::fs::File::open(path).unwrap().into();
+    #[expect(
+        unsafe_code,
+        reason = "a signal's disposition set to SIG_IGN and an fcntl on a descriptor held here: plain system calls"
+    )]
+    // SAFETY: no handler is installed; the descriptor is open for the call.
+    let set = unsafe {
+        // The holder of a lease is told with SIGIO, which would end this process.
+        libc::signal(libc::SIGIO, libc::SIG_IGN);
+        libc::fcntl(fd.as_raw_fd(), libc::F_SETLEASE, libc::F_WRLCK)
+    };
+    assert_eq!(set, 0, "F_SETLEASE: {}", std::io::Error::last_os_error());
+    fd
+}
+
+/// An agent that holds its repository's configuration under a lease cannot make the
+/// daemon wait: an open of a leased file waits for the holder to let go, up to the
+/// kernel's `lease-break-time` (45 s by default), and the daemon reads the configuration
+/// on one of its few runtime threads. Each request (more at once than the daemon has
+/// such threads) is refused at once with the reason; without the fix each would wait
+/// 45 s, until the kernel broke the lease, and then run.
+#[test]
+fn a_repository_configuration_held_under_a_lease_is_refused_not_waited_for() {
+    let a = Arc::new(agent());
+    let config = a.ws.join(".git/config");
+    let held = lease(&config);
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let a = Arc::clone(&a);
+            std::thread::spawn(move || a.git(&["status", "--short"]))
+        })
+        .collect();
+    for run in runs {
+        let output = run.join().unwrap();
+        assert_eq!(output.status.code(), Some(126), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("airlock.git-config")
+                && stderr(&output).contains("held under a lease"),
+            "{}",
+            stderr(&output)
+        );
+    }
+    // Control: the file is leased, and an open that may wait waits while it is.
+    let (opened, waiting) = std::sync::mpsc::channel();
+    let opener = std::thread::spawn(move || {
+        let file = std::fs::File::open(config);
+        let _ = opened.send(());
+        file.map(drop)
+    });
+    assert!(
+        waiting
+            .recv_timeout(std::time::Duration::from_millis(500))
+            .is_err(),
+        "a blocking open of the configuration did not wait for the lease"
+    );
+    drop(held);
+    opener.join().unwrap().unwrap();
+    let output = a.git(&["status", "--short"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+}
