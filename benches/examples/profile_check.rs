@@ -1,5 +1,6 @@
 //! Runs `check` in a loop for profiling with `perf record`:
-//! `cargo run --release -p airlock-benches --example profile_check -- [RULES]`.
+//! `cargo run --release -p airlock-benches --example profile_check -- [RULES]` (`RUNS=N`
+//! for another number of checks than five million, e.g. under callgrind).
 use airlock_benches::{GENERATED_ARGV, GIT_LIKE, TYPICAL_ARGV, generated_module};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -18,7 +19,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         None => (airlock_policy::compile("git.toml", GIT_LIKE)?, TYPICAL_ARGV),
     };
-    let runs = 5_000_000u32;
+    let runs: u32 = std::env::var("RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5_000_000);
     let start = std::time::Instant::now();
     let mut allowed = 0u32;
     for _ in 0..runs {
