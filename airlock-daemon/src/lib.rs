@@ -34,6 +34,7 @@ pub mod small_file;
 pub mod spawn;
 mod ssh_agent;
 pub mod timing;
+mod trusted;
 mod verbose;
 pub mod workdir;
 

@@ -15,6 +15,7 @@ use airlock_policy::{CompileError, Policy};
 use crate::confine::{ConfineError, Confiner, Grants};
 use crate::scratch::HomeLink;
 use crate::ssh_agent::{SshAgent, SshKey};
+use crate::trusted::Trusted;
 
 /// Everything the daemon serves, loaded and checked.
 #[derive(Debug)]
@@ -187,8 +188,21 @@ pub fn read_text(path: &Path) -> Result<String, LoadError> {
     })
 }
 
-/// Loads `config_dir/config.toml`, the agents file (if any) and every agent.
+/// Loads `config_dir/config.toml`, the agents file (if any) and every agent, for
+/// sockets in the default place (`config_dir/sockets`).
 pub fn load(config_dir: &Path, agents_file: Option<&Path>) -> Result<Loaded, LoadError> {
+    load_serving(config_dir, agents_file, &config_dir.join("sockets"))
+}
+
+/// [`load`], for the agents' sockets in `sockets`. No mount may cover what the daemon
+/// trusts ([`crate::trusted`]): its configuration, the agents file, the audit log,
+/// `sockets`, the runs' private directories, and each agent's profile, modules and
+/// hooks.
+pub fn load_serving(
+    config_dir: &Path,
+    agents_file: Option<&Path>,
+    sockets: &Path,
+) -> Result<Loaded, LoadError> {
     if config_dir.exists() && !config_dir.is_dir() {
         return Err(LoadError::ConfigNotADirectory {
             path: config_dir.to_owned(),
@@ -207,14 +221,30 @@ pub fn load(config_dir: &Path, agents_file: Option<&Path>) -> Result<Loaded, Loa
     }
     let confiner = Confiner::new(&config.confinement)?;
     let builtins = airlock_builtins::policy().map_err(|e| LoadError::Module(Box::new(e)))?;
+    let log = config
+        .log
+        .path
+        .clone()
+        .unwrap_or_else(|| config_dir.join("audit.log"));
+    let mut trusted = vec![
+        Trusted::new(&config_path, "the daemon's configuration"),
+        Trusted::new(&log, "the audit log"),
+        crate::trusted::sockets(sockets),
+        Trusted::new(confiner.scratch_base(), "the runs' private directories"),
+    ];
     let mut agents = BTreeMap::new();
     if let Some(file) = agents_file {
+        trusted.push(Trusted::new(file, "the agents file"));
         let source = file.display().to_string();
         let text = read_text(file)?;
         let parsed = AgentsFile::parse(&source, &text)?;
         let base = file.parent().unwrap_or(Path::new("."));
+        let mut dirs = Vec::new();
         for (name, dir) in parsed.agents {
+            // Absolute: hooks run in the agent's directory, so a path relative to the
+            // daemon's own working directory would not lead to them from there.
             let resolved = base.join(&dir);
+            let resolved = std::path::absolute(&resolved).unwrap_or(resolved);
             let at = |message: String| {
                 let span = parsed.path_spans.get(&name).cloned().unwrap_or(0..0);
                 LoadError::from(SourceError::new(&source, &text, span, message))
@@ -238,7 +268,11 @@ pub fn load(config_dir: &Path, agents_file: Option<&Path>) -> Result<Loaded, Loa
                     resolved.join("airlock.toml").display()
                 )));
             }
-            let agent = load_agent(&config, &builtins, &name, &resolved)?;
+            trusted.extend(crate::trusted::agent_files(&name, &resolved));
+            dirs.push((name, resolved));
+        }
+        for (name, dir) in dirs {
+            let agent = load_agent(&config, &builtins, &name, &dir, &trusted)?;
             agents.insert(name, agent);
         }
     }
@@ -251,12 +285,13 @@ pub fn load(config_dir: &Path, agents_file: Option<&Path>) -> Result<Loaded, Loa
     })
 }
 
-/// Loads one agent directory.
+/// Loads one agent directory; none of its mounts may cover what is `trusted`.
 pub fn load_agent(
     config: &DaemonConfig,
     builtins: &Policy,
     name: &str,
     dir: &Path,
+    trusted: &[Trusted],
 ) -> Result<Agent, LoadError> {
     let profile_path = dir.join("airlock.toml");
     let profile_source = profile_path.display().to_string();
@@ -300,6 +335,24 @@ pub fn load_agent(
         }
         let read: Vec<PathBuf> = read.iter().map(&resolve).collect::<Result<_, _>>()?;
         let write: Vec<PathBuf> = write.iter().map(&resolve).collect::<Result<_, _>>()?;
+        // A path its programs may write is as good as a mount for what it covers.
+        for (path, resolved) in declared.write.iter().zip(&write) {
+            if let Some(covered) = crate::trusted::covered(resolved, trusted) {
+                return Err(SourceError::new(
+                    &profile_source,
+                    &profile_text,
+                    path.span.clone(),
+                    format!(
+                        "`{}` ({}) lets `{command}` write {} (`{}`); declare narrower paths",
+                        path.written.display(),
+                        resolved.display(),
+                        covered.what,
+                        covered.path.display()
+                    ),
+                )
+                .into());
+            }
+        }
         let home = declared
             .read
             .iter()
@@ -396,6 +449,21 @@ pub fn load_agent(
                     ),
                 )
             })?;
+        if let Some(covered) = crate::trusted::covered(&root, trusted) {
+            return Err(SourceError::new(
+                &profile_source,
+                &profile_text,
+                profile.mount_host_spans.get(index).cloned().unwrap_or(0..0),
+                format!(
+                    "mount host path `{}` ({}) holds {} (`{}`), which the agent could then rewrite from its container; keep the daemon's configuration, the agents file, the audit log, the sockets, the runs' private directories and every agent's profile, modules and hooks outside every mount",
+                    written.display(),
+                    root.display(),
+                    covered.what,
+                    covered.path.display()
+                ),
+            )
+            .into());
+        }
         mount_roots.push(root);
     }
     for (key, declared) in ssh_keys.iter().zip(&profile.ssh_agent.keys) {
@@ -574,7 +642,13 @@ mod tests {
         std::fs::create_dir_all(dir.join("ws")).unwrap();
         std::fs::write(dir.join("airlock.toml"), profile).unwrap();
         let config = DaemonConfig::parse("c", "[commands]\nenable = [\"git\"]\n").unwrap();
-        load_agent(&config, &airlock_builtins::policy().unwrap(), "a1", dir)
+        load_agent(
+            &config,
+            &airlock_builtins::policy().unwrap(),
+            "a1",
+            dir,
+            &[],
+        )
     }
 
     const MOUNT: &str = "commands = []\n[[mounts]]\ncontainer = \"/workspace\"\nhost = \"ws\"\n";

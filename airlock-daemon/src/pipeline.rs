@@ -441,7 +441,7 @@ mod tests {
         }
         let config = DaemonConfig::parse("c", "[commands]\nenable = [\"git\"]\n").unwrap();
         let builtins = airlock_policy::Policy::default();
-        let agent = crate::load::load_agent(&config, &builtins, "a1", &agent_dir).unwrap();
+        let agent = crate::load::load_agent(&config, &builtins, "a1", &agent_dir, &[]).unwrap();
         let loaded = Loaded {
             config,
             config_dir: dir.path().to_owned(),
@@ -610,6 +610,7 @@ mod tests {
             &airlock_policy::Policy::default(),
             "a1",
             &agent_dir,
+            &[],
         )
         .unwrap();
         let loaded = Loaded {

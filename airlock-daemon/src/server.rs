@@ -66,8 +66,9 @@ impl Shared {
 /// `airlock-daemon start`.
 pub fn start(config: &ConfigArgs, sockets: Option<&Path>) -> CliResult {
     let config_dir = config.config_dir();
-    let loaded = load::load(&config_dir, config.agents.as_deref()).map_err(|e| e.to_string())?;
     let sockets = sockets.map_or_else(|| config_dir.join("sockets"), Path::to_path_buf);
+    let loaded = load::load_serving(&config_dir, config.agents.as_deref(), &sockets)
+        .map_err(|e| e.to_string())?;
     // Before the runtime starts threads: the guard is forked from a daemon with one.
     crate::guard::start().map_err(|e| {
         format!("error: cannot start the guard that stops runs with the daemon: {e}")
@@ -413,13 +414,14 @@ fn reload(
     listeners: &mut BTreeMap<String, Listening>,
     ssh_agents: &mut SshAgents,
 ) {
-    let mut loaded = match load::load(&config.config_dir(), config.agents.as_deref()) {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            eprintln!("airlock-daemon: reload failed, keeping the old configuration:\n{e}");
-            return;
-        }
-    };
+    let mut loaded =
+        match load::load_serving(&config.config_dir(), config.agents.as_deref(), sockets) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                eprintln!("airlock-daemon: reload failed, keeping the old configuration:\n{e}");
+                return;
+            }
+        };
     // Agents whose keys changed get a fresh ssh-agent; the old one stops once the
     // requests still running under the old configuration are done.
     if let Err(e) = start_ssh_agents(ssh_agents, &mut loaded) {

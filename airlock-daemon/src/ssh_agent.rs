@@ -898,6 +898,7 @@ mod tests {
             &airlock_builtins::policy().unwrap(),
             "a1",
             agent_dir,
+            &[],
         )
         .unwrap();
         Loaded {

@@ -1385,3 +1385,142 @@ fn a_pinned_git_still_gets_the_repository_checks() {
     );
     assert!(!marker.exists(), "the planted fsmonitor ran");
 }
+
+/// A mount lets its agent write what lies beneath it, from its container, at any moment:
+/// a mount that covers a hook would have the daemon run the agent's own code on the
+/// host, unconfined (shown before this check: an agent directory mounted as the
+/// workspace, the pre-exec hook rewritten through the mount, the next request ran it
+/// and it wrote `id` outside every mount). Every mount that covers what the daemon
+/// trusts is refused at its host path, saying what it covers; each control beside it
+/// (the mount one directory down) loads and serves, with the agents file, the
+/// configuration and the sockets named relative to the daemon's working directory.
+#[test]
+fn a_mount_that_covers_what_the_daemon_trusts_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    write(
+        &root.join("config/config.toml"),
+        "[commands]\nenable = [\"true\"]\n",
+    );
+    write(
+        &root.join("agents.toml"),
+        "[a1]\npath = \"a1\"\n[a2]\npath = \"a2\"\n",
+    );
+    for agent in ["a1", "a2"] {
+        std::fs::create_dir_all(root.join(agent).join("ws")).unwrap();
+        write(
+            &root.join(agent).join("commands/true.toml"),
+            "[command]\nbin = \"true\"\n",
+        );
+    }
+    let hook = root.join("a1/hooks/pre-exec");
+    write(&hook, "#!/bin/sh\ncat >/dev/null\nexit 0\n");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let profile = |host: &Path| {
+        format!(
+            "commands = [\"true\"]\n[[mounts]]\ncontainer = \"/workspace\"\nhost = \"{}\"\n",
+            host.display()
+        )
+    };
+    let mounts = |a1: &Path, a2: &Path| {
+        write(&root.join("a1/airlock.toml"), &profile(a1));
+        write(&root.join("a2/airlock.toml"), &profile(a2));
+    };
+    let check = || {
+        daemon()
+            .current_dir(&root)
+            .args(["check", "--config", "config", "--agents", "agents.toml"])
+            .output()
+            .unwrap()
+    };
+    let refused = |at: &str, what: &str| {
+        let out = check();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(at), "not at {at}: {err}");
+        assert!(err.contains(&format!("holds {what}")), "not {what}: {err}");
+    };
+    let (ws1, ws2) = (root.join("a1/ws"), root.join("a2/ws"));
+
+    // An agent's own directory: its profile, modules and hooks.
+    mounts(&root.join("a1"), &ws2);
+    refused("a1/airlock.toml:4:8", "agent `a1`'s profile");
+    // Another agent's hooks.
+    mounts(&ws1, &root.join("a1/hooks"));
+    refused("a2/airlock.toml:4:8", "agent `a1`'s hooks");
+    // The daemon's configuration, and everything at once.
+    mounts(&ws1, &root.join("config"));
+    refused("a2/airlock.toml:4:8", "the daemon's configuration");
+    mounts(&ws1, &root);
+    refused("a2/airlock.toml:4:8", "the daemon's configuration");
+    // The runs' private directories.
+    mounts(&ws1, &ws2);
+    write(
+        &root.join("config/config.toml"),
+        &format!(
+            "[commands]\nenable = [\"true\"]\n[confinement]\nscratch = \"{}\"\n",
+            ws2.join("scratch").display()
+        ),
+    );
+    refused("a2/airlock.toml:4:8", "the runs' private directories");
+    write(
+        &root.join("config/config.toml"),
+        "[commands]\nenable = [\"true\"]\n",
+    );
+    // A path a command's programs may write is as good as a mount.
+    write(
+        &root.join("a1/airlock.toml"),
+        &format!(
+            "{}[access.true]\nwrite = [\"{}\"]\n",
+            profile(&ws1),
+            root.join("a2").display()
+        ),
+    );
+    let out = check();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("a1/airlock.toml:6:10"), "{err}");
+    assert!(
+        err.contains("lets `true` write agent `a2`'s profile"),
+        "{err}"
+    );
+    mounts(&ws1, &ws2);
+    // Control: each agent's workspace one directory down.
+    let out = check();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // The sockets, which only `start` knows: it refuses to serve them.
+    let out = daemon()
+        .current_dir(&root)
+        .args(["start", "--config", "config", "--agents", "agents.toml"])
+        .args(["--sockets", "a2/ws/sockets"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("a2/airlock.toml:4:8"), "{err}");
+    assert!(err.contains("holds the agents' sockets directory"), "{err}");
+    assert!(!root.join("a2/ws/sockets").exists());
+
+    // Control: sockets outside every mount are served, and a1's hook runs from its
+    // directory although the agents file was named relative to the daemon's.
+    let mut child = daemon()
+        .current_dir(&root)
+        .args(["start", "--config", "config", "--agents", "agents.toml"])
+        .args(["--sockets", "sockets"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let socket = wait_for_socket(&mut stdout, "a1");
+    let mut stream = std::os::unix::net::UnixStream::connect(root.join(&socket)).unwrap();
+    stream
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"exec\",\"params\":{\"command\":\"true\",\"args\":[],\"cwd\":\"/workspace\"}}\n")
+        .unwrap();
+    let mut reply = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut reply).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(reply.contains("\"exit_code\":0"), "{reply}");
+}
