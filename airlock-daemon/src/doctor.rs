@@ -339,12 +339,17 @@ fn device_mounts(agents: Option<&Result<Vec<AgentEntry>, String>>, findings: &mu
 }
 
 /// Finds `name` in the directories of `search` (a `PATH` value); an absolute `name`
-/// (a module's pinned `bin`) is itself, when it is an executable file.
+/// (a module's pinned `bin`) is itself, when it is an executable file. Relative
+/// directories of `search` (an empty one is the working directory) are skipped: what
+/// is found there depends on where the daemon was started, and a program named by a
+/// relative path would be looked up again from the run's working directory, in the
+/// agent's workspace.
 pub fn find_program(name: &str, search: &std::ffi::OsStr) -> Option<PathBuf> {
     if Path::new(name).is_absolute() {
         return Some(PathBuf::from(name)).filter(|p| is_executable(p));
     }
     std::env::split_paths(search)
+        .filter(|dir| dir.is_absolute())
         .map(|dir| dir.join(name))
         .find(|candidate| is_executable(candidate))
 }
@@ -397,6 +402,29 @@ pub(crate) fn version_of(command: &str, program: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_directories_of_path_are_skipped() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let program = root.join("tool");
+        std::fs::write(&program, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // The same directory, named relative to this process's working directory.
+        let cwd = std::env::current_dir().unwrap();
+        let up = "../".repeat(cwd.components().count().saturating_sub(1));
+        let relative = format!("{up}{}", root.display().to_string().trim_start_matches('/'));
+        assert!(Path::new(&relative).join("tool").is_file(), "{relative}");
+        let search = |path: &str| find_program("tool", std::ffi::OsStr::new(path));
+        assert_eq!(search(&relative), None);
+        assert_eq!(search(&format!(":{relative}:")), None);
+        // Control: named absolutely, it is found.
+        assert_eq!(
+            search(&format!("{relative}:{}", root.display())),
+            Some(program)
+        );
+    }
 
     #[test]
     fn tells_aws_cli_v1_from_v2_and_finds_shims() {

@@ -37,30 +37,82 @@ pub struct Loaded {
 /// executable file at the same path (one `stat`) and searched for again when it is not.
 /// A program installed later in a directory earlier on `PATH` is used from the next
 /// reload on. A `bin` that is an absolute path is that path, as always.
+///
+/// A program that really is (links resolved) inside an agent's mount is refused: that
+/// agent could replace it, and the daemon would run the agent's own program with the
+/// credentials it hands the real one.
 #[derive(Debug, Default)]
 pub struct Programs {
     found: std::sync::Mutex<BTreeMap<String, PathBuf>>,
+    /// Every agent's mounts (the real paths), with the agent's name.
+    mounts: Vec<(String, PathBuf)>,
+}
+
+/// Why a module's program cannot run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProgramError {
+    /// Not on the daemon's `PATH` (or, pinned, not an executable file).
+    #[error("`{bin}` is not installed where the daemon runs")]
+    Missing {
+        /// The module's `bin`.
+        bin: String,
+    },
+    /// Inside an agent's mount.
+    #[error(
+        "`{bin}` is `{}`, inside agent `{agent}`'s mount `{}`: that agent could replace the program the daemon runs; install it outside every mount (and keep the daemon's `PATH` off the mounts)",
+        path.display(),
+        mount.display()
+    )]
+    InsideMount {
+        /// The module's `bin`.
+        bin: String,
+        /// Where the program really is.
+        path: PathBuf,
+        /// The agent whose mount it is in.
+        agent: String,
+        /// That mount.
+        mount: PathBuf,
+    },
 }
 
 impl Programs {
-    /// The program `bin` names, on `PATH`; `None` when there is none.
-    pub fn find(&self, bin: &str) -> Option<PathBuf> {
+    /// No program found yet; none may be inside one of `mounts` (agent, real path).
+    pub fn new(mounts: Vec<(String, PathBuf)>) -> Self {
+        Self {
+            found: std::sync::Mutex::default(),
+            mounts,
+        }
+    }
+
+    /// The program `bin` names, on `PATH`.
+    pub fn find(&self, bin: &str) -> Result<PathBuf, ProgramError> {
         let mut found = match self.found.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
         if let Some(path) = found.get(bin) {
             if crate::doctor::is_executable(path) {
-                return Some(path.clone());
+                return Ok(path.clone());
             }
         }
+        found.remove(bin);
         let search = std::env::var_os("PATH").unwrap_or_default();
-        let path = crate::doctor::find_program(bin, &search);
-        match &path {
-            Some(path) => found.insert(bin.to_owned(), path.clone()),
-            None => found.remove(bin),
+        let missing = || ProgramError::Missing {
+            bin: bin.to_owned(),
         };
-        path
+        let path = crate::doctor::find_program(bin, &search).ok_or_else(missing)?;
+        let real = std::fs::canonicalize(&path).map_err(|_| missing())?;
+        if let Some((agent, mount)) = self.mounts.iter().find(|(_, m)| real.starts_with(m)) {
+            return Err(ProgramError::InsideMount {
+                bin: bin.to_owned(),
+                path: real,
+                agent: agent.clone(),
+                mount: mount.clone(),
+            });
+        }
+        found.insert(bin.to_owned(), path.clone());
+        Ok(path)
     }
 }
 
@@ -279,9 +331,17 @@ pub fn load_serving(
     Ok(Loaded {
         config,
         config_dir: config_dir.to_owned(),
+        programs: Programs::new(
+            agents
+                .iter()
+                .flat_map(|(name, agent)| {
+                    let roots = agent.mount_roots.iter();
+                    roots.map(move |root| (name.clone(), root.clone()))
+                })
+                .collect(),
+        ),
         agents,
         confiner,
-        programs: Programs::default(),
     })
 }
 

@@ -138,11 +138,11 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
             crate::destinations::check_ssh(hosts, &request.command, &checked_args)?;
         }
     }
-    let program = loaded.programs.find(module.bin()).ok_or_else(|| {
-        Refusal::internal(format!(
-            "`{}` is not installed where the daemon runs",
-            module.bin()
-        ))
+    let program = loaded.programs.find(module.bin()).map_err(|e| match e {
+        crate::load::ProgramError::InsideMount { .. } => {
+            Refusal::denied("airlock.program", e.to_string())
+        }
+        _ => Refusal::internal(e.to_string()),
     })?;
     let grants = agent.grants(&request.command, &program, &module.exec());
     // git runs with a shadow of its repository's common directory (`git_checks`), whose

@@ -894,3 +894,64 @@ fn a_client_that_stops_reading_does_not_hold_its_connection_or_its_record() {
     eprintln!("stalled client: slot free after {:?}", started.elapsed());
     drop(client);
 }
+
+/// A program the daemon would find inside an agent's mount (its `PATH` leads there) is
+/// refused, not run: the agent could have put its own there, and the daemon would run
+/// it with the credentials it hands the real one (shown before the check: the daemon
+/// ran the planted `true`, which wrote `id` into the workspace). Control: the same
+/// `PATH` order with the planted program outside every mount: it is what runs, so the
+/// refusal is the check's and not the search's.
+#[test]
+fn a_program_found_inside_a_mount_is_refused_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    write(
+        &root.join("config/config.toml"),
+        "[commands]\nenable = [\"true\"]\n",
+    );
+    write(
+        &root.join("a1/airlock.toml"),
+        "commands = [\"true\"]\n[[mounts]]\ncontainer = \"/workspace\"\nhost = \"ws\"\n",
+    );
+    write(
+        &root.join("a1/commands/true.toml"),
+        "[command]\nbin = \"true\"\n",
+    );
+    write(&root.join("agents.toml"), "[a1]\npath = \"a1\"\n");
+    let ws = root.join("a1/ws");
+    let plant = |dir: &Path, marker: &str| {
+        use std::os::unix::fs::PermissionsExt;
+        let program = dir.join("true");
+        let script = format!("#!/bin/sh\nid > {}\n", ws.join(marker).display());
+        write(&program, &script);
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    let run = |path_dir: &Path| {
+        let path = format!("{}:/usr/bin:/bin", path_dir.display());
+        let (mut daemon, _out) = start_daemon(&root, &[("PATH", path.as_str())]);
+        let mut stream = UnixStream::connect(root.join("sockets/a1.sock")).unwrap();
+        stream
+            .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"exec\",\"params\":{\"command\":\"true\",\"args\":[],\"cwd\":\"/workspace\"}}\n")
+            .unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        let _ = daemon.kill();
+        let _ = daemon.wait();
+        reply
+    };
+
+    plant(&ws, "PLANTED-RAN");
+    let reply = run(&ws);
+    assert!(reply.contains("airlock.program"), "{reply}");
+    assert!(reply.contains("inside agent `a1`'s mount"), "{reply}");
+    assert!(!ws.join("PLANTED-RAN").exists(), "the planted program ran");
+
+    let outside = root.join("bin");
+    plant(&outside, "OUTSIDE-RAN");
+    let reply = run(&outside);
+    assert!(reply.contains("\"exit_code\":0"), "{reply}");
+    assert!(
+        ws.join("OUTSIDE-RAN").exists(),
+        "control: the program outside did not run"
+    );
+}
