@@ -751,7 +751,8 @@ impl From<EnterFailure> for io::Error {
 /// What the child does between the clone (or `fork`) and `exec`, with only
 /// async-signal-safe system calls and no allocation: enter the held working directory,
 /// die with the daemon, and, when there is a ruleset, set `no_new_privs` and restrict
-/// itself. `parent` is the daemon's pid, read before the clone: if the daemon is
+/// itself. (The system-call filter, [`crate::syscall_filter`], is the daemon's own,
+/// inherited.) `parent` is the daemon's pid, read before the clone: if the daemon is
 /// already gone, the child must not run.
 pub(crate) fn enter(
     cwd: RawFd,

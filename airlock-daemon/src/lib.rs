@@ -33,6 +33,7 @@ mod server;
 pub mod small_file;
 pub mod spawn;
 mod ssh_agent;
+mod syscall_filter;
 pub mod timing;
 mod trusted;
 mod verbose;

@@ -73,6 +73,9 @@ pub fn start(config: &ConfigArgs, sockets: Option<&Path>) -> CliResult {
     crate::guard::start().map_err(|e| {
         format!("error: cannot start the guard that stops runs with the daemon: {e}")
     })?;
+    // Before the runtime's threads, and inherited by everything the daemon starts.
+    crate::syscall_filter::enter_for_daemon()
+        .map_err(|e| format!("error: cannot install the system-call filter: {e}"))?;
     // The daemon's threads never take a processor from a program on waking (see
     // `scheduling`); the guard, forked above, keeps the normal policy.
     crate::scheduling::batch();

@@ -17,7 +17,8 @@
 //! 2. the pipes become its stdin, stdout and stderr;
 //! 3. it leads a new process group;
 //! 4. [`crate::confine::enter`]: the held working directory, the parent-death signal,
-//!    `no_new_privs` and the Landlock ruleset;
+//!    `no_new_privs` and the Landlock ruleset (the system-call filter is the daemon's,
+//!    inherited: [`crate::syscall_filter`]);
 //! 5. it unblocks every signal and calls `execve` with the prepared argv and
 //!    environment (exactly those: nothing of the daemon's environment).
 //!

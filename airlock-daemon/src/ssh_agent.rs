@@ -298,8 +298,11 @@ impl SshAgent {
         base: &Path,
     ) -> Result<Self, SshAgentError> {
         use std::os::unix::fs::PermissionsExt;
+        // A name of 16 random letters and digits (95 bits): no program of another
+        // agent can guess it, where connecting by path is what Landlock does not govern.
         let dir = tempfile::Builder::new()
             .prefix("airlock-ssh-agent-")
+            .rand_bytes(16)
             .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir_in(base)
             .map_err(|source| SshAgentError::Dir {

@@ -443,3 +443,75 @@ fn doctor_lists_the_ssh_agent_tools_when_an_agent_has_keys() {
     setup.profile(false);
     assert!(!doctor().contains("ssh-agent"));
 }
+
+/// `ss` (iproute2), or `None` (loudly) outside CI; under `CI=true` it must be here.
+fn ss() -> Option<PathBuf> {
+    let found = ["/usr/bin/ss", "/bin/ss", "/usr/sbin/ss", "/sbin/ss"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|path| path.exists());
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "the socket-listing test must run in CI: no `ss` (install iproute2)"
+        );
+        eprintln!("\n*** SKIPPED: no `ss` (install iproute2) ***\n");
+    }
+    found
+}
+
+/// Landlock does not govern connecting to a unix socket by path, so what keeps one
+/// agent's programs off another agent's ssh-agent is that its path is unknown to them.
+/// `ss -xl` lists every unix socket with its path through a `NETLINK_SOCK_DIAG` socket,
+/// which Landlock does not govern either (before the system-call filter, a program of
+/// one agent found the other's socket so and listed its key through it). A program run
+/// by the daemon cannot open that socket (and `/proc/net/unix`, `ss`'s fallback, is out
+/// of its reach): the agent's ssh-agent socket is not among what it lists. Control: `ss`
+/// run here, unconfined, lists it.
+#[test]
+fn programs_cannot_list_the_sockets_that_lead_to_an_ssh_agent() {
+    if !tools_present() {
+        return;
+    }
+    let Some(ss) = ss() else { return };
+    let setup = Setup::new();
+    keygen(&setup.key, "");
+    let root = setup.root();
+    write(
+        &root.join("config/config.toml"),
+        &format!(
+            "[commands]\nenable = [\"env\", \"ssh-add\", \"ss\"]\n[log]\npath = \"{}\"\n",
+            root.join("audit.log").display()
+        ),
+    );
+    write(
+        &root.join("a1/commands/ss.toml"),
+        &format!("[command]\nbin = \"{}\"\n", ss.display()),
+    );
+    std::os::unix::fs::symlink(shim_binary(), setup.bin.join("ss")).unwrap();
+    let _daemon = setup.start();
+    let socket = setup.auth_sock().expect("the program's SSH_AUTH_SOCK");
+    let socket = socket.display().to_string();
+
+    let listed = |output: &Output| String::from_utf8_lossy(&output.stdout).into_owned();
+    let control = Command::new(&ss).arg("-xl").output().unwrap();
+    assert!(
+        listed(&control).contains(&socket),
+        "control: `ss -xl` does not list {socket}: {}",
+        listed(&control)
+    );
+    let confined = Command::new(setup.bin.join("ss"))
+        .arg("-xl")
+        .env_clear()
+        .env("AIRLOCK_SOCKET", root.join("sockets/a1.sock"))
+        .current_dir(&setup.workspace)
+        .output()
+        .unwrap();
+    assert!(
+        !listed(&confined).contains(&socket),
+        "a program listed the ssh-agent's socket: {}",
+        listed(&confined)
+    );
+    let said = String::from_utf8_lossy(&confined.stderr);
+    assert!(said.contains("netlink"), "{said}");
+}
