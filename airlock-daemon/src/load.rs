@@ -283,6 +283,10 @@ pub fn load_serving(
         Trusted::new(&log, "the audit log"),
         crate::trusted::sockets(sockets),
         Trusted::new(confiner.scratch_base(), "the runs' private directories"),
+        Trusted::new(
+            &crate::ssh_agent::base_dir(),
+            "the directory of the ssh-agents' sockets",
+        ),
     ];
     let mut agents = BTreeMap::new();
     if let Some(file) = agents_file {
@@ -395,15 +399,19 @@ pub fn load_agent(
         }
         let read: Vec<PathBuf> = read.iter().map(&resolve).collect::<Result<_, _>>()?;
         let write: Vec<PathBuf> = write.iter().map(&resolve).collect::<Result<_, _>>()?;
-        // A path its programs may write is as good as a mount for what it covers.
-        for (path, resolved) in declared.write.iter().zip(&write) {
+        // A path its programs may write is as good as a mount for what it covers; one
+        // they may read shows them what it holds (other agents' profiles, other runs'
+        // files, the names of the ssh-agents' sockets).
+        let granted = (declared.read.iter().zip(&read).map(|p| (p, "read")))
+            .chain(declared.write.iter().zip(&write).map(|p| (p, "write")));
+        for ((path, resolved), verb) in granted {
             if let Some(covered) = crate::trusted::covered(resolved, trusted) {
                 return Err(SourceError::new(
                     &profile_source,
                     &profile_text,
                     path.span.clone(),
                     format!(
-                        "`{}` ({}) lets `{command}` write {} (`{}`); declare narrower paths",
+                        "`{}` ({}) lets `{command}` {verb} {} (`{}`); declare narrower paths",
                         path.written.display(),
                         resolved.display(),
                         covered.what,

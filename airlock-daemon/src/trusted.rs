@@ -1,6 +1,7 @@
-//! What the daemon trusts, which no agent may be able to write: its configuration and
-//! audit log, the agents file, each agent's profile, modules and hooks, the agents'
-//! sockets and the runs' private directories.
+//! What the daemon trusts, which no agent may be able to write, nor its programs read:
+//! its configuration and audit log, the agents file, each agent's profile, modules and
+//! hooks, the agents' sockets, the runs' private directories and the directory of the
+//! ssh-agents' sockets.
 //!
 //! An agent writes everything under its mounts, from its container, at any moment. A
 //! mount that covers an agent's `hooks` lets that agent rewrite a hook the daemon runs
@@ -11,7 +12,9 @@
 //! the sockets lets its agent connect as another; one that covers the private
 //! directories lets it change what the next run of any agent is given (the pinned git
 //! configuration git reads by path). So each mount is refused when it covers any of
-//! them: when one of them is the mount or lies beneath it.
+//! them: when one of them is the mount or lies beneath it; and so is each path a
+//! command's programs are granted, to write or to read (reading, they would see another
+//! agent's profile, other runs' files, the names of the ssh-agents' sockets).
 
 use std::path::{Path, PathBuf};
 

@@ -1485,6 +1485,23 @@ fn a_mount_that_covers_what_the_daemon_trusts_is_refused() {
         err.contains("lets `true` write agent `a2`'s profile"),
         "{err}"
     );
+    // One they may read: another agent's profile would show its secrets.
+    write(
+        &root.join("a1/airlock.toml"),
+        &format!(
+            "{}[access.true]\nread = [\"{}\"]\n",
+            profile(&ws1),
+            root.join("a2").display()
+        ),
+    );
+    let out = check();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("a1/airlock.toml:6:9"), "{err}");
+    assert!(
+        err.contains("lets `true` read agent `a2`'s profile"),
+        "{err}"
+    );
     mounts(&ws1, &ws2);
     // Control: each agent's workspace one directory down.
     let out = check();
