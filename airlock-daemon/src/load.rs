@@ -44,8 +44,6 @@ pub struct Loaded {
 #[derive(Debug, Default)]
 pub struct Programs {
     found: std::sync::Mutex<BTreeMap<String, PathBuf>>,
-    /// Every agent's mounts (the real paths), with the agent's name.
-    mounts: Vec<(String, PathBuf)>,
 }
 
 /// Why a module's program cannot run.
@@ -77,16 +75,13 @@ pub enum ProgramError {
 }
 
 impl Programs {
-    /// No program found yet; none may be inside one of `mounts` (agent, real path).
-    pub fn new(mounts: Vec<(String, PathBuf)>) -> Self {
-        Self {
-            found: std::sync::Mutex::default(),
-            mounts,
-        }
-    }
-
-    /// The program `bin` names, on `PATH`.
-    pub fn find(&self, bin: &str) -> Result<PathBuf, ProgramError> {
+    /// The program `bin` names, on `PATH`, if it is inside none of the mounts of
+    /// `agents`.
+    pub fn find(
+        &self,
+        bin: &str,
+        agents: &BTreeMap<String, Agent>,
+    ) -> Result<PathBuf, ProgramError> {
         let mut found = match self.found.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
@@ -103,13 +98,15 @@ impl Programs {
         };
         let path = crate::doctor::find_program(bin, &search).ok_or_else(missing)?;
         let real = std::fs::canonicalize(&path).map_err(|_| missing())?;
-        if let Some((agent, mount)) = self.mounts.iter().find(|(_, m)| real.starts_with(m)) {
-            return Err(ProgramError::InsideMount {
-                bin: bin.to_owned(),
-                path: real,
-                agent: agent.clone(),
-                mount: mount.clone(),
-            });
+        for (agent, loaded) in agents {
+            if let Some(mount) = loaded.mount_roots.iter().find(|m| real.starts_with(m)) {
+                return Err(ProgramError::InsideMount {
+                    bin: bin.to_owned(),
+                    path: real,
+                    agent: agent.clone(),
+                    mount: mount.clone(),
+                });
+            }
         }
         found.insert(bin.to_owned(), path.clone());
         Ok(path)
@@ -335,16 +332,8 @@ pub fn load_serving(
     Ok(Loaded {
         config,
         config_dir: config_dir.to_owned(),
-        programs: Programs::new(
-            agents
-                .iter()
-                .flat_map(|(name, agent)| {
-                    let roots = agent.mount_roots.iter();
-                    roots.map(move |root| (name.clone(), root.clone()))
-                })
-                .collect(),
-        ),
         agents,
+        programs: Programs::default(),
         confiner,
     })
 }

@@ -138,12 +138,15 @@ pub async fn prepare(loaded: &Loaded, name: &str, request: Request) -> Result<Pr
             crate::destinations::check_ssh(hosts, &request.command, &checked_args)?;
         }
     }
-    let program = loaded.programs.find(module.bin()).map_err(|e| match e {
-        crate::load::ProgramError::InsideMount { .. } => {
-            Refusal::denied("airlock.program", e.to_string())
-        }
-        _ => Refusal::internal(e.to_string()),
-    })?;
+    let program = loaded
+        .programs
+        .find(module.bin(), &loaded.agents)
+        .map_err(|e| match e {
+            crate::load::ProgramError::InsideMount { .. } => {
+                Refusal::denied("airlock.program", e.to_string())
+            }
+            _ => Refusal::internal(e.to_string()),
+        })?;
     let grants = agent.grants(&request.command, &program, &module.exec());
     // git runs with a shadow of its repository's common directory (`git_checks`), whose
     // links the run's private directory is made with.
